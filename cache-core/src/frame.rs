@@ -1,0 +1,248 @@
+//! The byte layout of a stored value.
+//!
+//! ```text
+//! 0xCA | format version | codec id | flags | [fresh-until: u64 BE unix ms] | payload | [blake3 MAC: 32]
+//! ```
+//!
+//! The header lets a reader detect foreign or corrupt bytes under our keys instead of trusting
+//! them. Flags say whether the payload is lz4-compressed, whether a soft expiry (for
+//! stale-while-refresh) is present, and whether the value is signed with a keyed blake3 MAC that
+//! covers the key, the header and the payload. A bare ASCII integer (what `INCR` writes) is read
+//! as a JSON number so counters can be read with [`Cache::get`](crate::Cache::get).
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+use crate::codec::JSON_ID;
+use crate::error::{Error, Result};
+
+const MAGIC: u8 = 0xCA;
+const FORMAT_VERSION: u8 = 1;
+const HEADER_LEN: usize = 4;
+const FLAG_LZ4: u8 = 0b001;
+const FLAG_SOFT_EXPIRY: u8 = 0b010;
+const FLAG_SIGNED: u8 = 0b100;
+const KNOWN_FLAGS: u8 = FLAG_LZ4 | FLAG_SOFT_EXPIRY | FLAG_SIGNED;
+const MAC_LEN: usize = 32;
+/// A compressed payload may not claim to expand beyond this (corrupt sizes must not allocate).
+const MAX_DECOMPRESSED: usize = 512 * 1024 * 1024;
+
+/// How values are framed: compression threshold and optional signing key.
+#[derive(Clone, Default)]
+pub(crate) struct FrameConfig {
+    pub(crate) compress_over: Option<usize>,
+    pub(crate) signing_key: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for FrameConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameConfig")
+            .field("compress_over", &self.compress_over)
+            .field("signing_key", &self.signing_key.map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A decoded frame.
+#[derive(Debug)]
+pub(crate) struct Frame<'a> {
+    pub(crate) codec_id: u8,
+    /// Unix milliseconds after which the value is stale (served only while refreshing).
+    pub(crate) fresh_until_ms: Option<u64>,
+    pub(crate) payload: Cow<'a, [u8]>,
+}
+
+impl FrameConfig {
+    pub(crate) fn encode(
+        &self,
+        full_key: &str,
+        codec_id: u8,
+        fresh_until_ms: Option<u64>,
+        payload: &[u8],
+    ) -> Bytes {
+        let mut flags = 0;
+        let compressed;
+        let body: &[u8] = match self.compress_over {
+            Some(limit) if payload.len() > limit => {
+                compressed = lz4_flex::compress_prepend_size(payload);
+                if compressed.len() < payload.len() {
+                    flags |= FLAG_LZ4;
+                    &compressed
+                } else {
+                    payload
+                }
+            }
+            _ => payload,
+        };
+        if fresh_until_ms.is_some() {
+            flags |= FLAG_SOFT_EXPIRY;
+        }
+        if self.signing_key.is_some() {
+            flags |= FLAG_SIGNED;
+        }
+        let mut out = Vec::with_capacity(HEADER_LEN + 8 + body.len() + MAC_LEN);
+        out.extend_from_slice(&[MAGIC, FORMAT_VERSION, codec_id, flags]);
+        if let Some(ms) = fresh_until_ms {
+            out.extend_from_slice(&ms.to_be_bytes());
+        }
+        out.extend_from_slice(body);
+        if let Some(key) = &self.signing_key {
+            let mac = mac(key, full_key, &out);
+            out.extend_from_slice(mac.as_bytes());
+        }
+        Bytes::from(out)
+    }
+
+    pub(crate) fn decode<'a>(&self, full_key: &str, bytes: &'a [u8]) -> Result<Frame<'a>> {
+        if bytes.first() != Some(&MAGIC) {
+            if is_ascii_integer(bytes) && self.signing_key.is_none() {
+                return Ok(Frame {
+                    codec_id: JSON_ID,
+                    fresh_until_ms: None,
+                    payload: Cow::Borrowed(bytes),
+                });
+            }
+            return Err(Error::Decode("value was not written by this toolkit (bad magic byte)".into()));
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(Error::Decode(format!("value truncated: {} bytes", bytes.len())));
+        }
+        if bytes[1] != FORMAT_VERSION {
+            return Err(Error::Decode(format!("unknown value format version {}", bytes[1])));
+        }
+        let codec_id = bytes[2];
+        let flags = bytes[3];
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(Error::Decode(format!("unknown value flags {flags:#04x}")));
+        }
+        let mut body = &bytes[..];
+        match (&self.signing_key, flags & FLAG_SIGNED != 0) {
+            (Some(key), true) => {
+                if body.len() < HEADER_LEN + MAC_LEN {
+                    return Err(Error::Decode("signed value truncated".into()));
+                }
+                let (signed, tag) = body.split_at(body.len() - MAC_LEN);
+                let expected = mac(key, full_key, signed);
+                // blake3::Hash equality is constant-time.
+                if blake3::Hash::from_bytes(tag.try_into().unwrap_or([0; 32])) != expected {
+                    return Err(Error::Decode("signature does not verify".into()));
+                }
+                body = signed;
+            }
+            (Some(_), false) => return Err(Error::Decode("value is not signed".into())),
+            (None, true) => {
+                return Err(Error::Decode("value is signed but no signing key is configured".into()))
+            }
+            (None, false) => {}
+        }
+        let mut rest = &body[HEADER_LEN..];
+        let fresh_until_ms = if flags & FLAG_SOFT_EXPIRY != 0 {
+            if rest.len() < 8 {
+                return Err(Error::Decode("value truncated in its soft expiry".into()));
+            }
+            let (ms, tail) = rest.split_at(8);
+            rest = tail;
+            Some(u64::from_be_bytes(ms.try_into().unwrap_or([0; 8])))
+        } else {
+            None
+        };
+        let payload = if flags & FLAG_LZ4 != 0 {
+            Cow::Owned(decompress(rest)?)
+        } else {
+            Cow::Borrowed(rest)
+        };
+        Ok(Frame {
+            codec_id,
+            fresh_until_ms,
+            payload,
+        })
+    }
+}
+
+fn mac(key: &[u8; 32], full_key: &str, data: &[u8]) -> blake3::Hash {
+    let mut h = blake3::Hasher::new_keyed(key);
+    h.update(&(full_key.len() as u64).to_le_bytes());
+    h.update(full_key.as_bytes());
+    h.update(data);
+    h.finalize()
+}
+
+fn decompress(data: &[u8]) -> Result<Vec<u8>> {
+    let (size, rest) = data
+        .split_first_chunk::<4>()
+        .ok_or_else(|| Error::Decode("compressed value truncated".into()))?;
+    let size = u32::from_le_bytes(*size) as usize;
+    if size > MAX_DECOMPRESSED {
+        return Err(Error::Decode(format!("compressed value claims {size} bytes")));
+    }
+    lz4_flex::decompress(rest, size).map_err(|e| Error::Decode(format!("lz4: {e}")))
+}
+
+pub(crate) fn is_ascii_integer(bytes: &[u8]) -> bool {
+    let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    !digits.is_empty() && digits.len() <= 20 && digits.iter().all(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(cfg: &FrameConfig, payload: &[u8], soft: Option<u64>) {
+        let enc = cfg.encode("k", 1, soft, payload);
+        let dec = cfg.decode("k", &enc).unwrap();
+        assert_eq!(&*dec.payload, payload);
+        assert_eq!(dec.fresh_until_ms, soft);
+    }
+
+    #[test]
+    fn plain_compressed_and_signed_roundtrip() {
+        let big = vec![b'a'; 10_000];
+        roundtrip(&FrameConfig::default(), b"{}", None);
+        let cfg = FrameConfig {
+            compress_over: Some(100),
+            signing_key: Some([7; 32]),
+        };
+        roundtrip(&cfg, &big, Some(123));
+        let enc = cfg.encode("k", 1, None, &big);
+        assert!(enc.len() < 1000, "compressed: {}", enc.len());
+    }
+
+    #[test]
+    fn corrupt_foreign_and_tampered_bytes_are_errors() {
+        let cfg = FrameConfig::default();
+        for bad in [&b""[..], b"hello", b"\xCA", b"\xCA\x09\x01\x00", b"\xCA\x01\x01\x80"] {
+            assert!(cfg.decode("k", bad).is_err(), "{bad:?}");
+        }
+        let lz = FrameConfig {
+            compress_over: Some(1),
+            signing_key: None,
+        };
+        let mut enc = lz.encode("k", 1, None, &[b'x'; 1000]).to_vec();
+        enc[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(lz.decode("k", &enc).is_err());
+
+        let signed = FrameConfig {
+            compress_over: None,
+            signing_key: Some([1; 32]),
+        };
+        let mut enc = signed.encode("k", 1, None, b"{\"a\":1}").to_vec();
+        assert!(signed.decode("other-key", &enc).is_err());
+        enc[5] ^= 1;
+        assert!(signed.decode("k", &enc).is_err());
+        let other = FrameConfig {
+            compress_over: None,
+            signing_key: Some([2; 32]),
+        };
+        let enc = signed.encode("k", 1, None, b"1");
+        assert!(other.decode("k", &enc).is_err());
+        assert!(cfg.decode("k", &enc).is_err());
+        assert!(signed.decode("k", b"42").is_err(), "unsigned counters are refused when signing");
+    }
+
+    #[test]
+    fn bare_integers_read_as_json() {
+        let f = FrameConfig::default().decode("k", b"-42").unwrap();
+        assert_eq!(&*f.payload, b"-42");
+    }
+}
