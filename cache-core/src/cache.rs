@@ -68,6 +68,8 @@ pub struct Cache {
 
 struct Inner {
     store: Arc<dyn Store>,
+    /// The same store when it is a `MemoryStore`: reads skip the boxed trait-object future.
+    memory: Option<MemoryStore>,
     prefix: String,
     version: AtomicU64,
     default_ttl: Option<Duration>,
@@ -139,6 +141,23 @@ impl<E> Sharing<E> for OwnErrors {
     }
 }
 
+/// Appends the decimal digits of `n` (without the `fmt` machinery: this is on the hit path).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -202,7 +221,7 @@ impl Cache {
     /// ```
     pub async fn from_env() -> Result<Self> {
         Self::builder()
-            .from_env_vars(|name| std::env::var(name).ok())?
+            .with_env_vars(|name| std::env::var(name).ok())?
             .build()
             .await
     }
@@ -300,7 +319,7 @@ impl Cache {
     /// ```
     pub fn full_key(&self, key: &str) -> Result<String> {
         key::validate_key(key)?;
-        let mut full = self.namespace();
+        let mut full = self.namespace_with_capacity(key.len());
         full.push_str(key);
         Ok(match key::shorten(&full) {
             std::borrow::Cow::Borrowed(_) => full,
@@ -310,16 +329,25 @@ impl Cache {
 
     /// `{prefix}:v{version}:`
     fn namespace(&self) -> String {
-        use std::fmt::Write as _;
-        let mut ns = String::with_capacity(self.inner.prefix.len() + 24);
-        let _ = write!(ns, "{}:v{}:", self.inner.prefix, self.version());
+        self.namespace_with_capacity(0)
+    }
+
+    fn namespace_with_capacity(&self, extra: usize) -> String {
+        let mut ns = String::with_capacity(self.inner.prefix.len() + 24 + extra);
+        ns.push_str(&self.inner.prefix);
+        ns.push_str(":v");
+        push_u64(&mut ns, self.version());
+        ns.push(':');
         ns
     }
 
     /// The glob that matches exactly this namespace's keys that match `pattern`.
     fn full_pattern(&self, pattern: &str) -> Result<String> {
         pattern::validate(pattern)?;
-        Ok(format!("{}{pattern}", pattern::escape_literal(&self.namespace())))
+        Ok(format!(
+            "{}{pattern}",
+            pattern::escape_literal(&self.namespace())
+        ))
     }
 
     /// The store name of a tag: `{prefix}:t:{tag}`. Tags are not versioned.
@@ -378,7 +406,13 @@ impl Cache {
             .iter()
             .map(|t| self.tag_key(t))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Some((bytes, WriteOptions { ttl: store_ttl, tags })))
+        Ok(Some((
+            bytes,
+            WriteOptions {
+                ttl: store_ttl,
+                tags,
+            },
+        )))
     }
 
     /// Decodes stored bytes; `Ok((value, stale))`.
@@ -410,8 +444,15 @@ impl Cache {
         }
     }
 
+    async fn store_get(&self, full: &str) -> Result<Option<Bytes>> {
+        match &self.inner.memory {
+            Some(memory) => Ok(memory.get_data(full).await),
+            None => self.inner.store.get(full).await,
+        }
+    }
+
     async fn read<T: DeserializeOwned>(&self, full: &str) -> Result<Read<T>> {
-        match self.inner.store.get(full).await {
+        match self.store_get(full).await {
             Ok(Some(bytes)) => Ok(self.decode_or_miss(full, &bytes)),
             Ok(None) => Ok(Read::Miss),
             Err(e) => Err(self.backend_error("get", full, e)),
@@ -537,7 +578,12 @@ impl Cache {
     /// assert_eq!(v, 42);
     /// # });
     /// ```
-    pub async fn get_or_set<T, F, Fut>(&self, key: &str, opts: impl Into<SetOptions>, loader: F) -> T
+    pub async fn get_or_set<T, F, Fut>(
+        &self,
+        key: &str,
+        opts: impl Into<SetOptions>,
+        loader: F,
+    ) -> T
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -616,13 +662,15 @@ impl Cache {
             }
             if !opts.lock {
                 self.count_read(false);
-                return self.run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None).await;
+                return self
+                    .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
+                    .await;
             }
             match self.inner.flights.join(&full) {
                 Join::Leader(leader) => {
                     if stale.is_none() {
                         // A load may have finished between our read and our join.
-                        if let Ok(Some(bytes)) = self.inner.store.get(&full).await {
+                        if let Ok(Some(bytes)) = self.store_get(&full).await {
                             if let Read::Fresh(v) = self.decode_or_miss::<T>(&full, &bytes) {
                                 self.count_read(true);
                                 leader.finish(Outcome::Value(bytes));
@@ -643,7 +691,9 @@ impl Cache {
                     }
                     match flight::wait(rx).await {
                         Outcome::Value(bytes) => {
-                            if let Read::Fresh(v) | Read::Stale(v) = self.decode_or_miss(&full, &bytes) {
+                            if let Read::Fresh(v) | Read::Stale(v) =
+                                self.decode_or_miss(&full, &bytes)
+                            {
                                 self.count_read(true);
                                 return Ok(v);
                             }
@@ -659,7 +709,9 @@ impl Cache {
                     }
                     // The leader's result is of no use to us: load for ourselves.
                     self.count_read(false);
-                    return self.run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None).await;
+                    return self
+                        .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
+                        .await;
                 }
             }
         }
@@ -766,7 +818,9 @@ impl Cache {
         I: IntoIterator<Item = K>,
         K: AsRef<str>,
     {
-        keys.into_iter().map(|k| self.full_key(k.as_ref())).collect()
+        keys.into_iter()
+            .map(|k| self.full_key(k.as_ref()))
+            .collect()
     }
 
     /// Returns whether a key exists.
@@ -1219,7 +1273,7 @@ impl CacheBuilder {
     }
 
     /// Reads `CACHE_URL`, `CACHE_PREFIX`, `CACHE_VERSION` and `CACHE_TTL_*` through `var`.
-    pub(crate) fn from_env_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    pub(crate) fn with_env_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         if let Some(url) = var("CACHE_URL").filter(|s| !s.trim().is_empty()) {
             self.url = Some(url.trim().to_owned());
         }
@@ -1228,14 +1282,14 @@ impl CacheBuilder {
         }
         if let Some(v) = var("CACHE_VERSION") {
             self.version = v.trim().parse().map_err(|_| {
-                Error::Config(format!("CACHE_VERSION={v:?}: expected a non-negative integer"))
+                Error::Config(format!(
+                    "CACHE_VERSION={v:?}: expected a non-negative integer"
+                ))
             })?;
         }
         let ttl = |name: &str| -> Result<Option<Duration>> {
             var(name)
-                .map(|v| {
-                    crate::ttl::parse(&v).map_err(|e| Error::Config(format!("{name}: {e}")))
-                })
+                .map(|v| crate::ttl::parse(&v).map_err(|e| Error::Config(format!("{name}: {e}"))))
                 .transpose()
         };
         if let Some(d) = ttl("CACHE_TTL_DEFAULT")? {
@@ -1280,9 +1334,11 @@ impl CacheBuilder {
     }
 
     fn assemble(self, store: Arc<dyn Store>) -> Cache {
+        let memory = store.as_memory().cloned();
         Cache {
             inner: Arc::new(Inner {
                 store,
+                memory,
                 prefix: self.prefix,
                 version: AtomicU64::new(self.version),
                 default_ttl: self.default_ttl,
@@ -1304,10 +1360,15 @@ mod tests {
     #[test]
     fn env_vars_are_read_and_bad_ones_named() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         let b = CacheBuilder::default()
-            .from_env_vars(env(&[
+            .with_env_vars(env(&[
                 ("CACHE_PREFIX", "shop"),
                 ("CACHE_VERSION", "4"),
                 ("CACHE_TTL_DEFAULT", "5m"),
@@ -1322,12 +1383,15 @@ mod tests {
         assert_eq!(b.long_ttl, Duration::from_secs(5400));
 
         let e = CacheBuilder::default()
-            .from_env_vars(env(&[("CACHE_TTL_SHORT", "5 parsecs")]))
+            .with_env_vars(env(&[("CACHE_TTL_SHORT", "5 parsecs")]))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("CACHE_TTL_SHORT") && e.contains("parsecs"), "{e}");
+        assert!(
+            e.contains("CACHE_TTL_SHORT") && e.contains("parsecs"),
+            "{e}"
+        );
         let e = CacheBuilder::default()
-            .from_env_vars(env(&[("CACHE_VERSION", "-1")]))
+            .with_env_vars(env(&[("CACHE_VERSION", "-1")]))
             .unwrap_err()
             .to_string();
         assert!(e.contains("CACHE_VERSION"), "{e}");

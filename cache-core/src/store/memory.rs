@@ -34,7 +34,10 @@ struct Entry {
 
 impl Entry {
     fn weight(&self, key: &str) -> u64 {
-        let tags: usize = self.tags.as_deref().map_or(0, |t| t.iter().map(|t| t.len() + 16).sum());
+        let tags: usize = self
+            .tags
+            .as_deref()
+            .map_or(0, |t| t.iter().map(|t| t.len() + 16).sum());
         (key.len() + self.data.len() + tags + ENTRY_OVERHEAD) as u64
     }
 
@@ -255,6 +258,11 @@ impl MemoryStore {
         self.cache.run_pending_tasks().await;
     }
 
+    /// Reads a value's bytes (the `Store::get` of this store without the boxed future).
+    pub(crate) async fn get_data(&self, key: &str) -> Option<Bytes> {
+        self.cache.get(key).await.map(|e| e.data)
+    }
+
     fn make_entry(&self, value: Bytes, opts: &WriteOptions) -> Entry {
         Entry {
             data: value,
@@ -317,7 +325,7 @@ impl Store for MemoryStore {
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
-        Box::pin(async move { Ok(self.cache.get(key).await.map(|e| e.data)) })
+        Box::pin(async move { Ok(self.get_data(key).await) })
     }
 
     fn set<'a>(
@@ -511,6 +519,10 @@ impl Store for MemoryStore {
     fn reset_stats(&self) {
         self.shared.evictions.store(0, Relaxed);
         self.shared.expirations.store(0, Relaxed);
+    }
+
+    fn as_memory(&self) -> Option<&MemoryStore> {
+        Some(self)
     }
 }
 

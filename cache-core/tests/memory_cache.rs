@@ -1,0 +1,421 @@
+//! Behaviour of the `Cache` handle on the in-memory store: TTLs, bounds, namespaces, escaping,
+//! versions, single-flight and corrupt values.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cache_core::key::KeyBuf;
+use cache_core::store::{MemoryStore, Store, WriteOptions};
+use cache_core::{Cache, Error, SetOptions};
+
+fn cache_on(store: &MemoryStore, prefix: &str, version: u64) -> Cache {
+    Cache::builder()
+        .store(store.clone())
+        .prefix(prefix)
+        .version(version)
+        .build_now()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ttl_expiry_removes_the_value_and_counts_it() {
+    let store = MemoryStore::new();
+    let cache = cache_on(&store, "t", 1);
+    cache
+        .set_with("a", &1, Duration::from_millis(100))
+        .await
+        .unwrap();
+    cache
+        .set_with("b", &2, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(cache.get::<i32>("a").await.unwrap(), Some(1));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cache.get::<i32>("a").await.unwrap(), None);
+    assert_eq!(cache.get::<i32>("b").await.unwrap(), Some(2));
+    // moka's timer wheel sweeps expired entries at about one-second granularity (reads see the
+    // expiry exactly, as asserted above); poll its maintenance until the sweep has run.
+    for _ in 0..100 {
+        store.run_pending_tasks().await;
+        if cache.stats().expirations == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cache.stats().expirations, 1);
+    assert_eq!(cache.stats().entries, 1);
+}
+
+#[tokio::test]
+async fn default_ttl_applies_when_a_write_names_none() {
+    let cache = Cache::builder()
+        .default_ttl(Duration::from_millis(100))
+        .build_now()
+        .unwrap();
+    cache.set("a", &1).await.unwrap();
+    cache
+        .set_with("b", &1, SetOptions::new().no_expiry())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cache.get::<i32>("a").await.unwrap(), None);
+    assert_eq!(cache.get::<i32>("b").await.unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn byte_bound_holds_after_inserting_ten_times_the_bound() {
+    const BOUND: u64 = 1 << 20;
+    let store = MemoryStore::builder().max_bytes(BOUND).build();
+    let cache = cache_on(&store, "bytes", 1);
+    let value = "x".repeat(1000);
+    // ~1.1 KB per entry: 10,000 entries is ~10x the bound.
+    for i in 0..10_000 {
+        cache.set(&format!("k{i}"), &value).await.unwrap();
+    }
+    store.run_pending_tasks().await;
+    let stats = cache.stats();
+    assert!(
+        stats.bytes <= BOUND + BOUND / 10,
+        "stored {} bytes with a bound of {BOUND}",
+        stats.bytes
+    );
+    assert!(
+        stats.bytes >= BOUND / 2,
+        "store kept too little: {} bytes",
+        stats.bytes
+    );
+    assert!(stats.evictions > 0, "nothing was evicted");
+}
+
+#[tokio::test]
+async fn entry_bound_holds() {
+    let store = MemoryStore::builder().max_entries(100).build();
+    let cache = cache_on(&store, "n", 1);
+    for i in 0..1000 {
+        cache.set(&format!("k{i}"), &i).await.unwrap();
+    }
+    store.run_pending_tasks().await;
+    assert!(cache.stats().entries <= 100, "{}", cache.stats().entries);
+}
+
+#[tokio::test]
+async fn pattern_delete_never_crosses_namespaces_or_versions() {
+    let store = MemoryStore::new();
+    let a1 = cache_on(&store, "a", 1);
+    let a2 = cache_on(&store, "a", 2);
+    let b1 = cache_on(&store, "b", 1);
+    // A prefix that starts like another one must not be reached either.
+    let ab = cache_on(&store, "ab", 1);
+    for c in [&a1, &a2, &b1, &ab] {
+        c.set("user:1", &1).await.unwrap();
+        c.set("user:2", &2).await.unwrap();
+    }
+    assert_eq!(a1.delete_pattern("*").await.unwrap(), 2);
+    assert_eq!(a1.keys("*").await.unwrap().len(), 0);
+    for c in [&a2, &b1, &ab] {
+        assert_eq!(c.keys("user:*").await.unwrap(), ["user:1", "user:2"]);
+    }
+    assert_eq!(a2.clear().await.unwrap(), 2);
+    assert_eq!(b1.keys("*").await.unwrap().len(), 2);
+    assert_eq!(ab.keys("*").await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn escaped_values_cannot_collide_with_or_widen_other_keys() {
+    let cache = Cache::memory();
+    let key = |id: &str| KeyBuf::new().lit("user:").arg(id).lit(":profile").finish();
+    // Values that try to forge `user:1:profile`'s neighbours or to widen a pattern.
+    let hostile = [
+        "1:profile",
+        "1",
+        "*",
+        "?",
+        "[1]",
+        "{id}",
+        "%31",
+        "1%3Aprofile",
+        "1 ",
+        "1\n",
+    ];
+    for (i, v) in hostile.iter().enumerate() {
+        cache.set(&key(v), &i).await.unwrap();
+    }
+    for (i, v) in hostile.iter().enumerate() {
+        assert_eq!(
+            cache.get::<usize>(&key(v)).await.unwrap(),
+            Some(i),
+            "value {v:?}"
+        );
+    }
+    assert_eq!(
+        cache.keys("*").await.unwrap().len(),
+        hostile.len(),
+        "two values collided"
+    );
+    // Deleting the pattern built from "*" removes only that user's key, not everyone's.
+    let pattern = KeyBuf::new().lit("user:").arg("*").lit(":profile").finish();
+    assert_eq!(cache.delete_pattern(&pattern).await.unwrap(), 1);
+    assert_eq!(cache.keys("*").await.unwrap().len(), hostile.len() - 1);
+    let pattern = KeyBuf::new().lit("user:").arg("?").lit(":*").finish();
+    assert_eq!(cache.delete_pattern(&pattern).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn version_bump_hides_every_older_entry_for_every_clone() {
+    let cache = Cache::memory();
+    let clone = cache.clone();
+    for i in 0..10 {
+        cache.set(&format!("k{i}"), &i).await.unwrap();
+    }
+    assert_eq!(clone.bump_version(), 2);
+    for i in 0..10 {
+        assert_eq!(cache.get::<i32>(&format!("k{i}")).await.unwrap(), None);
+    }
+    cache.set("k0", &100).await.unwrap();
+    assert_eq!(clone.get::<i32>("k0").await.unwrap(), Some(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_concurrent_get_or_set_run_the_loader_once() {
+    let cache = Cache::memory();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let cache = cache.clone();
+            let calls = calls.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_set("cold", (), || async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        "loaded".to_string()
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), "loaded");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(!cache.__in_flight("cold"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loader_error_reaches_every_waiter_and_caches_nothing() {
+    let cache = Cache::memory();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let cache = cache.clone();
+            let calls = calls.clone();
+            tokio::spawn(async move {
+                cache
+                    .try_get_or_set::<u32, String, _, _>("k", (), || async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Err("database down".to_string())
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(*t.await.unwrap().unwrap_err(), "database down");
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "waiters ran their own loaders"
+    );
+    assert!(!cache.exists("k").await.unwrap(), "an error was cached");
+    // The key is not poisoned: the next load runs and succeeds.
+    let v = cache
+        .try_get_or_set::<u32, String, _, _>("k", (), || async { Ok(5) })
+        .await
+        .unwrap();
+    assert_eq!(v, 5);
+    assert_eq!(cache.get::<u32>("k").await.unwrap(), Some(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_loader_does_not_poison_the_key() {
+    let cache = Cache::memory();
+    let leader = {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            cache
+                .get_or_set::<u32, _, _>("p", (), || async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    panic!("loader bug");
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    // A waiter that joined the doomed flight takes over and loads the value itself.
+    let waiter = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get_or_set("p", (), || async { 9u32 }).await })
+    };
+    assert!(leader.await.unwrap_err().is_panic());
+    assert_eq!(waiter.await.unwrap(), 9);
+    assert_eq!(cache.get_or_set("p", (), || async { 1u32 }).await, 9);
+    assert!(!cache.__in_flight("p"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_leader_does_not_hang_its_waiters() {
+    let cache = Cache::memory();
+    let leader = {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            cache
+                .get_or_set("d", (), || async {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    0u32
+                })
+                .await
+        })
+    };
+    // Wait until the leader's load is in flight, then start a waiter and drop the leader.
+    while !cache.__in_flight("d") {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let waiter = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get_or_set("d", (), || async { 42u32 }).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    leader.abort();
+    // Bounded so a regression fails instead of hanging the suite.
+    let got = tokio::time::timeout(Duration::from_secs(30), waiter)
+        .await
+        .expect("waiter hung after its leader was dropped")
+        .unwrap();
+    assert_eq!(got, 42);
+}
+
+#[tokio::test]
+async fn a_corrupt_value_is_a_counted_miss_and_is_replaced() {
+    let store = MemoryStore::new();
+    let cache = cache_on(&store, "c", 1);
+    let full = cache.full_key("user:1").unwrap();
+    store
+        .set(
+            &full,
+            Bytes::from_static(b"\xCA\x01\x01\x00{\"trunc"),
+            &WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cache.get::<String>("user:1").await.unwrap(), None);
+    assert_eq!(cache.stats().decode_errors, 1);
+    assert_eq!(cache.stats().misses, 1);
+    // get_or_set treats it as a miss, loads, and overwrites it.
+    let v = cache
+        .get_or_set("user:1", (), || async { "fresh".to_string() })
+        .await;
+    assert_eq!(v, "fresh");
+    assert_eq!(
+        cache.get::<String>("user:1").await.unwrap().as_deref(),
+        Some("fresh")
+    );
+}
+
+#[tokio::test]
+async fn stale_values_are_served_to_waiters_while_one_caller_refreshes() {
+    let cache = Cache::memory();
+    let opts = SetOptions::new()
+        .ttl(Duration::from_millis(100))
+        .stale(Duration::from_secs(30));
+    assert_eq!(
+        cache.get_or_set("s", opts.clone(), || async { 1u32 }).await,
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Past the TTL: a plain get sees nothing fresh...
+    assert_eq!(cache.get::<u32>("s").await.unwrap(), None);
+    // ...one caller refreshes while a concurrent caller is served the stale value.
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let refresher = {
+        let cache = cache.clone();
+        let opts = opts.clone();
+        tokio::spawn(async move {
+            cache
+                .get_or_set("s", opts, || async move {
+                    let _ = started_tx.send(());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    2u32
+                })
+                .await
+        })
+    };
+    started_rx.await.unwrap();
+    assert_eq!(
+        cache.get_or_set("s", opts.clone(), || async { 3u32 }).await,
+        1
+    );
+    assert_eq!(refresher.await.unwrap(), 2);
+    assert_eq!(cache.get::<u32>("s").await.unwrap(), Some(2));
+}
+
+#[tokio::test]
+async fn bad_input_gets_errors_that_say_what_and_where() {
+    let cache = Cache::memory();
+    let e = cache.keys("user:[1-").await.unwrap_err();
+    assert!(matches!(e, Error::InvalidPattern(_)));
+    assert!(e.to_string().contains("byte 5"), "{e}");
+    let e = cache.get::<u8>("").await.unwrap_err();
+    assert!(matches!(e, Error::InvalidKey(_)), "{e}");
+    let e = Cache::from_url("mem://?max_bytes=-3").await.unwrap_err();
+    assert!(
+        e.to_string().contains("max_bytes") && e.to_string().contains("-3"),
+        "{e}"
+    );
+    let e = Cache::from_url("redis://user:hunter2@localhost")
+        .await
+        .unwrap_err();
+    assert!(!e.to_string().contains("hunter2"), "password leaked: {e}");
+    let e = cache_core::ttl::parse("10 fortnights").unwrap_err();
+    assert!(e.to_string().contains("fortnights"), "{e}");
+}
+
+#[tokio::test]
+async fn signed_and_compressed_values_roundtrip_and_reject_tampering() {
+    let store = MemoryStore::new();
+    let signed = Cache::builder()
+        .store(store.clone())
+        .signing_key([9; 32])
+        .compress_over(64)
+        .build_now()
+        .unwrap();
+    let big = "abc".repeat(1000);
+    signed.set("k", &big).await.unwrap();
+    assert_eq!(signed.get::<String>("k").await.unwrap(), Some(big));
+    // A cache without the key (or with another key) refuses the value.
+    let other = Cache::builder()
+        .store(store.clone())
+        .signing_key([1; 32])
+        .build_now()
+        .unwrap();
+    assert_eq!(other.get::<String>("k").await.unwrap(), None);
+    assert_eq!(other.stats().decode_errors, 1);
+    // A value copied under another key does not verify either.
+    let raw = store
+        .get(&signed.full_key("k").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .set(
+            &signed.full_key("k2").unwrap(),
+            raw,
+            &WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(signed.get::<String>("k2").await.unwrap(), None);
+}
