@@ -71,7 +71,8 @@ struct Inner {
     /// The same store when it is a `MemoryStore`: reads skip the boxed trait-object future.
     memory: Option<MemoryStore>,
     prefix: String,
-    version: AtomicU64,
+    /// Shared with the store, which raises it when another process bumps the version.
+    version: Arc<AtomicU64>,
     default_ttl: Option<Duration>,
     short_ttl: Duration,
     long_ttl: Duration,
@@ -274,19 +275,28 @@ impl Cache {
         self.inner.version.load(Relaxed)
     }
 
-    /// Bumps the version for every clone of this handle and returns the new one: every entry
-    /// written before is invisible from now on (and expires or is evicted in time).
+    /// Bumps the version and returns the new one: every entry written before is invisible from
+    /// now on (and expires or is evicted in time). Every clone of this handle sees the bump at
+    /// once; on a store shared across processes, the store records it and tells the others.
+    ///
+    /// The local bump always happens; an error means other processes may not have seen it.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let cache = cache_core::Cache::memory();
     /// cache.set("k", &1).await?;
-    /// assert_eq!(cache.bump_version(), 2);
+    /// assert_eq!(cache.bump_version().await?, 2);
     /// assert_eq!(cache.get::<i32>("k").await?, None);
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
-    pub fn bump_version(&self) -> u64 {
-        self.inner.version.fetch_add(1, Relaxed) + 1
+    pub async fn bump_version(&self) -> Result<u64> {
+        let new = self.inner.version.fetch_add(1, Relaxed) + 1;
+        self.inner
+            .store
+            .publish_version(&self.inner.prefix, new)
+            .await
+            .map_err(|e| self.backend_error("bump_version", &self.inner.prefix, e))?;
+        Ok(new)
     }
 
     /// The TTL used when a write names none (`None`: no expiry).
@@ -1312,7 +1322,12 @@ impl CacheBuilder {
             (None, Some(url)) => crate::config::store_from_url(url).await?,
             (None, None) => Arc::new(MemoryStore::new()),
         };
-        Ok(self.assemble(store))
+        let shared = store.load_version(&self.prefix).await?;
+        let mut builder = self;
+        if let Some(v) = shared {
+            builder.version = builder.version.max(v);
+        }
+        Ok(builder.assemble(store))
     }
 
     /// Builds the cache without connecting: for an explicit [`store`](Self::store), a `mem://`
@@ -1335,12 +1350,14 @@ impl CacheBuilder {
 
     fn assemble(self, store: Arc<dyn Store>) -> Cache {
         let memory = store.as_memory().cloned();
+        let version = Arc::new(AtomicU64::new(self.version));
+        store.watch_version(&self.prefix, Arc::downgrade(&version));
         Cache {
             inner: Arc::new(Inner {
                 store,
                 memory,
                 prefix: self.prefix,
-                version: AtomicU64::new(self.version),
+                version,
                 default_ttl: self.default_ttl,
                 short_ttl: self.short_ttl,
                 long_ttl: self.long_ttl,

@@ -247,7 +247,7 @@ async fn namespaces_and_versions(store: &Arc<dyn Store>) {
 
     // Versions: a bump hides old entries, and clear/patterns never reach the old version.
     ok!("versions", b.set("old", &1));
-    b.bump_version();
+    b.bump_version().await.expect("conformance/versions: bump");
     assert_eq!(
         ok!("versions", b.get::<i32>("old")),
         None,

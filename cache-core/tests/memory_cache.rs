@@ -169,7 +169,7 @@ async fn version_bump_hides_every_older_entry_for_every_clone() {
     for i in 0..10 {
         cache.set(&format!("k{i}"), &i).await.unwrap();
     }
-    assert_eq!(clone.bump_version(), 2);
+    assert_eq!(clone.bump_version().await.unwrap(), 2);
     for i in 0..10 {
         assert_eq!(cache.get::<i32>(&format!("k{i}")).await.unwrap(), None);
     }

@@ -129,6 +129,20 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         })
     }
 
+    /// Reads a value with its remaining lifetime (a tiered store bounds its L1 copy by it).
+    /// The default makes two calls; a networked store should answer in one round trip.
+    fn get_with_ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
+        Box::pin(async move {
+            let Some(value) = self.get(key).await? else {
+                return Ok(None);
+            };
+            Ok(match self.ttl(key).await? {
+                KeyTtl::Missing => None,
+                ttl => Some((value, ttl)),
+            })
+        })
+    }
+
     /// Writes a value, replacing any old one (and its TTL and tags).
     fn set<'a>(
         &'a self,
@@ -213,6 +227,27 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Resets the store's counters (evictions, expirations).
     fn reset_stats(&self) {}
+
+    /// The namespace version shared by every process using this store, if the store keeps one.
+    /// A cache built on the store starts at the larger of this and its configured version.
+    fn load_version<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
+        let _ = prefix;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Records a bumped namespace version so that other processes see it (a store shared
+    /// across processes stores it and tells the others). The default does nothing: the bump is
+    /// local to this process.
+    fn publish_version<'a>(&'a self, prefix: &'a str, version: u64) -> BoxFuture<'a, Result<()>> {
+        let _ = (prefix, version);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Registers the cell holding a cache's current version, which the store raises when
+    /// another process publishes a newer one. The default does nothing.
+    fn watch_version(&self, prefix: &str, version: std::sync::Weak<std::sync::atomic::AtomicU64>) {
+        let _ = (prefix, version);
+    }
 
     /// This store as a [`MemoryStore`], if it is one (lets the cache take a faster read path).
     fn as_memory(&self) -> Option<&MemoryStore> {
