@@ -76,6 +76,9 @@ pub struct StoreStats {
     pub entries: u64,
     /// Bytes stored now.
     pub bytes: u64,
+    /// Backend errors the store absorbed itself (a tiered store serving from memory while its
+    /// second tier is down).
+    pub errors: u64,
 }
 
 /// Live counters shared by every clone of a `Cache`.
@@ -100,7 +103,7 @@ impl Counters {
             misses: self.misses.load(Relaxed),
             sets: self.sets.load(Relaxed),
             deletes: self.deletes.load(Relaxed),
-            errors: self.errors.load(Relaxed),
+            errors: self.errors.load(Relaxed) + store.errors,
             decode_errors: self.decode_errors.load(Relaxed),
             evictions: store.evictions,
             expirations: store.expirations,

@@ -16,3 +16,12 @@ async fn entry_bounded_memory_store_passes_the_conformance_suite() {
     ))
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiered_store_over_memory_passes_the_conformance_suite() {
+    let l2 = Arc::new(MemoryStore::new());
+    testing::conformance(Arc::new(
+        cache_core::store::TieredStore::builder(l2).build(),
+    ))
+    .await;
+}

@@ -258,6 +258,11 @@ impl MemoryStore {
         self.cache.run_pending_tasks().await;
     }
 
+    /// Drops every entry (used by a tiered store whose L1 may have missed invalidations).
+    pub fn clear_all(&self) {
+        self.cache.invalidate_all();
+    }
+
     /// Reads a value's bytes (the `Store::get` of this store without the boxed future).
     pub(crate) async fn get_data(&self, key: &str) -> Option<Bytes> {
         self.cache.get(key).await.map(|e| e.data)
@@ -487,6 +492,13 @@ impl Store for MemoryStore {
     }
 
     fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move { Ok(self.invalidate_tags_keys(tags).await?.len() as u64) })
+    }
+
+    fn invalidate_tags_keys<'a>(
+        &'a self,
+        tags: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(async move {
             let links: Vec<(String, u64)> = {
                 let mut index = lock(&self.shared.tags);
@@ -495,11 +507,13 @@ impl Store for MemoryStore {
                     .flat_map(|keys| keys.into_iter())
                     .collect()
             };
-            let mut n = 0;
+            let mut removed = Vec::new();
             for (key, id) in links {
-                n += u64::from(self.remove_if_id(&key, id).await);
+                if self.remove_if_id(&key, id).await {
+                    removed.push(key);
+                }
             }
-            Ok(n)
+            Ok(removed)
         })
     }
 
@@ -513,6 +527,7 @@ impl Store for MemoryStore {
             expirations: self.shared.expirations.load(Relaxed),
             entries: self.cache.entry_count(),
             bytes: self.shared.bytes.load(Relaxed),
+            errors: 0,
         }
     }
 

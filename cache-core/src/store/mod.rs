@@ -19,8 +19,13 @@ use crate::error::Result;
 use crate::stats::StoreStats;
 
 pub mod memory;
+pub mod tiered;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+pub use tiered::{
+    Breaker, BreakerState, BusEvent, Invalidation, InvalidationBus, TierStats, TieredStore,
+    TieredStoreBuilder,
+};
 
 /// A boxed, `Send` future: the return type of [`Store`] methods, which keeps the trait object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -212,6 +217,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Deletes every key written with one of `tags`; returns how many were deleted.
     fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<u64>>;
 
+    /// Like [`invalidate_tags`](Store::invalidate_tags), returning the keys that carried the
+    /// tags (a tiered store tells other processes to drop them from memory). The default
+    /// returns no keys; stores that can list a tag's members should override it.
+    fn invalidate_tags_keys<'a>(
+        &'a self,
+        tags: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(async move {
+            self.invalidate_tags(tags).await?;
+            Ok(Vec::new())
+        })
+    }
+
     /// Deletes every key matching `pattern` (a namespace such as `app:v1:*`). The default
     /// delegates to [`delete_pattern`](Store::delete_pattern); a store never flushes more than
     /// the pattern.
@@ -247,6 +265,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// another process publishes a newer one. The default does nothing.
     fn watch_version(&self, prefix: &str, version: std::sync::Weak<std::sync::atomic::AtomicU64>) {
         let _ = (prefix, version);
+    }
+
+    /// Per-tier counters, for a tiered store.
+    fn tier_stats(&self) -> Option<TierStats> {
+        None
     }
 
     /// This store as a [`MemoryStore`], if it is one (lets the cache take a faster read path).
