@@ -19,8 +19,12 @@ use crate::error::Result;
 use crate::stats::StoreStats;
 
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
 
 /// A boxed, `Send` future: the return type of [`Store`] methods, which keeps the trait object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -130,8 +134,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Writes a value, replacing any old one (and its TTL and tags).
-    fn set<'a>(&'a self, key: &'a str, value: Bytes, opts: &'a WriteOptions)
-        -> BoxFuture<'a, Result<()>>;
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        opts: &'a WriteOptions,
+    ) -> BoxFuture<'a, Result<()>>;
 
     /// Writes many values with the same options.
     fn set_many<'a>(
@@ -148,8 +156,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Writes a value only if the key is absent; returns whether it was written.
-    fn add<'a>(&'a self, key: &'a str, value: Bytes, opts: &'a WriteOptions)
-        -> BoxFuture<'a, Result<bool>>;
+    fn add<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        opts: &'a WriteOptions,
+    ) -> BoxFuture<'a, Result<bool>>;
 
     /// Deletes a key; returns whether it existed.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>>;
