@@ -107,7 +107,7 @@ struct Scripts {
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `pool=N` | 4 | connections; each pipelines concurrent commands |
+/// | `pool=N` | 2 | connections; each pipelines concurrent commands |
 /// | `timeout_ms=N` | 1000 | per-command timeout ([`Error::Timeout`] after it) |
 /// | `connect_timeout_ms=N` | 2000 | time to open a connection |
 ///

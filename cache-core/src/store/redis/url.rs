@@ -11,7 +11,7 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default time to establish a connection.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default number of connections (each one auto-pipelines concurrent commands).
-pub(crate) const DEFAULT_POOL: usize = 4;
+pub(crate) const DEFAULT_POOL: usize = 2;
 const MAX_POOL: usize = 256;
 
 /// Which deployment a URL names.
