@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::frame::FrameConfig;
 use crate::store::{MemoryStore, Store};
 
 /// Schemes that name a networked store.
@@ -10,7 +11,9 @@ const NETWORK_SCHEMES: &[&str] = &[
     "redis",
     "rediss",
     "redis-cluster",
+    "rediss-cluster",
     "redis-sentinel",
+    "rediss-sentinel",
     "tiered+redis",
     "tiered+rediss",
     "tiered+redis-cluster",
@@ -72,23 +75,31 @@ fn unavailable(scheme: &str) -> Error {
     ))
 }
 
-/// Options of any cache URL that configure the [`Cache`](crate::Cache) rather than its store:
-/// `compress_over=BYTES` and `signing_key=<64 hex digits>`.
-#[derive(Default)]
-pub(crate) struct UrlFrame {
-    pub(crate) compress_over: Option<usize>,
-    pub(crate) signing_key: Option<[u8; 32]>,
-}
-
-impl UrlFrame {
-    pub(crate) fn apply(self, frame: &mut crate::frame::FrameConfig) {
-        if let Some(n) = self.compress_over {
-            frame.compress_over = Some(n);
-        }
-        if let Some(k) = self.signing_key {
-            frame.signing_key = Some(k);
+/// Takes the options of a cache URL that configure the cache rather than its store
+/// (`compress_over=BYTES`, `signing_key=<64 hex digits>`) out of `url` into `frame`.
+pub(crate) fn take_frame_options(url: &mut Option<String>, frame: &mut FrameConfig) -> Result<()> {
+    let Some((base, query)) = url.as_deref().and_then(|u| u.split_once('?')) else {
+        return Ok(());
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("compress_over", v)) => {
+                frame.compress_over = Some(v.parse().map_err(|_| {
+                    Error::Config(format!("compress_over={v:?}: expected a number of bytes"))
+                })?);
+            }
+            Some(("signing_key", v)) => frame.signing_key = Some(parse_hex_key(v)?),
+            _ => kept.push(pair),
         }
     }
+    let cleaned = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    *url = Some(cleaned);
+    Ok(())
 }
 
 fn parse_hex_key(v: &str) -> Result<[u8; 32]> {
@@ -103,57 +114,28 @@ fn parse_hex_key(v: &str) -> Result<[u8; 32]> {
     Ok(key)
 }
 
-/// Takes the cache-level options out of a URL, returning the URL the store sees.
-pub(crate) fn split_frame_options(url: &str) -> Result<(String, UrlFrame)> {
-    let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), UrlFrame::default()));
-    };
-    let mut frame = UrlFrame::default();
-    let mut kept = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("compress_over", v)) => {
-                frame.compress_over = Some(v.parse().map_err(|_| {
-                    Error::Config(format!("compress_over={v:?}: expected a number of bytes"))
-                })?);
-            }
-            Some(("signing_key", v)) => frame.signing_key = Some(parse_hex_key(v)?),
-            _ => kept.push(pair),
-        }
-    }
-    let url = if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    };
-    Ok((url, frame))
-}
-
 /// Builds the store a URL names.
-pub(crate) async fn store_from_url(url: &str) -> Result<(Arc<dyn Store>, UrlFrame)> {
-    let (url, frame) = split_frame_options(url)?;
-    let (scheme, rest) = split_scheme(&url)?;
-    let store: Arc<dyn Store> = match scheme {
-        "mem" | "memory" => memory_from(rest)?,
+pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
+    let (scheme, rest) = split_scheme(url)?;
+    match scheme {
+        "mem" | "memory" => memory_from(rest),
         #[cfg(feature = "redis")]
         "redis" | "rediss" | "redis-cluster" | "rediss-cluster" | "redis-sentinel"
-        | "rediss-sentinel" => Arc::new(crate::store::RedisStore::connect(&url).await?),
-        s if NETWORK_SCHEMES.contains(&s) => return Err(unavailable(s)),
-        other => return Err(unknown(other, &url)),
-    };
-    Ok((store, frame))
+        | "rediss-sentinel" => Ok(Arc::new(crate::store::RedisStore::connect(url).await?)),
+        s if NETWORK_SCHEMES.contains(&s) => Err(unavailable(s)),
+        other => Err(unknown(other, url)),
+    }
 }
 
 /// Builds a store that needs no connection (`mem://`).
-pub(crate) fn store_from_url_now(url: &str) -> Result<(Arc<dyn Store>, UrlFrame)> {
-    let (url, frame) = split_frame_options(url)?;
-    let (scheme, rest) = split_scheme(&url)?;
+pub(crate) fn store_from_url_now(url: &str) -> Result<Arc<dyn Store>> {
+    let (scheme, rest) = split_scheme(url)?;
     match scheme {
-        "mem" | "memory" => Ok((memory_from(rest)?, frame)),
-        s if NETWORK_SCHEMES.contains(&s) || s.starts_with("redis") => Err(Error::Config(format!(
+        "mem" | "memory" => memory_from(rest),
+        s if NETWORK_SCHEMES.contains(&s) => Err(Error::Config(format!(
             "{s}:// needs a connection: use the async `build()`"
         ))),
-        other => Err(unknown(other, &url)),
+        other => Err(unknown(other, url)),
     }
 }
 
@@ -177,19 +159,24 @@ mod tests {
 
     #[test]
     fn frame_options_are_taken_out_of_any_url() {
+        let take = |u: &str| {
+            let mut url = Some(u.to_owned());
+            let mut frame = FrameConfig::default();
+            take_frame_options(&mut url, &mut frame).map(|()| (url.unwrap_or_default(), frame))
+        };
         let key = "00".repeat(31) + "ff";
-        let (url, f) = split_frame_options(&format!(
+        let (url, f) = take(&format!(
             "redis://h:1?pool=2&compress_over=1024&signing_key={key}"
         ))
         .unwrap();
         assert_eq!(url, "redis://h:1?pool=2");
         assert_eq!(f.compress_over, Some(1024));
         assert_eq!(f.signing_key.unwrap()[31], 0xff);
-        let (url, f) = split_frame_options("mem://?compress_over=10").unwrap();
+        let (url, f) = take("mem://?compress_over=10").unwrap();
         assert_eq!((url.as_str(), f.signing_key), ("mem://", None));
-        assert!(split_frame_options("mem://?signing_key=abc").is_err());
-        assert!(split_frame_options(&format!("mem://?signing_key={}", "zz".repeat(32))).is_err());
-        assert!(split_frame_options("mem://?compress_over=big").is_err());
+        assert!(take("mem://?signing_key=abc").is_err());
+        assert!(take(&format!("mem://?signing_key={}", "zz".repeat(32))).is_err());
+        assert!(take("mem://?compress_over=big").is_err());
     }
 
     #[test]
@@ -206,15 +193,9 @@ mod tests {
         assert!(e.contains("positive"), "{e}");
         let e = memory_from("host?").unwrap_err().to_string();
         assert!(e.contains("no host"), "{e}");
-        let e = store_from_url_now("memcached://x")
-            .map(|_| ())
-            .unwrap_err()
-            .to_string();
+        let e = store_from_url_now("memcached://x").unwrap_err().to_string();
         assert!(e.contains("memcached"), "{e}");
-        let e = store_from_url_now("nourl")
-            .map(|_| ())
-            .unwrap_err()
-            .to_string();
+        let e = store_from_url_now("nourl").unwrap_err().to_string();
         assert!(e.contains("no scheme"), "{e}");
     }
 }
