@@ -24,7 +24,7 @@ use crate::{Cache, SetOptions};
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "redis")]
-pub use redis::{RedisCluster, RedisServer};
+pub use redis::{RedisCluster, RedisSentinel, RedisServer};
 
 /// Runs every check against `store`.
 pub async fn conformance(store: Arc<dyn Store>) {

@@ -70,6 +70,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    /// A Sentinel's configuration file (the process then runs with `--sentinel`).
+    sentinel_conf: Option<String>,
     child: Option<Child>,
 }
 
@@ -93,6 +95,10 @@ impl RedisServer {
     /// # let _ = server;
     /// ```
     pub fn start_with(args: &[&str]) -> Self {
+        Self::start_inner(args, None)
+    }
+
+    fn start_inner(args: &[&str], sentinel_conf: Option<String>) -> Self {
         let extra: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         let mut last = String::new();
         // A port picked as free can be taken before the server binds it: try a few.
@@ -102,6 +108,7 @@ impl RedisServer {
                 port,
                 dir: temp_dir(port),
                 extra: extra.clone(),
+                sentinel_conf: sentinel_conf.clone(),
                 child: None,
             };
             match server.spawn() {
@@ -115,6 +122,11 @@ impl RedisServer {
     fn spawn(&mut self) -> Result<(), String> {
         let log = self.dir.join("redis.log");
         let mut cmd = Command::new("redis-server");
+        if let Some(conf) = &self.sentinel_conf {
+            let path = self.dir.join("sentinel.conf");
+            std::fs::write(&path, conf).map_err(|e| format!("writing {}: {e}", path.display()))?;
+            cmd.arg(path).arg("--sentinel");
+        }
         cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
@@ -350,5 +362,58 @@ impl RedisCluster {
             .iter()
             .map(|n| n.cli(&["DBSIZE"]).trim().parse::<u64>().unwrap_or(0))
             .sum()
+    }
+}
+
+/// A Redis Sentinel watching a primary under a service name, on a free loopback port. Dropping
+/// it kills the Sentinel (not the primary).
+#[derive(Debug)]
+pub struct RedisSentinel {
+    server: RedisServer,
+    service: String,
+}
+
+impl RedisSentinel {
+    /// Starts a Sentinel (quorum 1) that monitors `primary` as `service`, and waits until it
+    /// names the primary.
+    ///
+    /// ```no_run
+    /// use cache_core::testing::{RedisSentinel, RedisServer};
+    /// let primary = RedisServer::start();
+    /// let sentinel = RedisSentinel::start(&primary, "mymaster");
+    /// assert!(sentinel.url().starts_with("redis-sentinel://127.0.0.1:"));
+    /// ```
+    pub fn start(primary: &RedisServer, service: &str) -> Self {
+        let conf = format!(
+            "sentinel monitor {service} 127.0.0.1 {} 1\nsentinel down-after-milliseconds {service} 5000\n",
+            primary.port()
+        );
+        let server = RedisServer::start_inner(&[], Some(conf));
+        let deadline = Instant::now() + READY_WITHIN;
+        while !server
+            .cli(&["SENTINEL", "get-master-addr-by-name", service])
+            .contains(&primary.port().to_string())
+        {
+            assert!(Instant::now() < deadline, "the Sentinel does not name {service}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        RedisSentinel {
+            server,
+            service: service.to_owned(),
+        }
+    }
+
+    /// `redis-sentinel://127.0.0.1:PORT?service_name=NAME`
+    pub fn url(&self) -> String {
+        format!(
+            "redis-sentinel://127.0.0.1:{}?service_name={}",
+            self.server.port(),
+            self.service
+        )
+    }
+
+    /// The Sentinel process.
+    pub fn server(&self) -> &RedisServer {
+        &self.server
     }
 }
