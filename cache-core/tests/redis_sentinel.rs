@@ -10,7 +10,9 @@ use cache_core::Cache;
 async fn sentinel_url_reaches_the_primary_and_passes_the_conformance_suite() {
     let primary = RedisServer::start();
     let sentinel = RedisSentinel::start(&primary, "mymaster");
-    let cache = Cache::from_url(&sentinel.url()).await.expect("connect through the Sentinel");
+    let cache = Cache::from_url(&sentinel.url())
+        .await
+        .expect("connect through the Sentinel");
     cache.set("k", "via sentinel").await.unwrap();
     // The value is on the primary, not on the Sentinel.
     assert!(primary.cli(&["GET", "cache:v1:k"]).contains("via sentinel"));

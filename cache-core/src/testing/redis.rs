@@ -394,7 +394,10 @@ impl RedisSentinel {
             .cli(&["SENTINEL", "get-master-addr-by-name", service])
             .contains(&primary.port().to_string())
         {
-            assert!(Instant::now() < deadline, "the Sentinel does not name {service}");
+            assert!(
+                Instant::now() < deadline,
+                "the Sentinel does not name {service}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         RedisSentinel {

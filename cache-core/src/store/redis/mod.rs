@@ -63,18 +63,26 @@ redis.call('UNLINK', KEYS[1])
 return members
 ";
 
-/// Deletes each key that still holds the write with the given id; returns how many.
+/// Deletes each key that still holds the write with the given id; returns the deleted keys.
 /// KEYS: keys of one slot; ARGV[i]: the write id for KEYS[i].
 const DELETE_IF_WRITE: &str = r"
-local n = 0
+local deleted = {}
 for i, k in ipairs(KEYS) do
   local head = redis.pcall('GETRANGE', k, 0, 16)
   if type(head) == 'string' and head == (string.char(203) .. ARGV[i]) then
     redis.call('UNLINK', k)
-    n = n + 1
+    deleted[#deleted + 1] = k
   end
 end
-return n
+return deleted
+";
+
+/// Raises a shared namespace version, never lowers it. KEYS[1]: version key; ARGV[1]: version.
+const RAISE_VERSION: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local v = tonumber(ARGV[1])
+if v > cur then redis.call('SET', KEYS[1], ARGV[1]) return v end
+return cur
 ";
 
 /// `PERSIST` that reports whether the key exists (PERSIST alone says 0 for a persistent key).
@@ -91,6 +99,7 @@ struct Scripts {
     tag_pop: Script,
     delete_if_write: Script,
     persist: Script,
+    raise_version: Script,
 }
 
 /// The Redis store: standalone, Cluster or Sentinel, chosen by URL.
@@ -251,6 +260,7 @@ impl RedisStore {
                 tag_pop: Script::from_lua(TAG_POP),
                 delete_if_write: Script::from_lua(DELETE_IF_WRITE),
                 persist: Script::from_lua(PERSIST_EXISTING),
+                raise_version: Script::from_lua(RAISE_VERSION),
             },
             next_id: AtomicU64::new(random_seed()),
         })
@@ -636,6 +646,67 @@ impl Store for RedisStore {
     }
 
     fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move { Ok(self.invalidate_tags_keys(tags).await?.len() as u64) })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let _: Value = self.run(self.pool.next().ping(None)).await?;
+            Ok(())
+        })
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+}
+
+/// Operations beyond the base [`Store`] trait: one-round-trip reads with TTL, tag invalidation
+/// that reports the deleted keys, and a namespace version shared through Redis.
+impl RedisStore {
+    /// Reads a value and its remaining lifetime in one round trip (`GET` and `PTTL`
+    /// pipelined).
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_core::store::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// assert!(store.get_with_ttl("missing").await?.is_none());
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn get_with_ttl<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
+        Box::pin(async move {
+            let pipe = self.pool.next().pipeline();
+            self.run(pipe.get::<(), _>(key)).await?;
+            self.run(pipe.pttl::<(), _>(key)).await?;
+            let (value, ms): (Option<Bytes>, i64) = self.run(pipe.all()).await?;
+            let ttl = match ms {
+                -2 => return Ok(None), // expired between the two commands
+                ms if ms >= 0 => KeyTtl::Expires(Duration::from_millis(ms.unsigned_abs())),
+                _ => KeyTtl::Persistent,
+            };
+            Ok(value.map(|v| (unmark(v), ttl)))
+        })
+    }
+
+    /// Deletes every key still written with one of `tags` and returns those keys (each
+    /// tag is removed atomically with the listing of its members).
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_core::store::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// let deleted = store.invalidate_tags_keys(&["app:t:users".to_owned()]).await?;
+    /// # let _ = deleted;
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn invalidate_tags_keys<'a>(
+        &'a self,
+        tags: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(async move {
             let popped = try_join_all(tags.iter().map(|t| {
                 self.eval::<Vec<Value>>(&self.scripts.tag_pop, vec![t.clone()], Vec::new())
@@ -654,25 +725,61 @@ impl Store for RedisStore {
                 }
             }
             let groups = self.batches(keys.iter().enumerate());
-            let counts = try_join_all(groups.into_iter().map(|idx| {
+            let deleted = try_join_all(groups.into_iter().map(|idx| {
                 let k: Vec<String> = idx.iter().map(|&i| keys[i].clone()).collect();
                 let a: Vec<String> = idx.iter().map(|&i| ids[i].clone()).collect();
-                self.eval::<u64>(&self.scripts.delete_if_write, k, a)
+                self.eval::<Vec<String>>(&self.scripts.delete_if_write, k, a)
             }))
             .await?;
-            Ok(counts.into_iter().sum())
+            Ok(deleted.into_iter().flatten().collect())
         })
     }
 
-    fn ping(&self) -> BoxFuture<'_, Result<()>> {
+    /// The namespace version shared by every process on this Redis (key `{prefix}:version`),
+    /// if one was published.
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_core::store::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// store.publish_version("app", 3).await?;
+    /// assert!(store.load_version("app").await?.unwrap() >= 3);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn load_version<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
         Box::pin(async move {
-            let _: Value = self.run(self.pool.next().ping(None)).await?;
+            let v: Option<String> = self
+                .run(self.pool.next().get(format!("{prefix}:version")))
+                .await?;
+            // A foreign value under the key is ignored rather than trusted.
+            Ok(v.and_then(|v| v.parse().ok()))
+        })
+    }
+
+    /// Raises the shared namespace version to `version` (never lowers it).
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_core::store::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// store.publish_version("app", 2).await?;
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn publish_version<'a>(
+        &'a self,
+        prefix: &'a str,
+        version: u64,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let _: Value = self
+                .eval(
+                    &self.scripts.raise_version,
+                    vec![format!("{prefix}:version")],
+                    vec![version.to_string()],
+                )
+                .await?;
             Ok(())
         })
-    }
-
-    fn stats(&self) -> StoreStats {
-        StoreStats::default()
     }
 }
 
