@@ -72,6 +72,8 @@ pub struct RedisServer {
     extra: Vec<String>,
     /// A Sentinel's configuration file (the process then runs with `--sentinel`).
     sentinel_conf: Option<String>,
+    /// Serve TLS only (certificates made with `openssl` in `dir`).
+    tls: bool,
     child: Option<Child>,
 }
 
@@ -95,10 +97,22 @@ impl RedisServer {
     /// # let _ = server;
     /// ```
     pub fn start_with(args: &[&str]) -> Self {
-        Self::start_inner(args, None)
+        Self::start_inner(args, None, false)
     }
 
-    fn start_inner(args: &[&str], sentinel_conf: Option<String>) -> Self {
+    /// Starts a server that speaks only TLS, with a certificate for `127.0.0.1` and `localhost`
+    /// signed by a fresh test CA ([`ca_file`](Self::ca_file)); [`url`](Self::url) is then
+    /// `rediss://…`. Needs the `openssl` command.
+    ///
+    /// ```no_run
+    /// let server = cache_core::testing::RedisServer::start_tls();
+    /// assert!(server.url().starts_with("rediss://"));
+    /// ```
+    pub fn start_tls() -> Self {
+        Self::start_inner(&[], None, true)
+    }
+
+    fn start_inner(args: &[&str], sentinel_conf: Option<String>, tls: bool) -> Self {
         let extra: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         let mut last = String::new();
         // A port picked as free can be taken before the server binds it: try a few.
@@ -109,6 +123,7 @@ impl RedisServer {
                 dir: temp_dir(port),
                 extra: extra.clone(),
                 sentinel_conf: sentinel_conf.clone(),
+                tls,
                 child: None,
             };
             match server.spawn() {
@@ -127,7 +142,26 @@ impl RedisServer {
             std::fs::write(&path, conf).map_err(|e| format!("writing {}: {e}", path.display()))?;
             cmd.arg(path).arg("--sentinel");
         }
-        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        if self.tls {
+            make_certs(&self.dir)?;
+            let d = |f: &str| self.dir.join(f).display().to_string();
+            cmd.args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .args([
+                    "--tls-cert-file",
+                    &d("server.crt"),
+                    "--tls-key-file",
+                    &d("server.key"),
+                ])
+                .args([
+                    "--tls-ca-cert-file",
+                    &d("ca.crt"),
+                    "--tls-auth-clients",
+                    "no",
+                ]);
+        } else {
+            cmd.args(["--port", &self.port.to_string()]);
+        }
+        cmd.args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(&self.dir)
@@ -144,7 +178,13 @@ impl RedisServer {
         };
         let deadline = Instant::now() + READY_WITHIN;
         loop {
-            if answers_ping(self.port) {
+            let up = if self.tls {
+                cli_output(self.port, Some(&self.dir), &["PING"], None)
+                    .is_ok_and(|o| o.trim() == "PONG")
+            } else {
+                answers_ping(self.port)
+            };
+            if up {
                 self.child = Some(child);
                 return Ok(());
             }
@@ -167,9 +207,15 @@ impl RedisServer {
         }
     }
 
-    /// `redis://127.0.0.1:PORT`
+    /// `redis://127.0.0.1:PORT` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The test CA certificate that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.crt")
     }
 
     /// The server's port.
@@ -222,7 +268,7 @@ impl RedisServer {
     /// assert_eq!(server.cli(&["PING"]).trim(), "PONG");
     /// ```
     pub fn cli(&self, args: &[&str]) -> String {
-        cli(self.port, args, None)
+        cli(self.port, self.tls.then_some(&*self.dir), args, None)
     }
 
     /// Runs `redis-cli -p PORT -x args…` with `input` as the last argument (binary-safe).
@@ -232,13 +278,25 @@ impl RedisServer {
     /// server.cli_with_input(&["SET", "k"], b"\x00\xff");
     /// ```
     pub fn cli_with_input(&self, args: &[&str], input: &[u8]) -> String {
-        cli(self.port, args, Some(input))
+        cli(self.port, self.tls.then_some(&*self.dir), args, Some(input))
     }
 }
 
-fn cli(port: u16, args: &[&str], input: Option<&[u8]>) -> String {
+fn cli(port: u16, tls_dir: Option<&Path>, args: &[&str], input: Option<&[u8]>) -> String {
+    cli_output(port, tls_dir, args, input).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn cli_output(
+    port: u16,
+    tls_dir: Option<&Path>,
+    args: &[&str],
+    input: Option<&[u8]>,
+) -> Result<String, String> {
     let mut cmd = Command::new("redis-cli");
     cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+    if let Some(dir) = tls_dir {
+        cmd.arg("--tls").arg("--cacert").arg(dir.join("ca.crt"));
+    }
     if input.is_some() {
         cmd.arg("-x");
     }
@@ -252,13 +310,94 @@ fn cli(port: u16, args: &[&str], input: Option<&[u8]>) -> String {
     }
     let out = child
         .wait_with_output()
-        .unwrap_or_else(|e| panic!("redis-cli: {e}"));
-    assert!(
-        out.status.success(),
-        "redis-cli {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .map_err(|e| format!("redis-cli: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "redis-cli {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A test CA and a server certificate for 127.0.0.1/localhost signed by it, made with `openssl`.
+fn make_certs(dir: &Path) -> Result<(), String> {
+    if dir.join("server.crt").exists() {
+        return Ok(());
+    }
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: [Vec<&str>; 3] = [
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=cache-rs test CA",
+            ],
+        ]
+        .concat(),
+        [
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    ];
+    for args in steps {
+        let out = Command::new("openssl")
+            .args(&args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| missing("openssl", &e));
+        if !out.status.success() {
+            return Err(format!(
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Drop for RedisServer {
@@ -311,7 +450,7 @@ impl RedisCluster {
         let mut args = vec!["--cluster", "create"];
         args.extend(addrs.iter().map(String::as_str));
         args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
-        cli(nodes[0].port(), &args, None);
+        cli(nodes[0].port(), None, &args, None);
         let cluster = RedisCluster { nodes };
         cluster.wait_ok();
         cluster
@@ -388,7 +527,7 @@ impl RedisSentinel {
             "sentinel monitor {service} 127.0.0.1 {} 1\nsentinel down-after-milliseconds {service} 5000\n",
             primary.port()
         );
-        let server = RedisServer::start_inner(&[], Some(conf));
+        let server = RedisServer::start_inner(&[], Some(conf), false);
         let deadline = Instant::now() + READY_WITHIN;
         while !server
             .cli(&["SENTINEL", "get-master-addr-by-name", service])
