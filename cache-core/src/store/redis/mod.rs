@@ -21,6 +21,7 @@ use fred::prelude::{
     ClientLike, Error as FredError, ErrorKind, Expiration, KeysInterface, Pool, ReconnectPolicy,
     ServerConfig,
 };
+use fred::types::scan::Scanner;
 use fred::types::scripts::Script;
 use fred::types::{Builder, Value};
 use futures_util::future::try_join_all;
@@ -405,28 +406,26 @@ impl RedisStore {
     ) -> futures_util::stream::BoxStream<'static, Result<Vec<String>>> {
         let client = self.pool.next();
         let pattern = pattern.to_owned();
-        let keys = if self.cluster {
-            client
-                .scan_cluster_buffered(pattern, Some(SCAN_COUNT), None)
-                .boxed()
+        // Paged, not buffered: the next page is requested only when this one is dropped, so
+        // memory stays bounded by a page or two however large the keyspace.
+        let pages = if self.cluster {
+            client.scan_cluster(pattern, Some(SCAN_COUNT), None).boxed()
         } else {
-            client
-                .scan_buffered(pattern, Some(SCAN_COUNT), None)
-                .boxed()
+            client.scan(pattern, Some(SCAN_COUNT), None).boxed()
         };
         let timeout = self.timeout;
         let url = self.url.clone();
-        keys.chunks(SCAN_COUNT as usize)
-            .map(move |page| {
-                page.into_iter()
-                    .map(|k| match k {
-                        Ok(k) => Ok(k.into_string()),
-                        Err(e) if *e.kind() == ErrorKind::Timeout => Err(Error::Timeout(timeout)),
-                        Err(e) => Err(Error::Backend(format!("SCAN failed: {e} ({url})"))),
-                    })
+        pages
+            .map(move |page| match page {
+                Ok(mut page) => Ok(page
+                    .take_results()
+                    .unwrap_or_default()
+                    .into_iter()
                     // Keys that are not UTF-8 are not ours.
-                    .filter_map(|r| r.transpose())
-                    .collect::<Result<Vec<String>>>()
+                    .filter_map(|k| k.into_string())
+                    .collect()),
+                Err(e) if *e.kind() == ErrorKind::Timeout => Err(Error::Timeout(timeout)),
+                Err(e) => Err(Error::Backend(format!("SCAN failed: {e} ({url})"))),
             })
             .boxed()
     }
