@@ -9,6 +9,17 @@ use cache_core::{Cache, Error};
 /// A guard against hangs only (far above the configured timeout), not a speed assertion.
 const HANG_GUARD: Duration = Duration::from_secs(30);
 
+async fn wait_until_up(cache: &Cache) {
+    let deadline = tokio::time::Instant::now() + HANG_GUARD;
+    while let Err(e) = cache.ping().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no recovery after restart: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_at_start_is_a_clear_backend_error() {
     let mut server = RedisServer::start();
@@ -84,4 +95,57 @@ async fn redis_killed_mid_use_errors_then_recovers_without_a_new_client() {
     }
     assert_eq!(cache.get::<i32>("k").await.unwrap(), Some(3));
     cache.ping().await.unwrap();
+    // The restarted server has an empty script cache: tag scripts are loaded again.
+    cache
+        .set_with("t0", &1, cache_core::SetOptions::new().tag("tag"))
+        .await
+        .unwrap();
+    assert_eq!(cache.invalidate_tags(["tag"]).await.unwrap(), 1);
+    server.kill();
+    server.restart();
+    wait_until_up(&cache).await;
+    cache
+        .set_with("t", &1, cache_core::SetOptions::new().tag("tag"))
+        .await
+        .unwrap();
+    assert_eq!(cache.invalidate_tags(["tag"]).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_gives_timeouts_not_hangs_and_is_used_again_when_it_wakes() {
+    let server = RedisServer::start();
+    let cache = Cache::from_url(&format!("{}?timeout_ms=200", server.url()))
+        .await
+        .unwrap();
+    cache.set("k", &1).await.unwrap();
+
+    server.pause();
+    for _ in 0..3 {
+        let r = tokio::time::timeout(HANG_GUARD, cache.get::<i32>("k"))
+            .await
+            .expect("get hung on a frozen server");
+        assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+    }
+    let r = tokio::time::timeout(HANG_GUARD, cache.delete_pattern("*"))
+        .await
+        .expect("SCAN hung");
+    assert!(r.unwrap_err().is_backend());
+    server.resume();
+
+    let deadline = tokio::time::Instant::now() + HANG_GUARD;
+    loop {
+        match cache.get::<i32>("k").await {
+            Ok(v) => {
+                assert_eq!(v, Some(1));
+                break;
+            }
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no recovery after resume: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
 }

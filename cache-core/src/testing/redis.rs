@@ -236,9 +236,38 @@ impl RedisServer {
     /// Kills the server (SIGKILL, by PID) and waits for it to exit. Data is lost.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // SIGKILL also ends a stopped process; nothing else to do for a paused one.
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes the server (SIGSTOP by PID): it keeps its socket open but answers nothing, like
+    /// a hung machine. [`resume`](Self::resume) undoes it.
+    ///
+    /// ```no_run
+    /// let mut server = cache_core::testing::RedisServer::start();
+    /// server.pause();
+    /// server.resume();
+    /// ```
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a [`pause`](Self::pause)d server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self
+            .pid()
+            .unwrap_or_else(|| panic!("redis-server on port {} is not running", self.port));
+        let status = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap_or_else(|e| missing("kill", &e));
+        assert!(status.success(), "kill {sig} {pid} failed");
     }
 
     /// Starts the server again on the same port (after [`kill`](Self::kill)).

@@ -302,7 +302,27 @@ impl RedisStore {
         &self,
         f: impl std::future::Future<Output = Result<T, FredError>>,
     ) -> Result<T> {
-        f.await.map_err(|e| self.err(e))
+        // fred applies the command timeout itself; this outer bound is a second line of
+        // defence so that no path through the client can hang a caller.
+        match tokio::time::timeout(self.guard(), f).await {
+            Ok(r) => r.map_err(|e| self.err(e)),
+            Err(_) => Err(Error::Timeout(self.timeout)),
+        }
+    }
+
+    fn guard(&self) -> Duration {
+        self.timeout.saturating_mul(2) + Duration::from_millis(100)
+    }
+
+    /// The next page of a scan, bounded by the command timeout (fred's scan streams have none).
+    async fn next_page(
+        &self,
+        pages: &mut futures_util::stream::BoxStream<'static, Result<Vec<String>>>,
+    ) -> Result<Option<Vec<String>>> {
+        match tokio::time::timeout(self.timeout, pages.next()).await {
+            Ok(page) => page.transpose(),
+            Err(_) => Err(Error::Timeout(self.timeout)),
+        }
     }
 
     /// Groups keys by hash slot (one group outside a cluster), in batches of at most [`BATCH`].
@@ -575,8 +595,8 @@ impl Store for RedisStore {
             crate::pattern::validate(pattern)?;
             let mut pages = self.scan_stream(pattern);
             let mut out = Vec::new();
-            while let Some(page) = pages.next().await {
-                out.extend(page?);
+            while let Some(page) = self.next_page(&mut pages).await? {
+                out.extend(page);
             }
             // SCAN may return a key twice; callers get each once.
             out.sort_unstable();
@@ -591,8 +611,8 @@ impl Store for RedisStore {
             let mut pages = self.scan_stream(pattern);
             let mut n = 0;
             // Delete page by page while scanning: memory stays bounded by one page.
-            while let Some(page) = pages.next().await {
-                n += self.unlink_keys(&page?).await?;
+            while let Some(page) = self.next_page(&mut pages).await? {
+                n += self.unlink_keys(&page).await?;
             }
             Ok(n)
         })
