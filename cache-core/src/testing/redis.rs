@@ -588,3 +588,27 @@ impl RedisSentinel {
         &self.server
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Restores PATH even when the test panics.
+    struct PathGuard(Option<std::ffi::OsString>);
+
+    impl Drop for PathGuard {
+        fn drop(&mut self) {
+            if let Some(p) = self.0.take() {
+                std::env::set_var("PATH", p);
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "these tests need real Redis binaries")]
+    fn a_missing_redis_server_is_a_loud_failure_not_a_skip() {
+        let _guard = PathGuard(std::env::var_os("PATH"));
+        std::env::set_var("PATH", "/nonexistent-cache-rs-test-dir");
+        let _ = RedisServer::start();
+    }
+}
