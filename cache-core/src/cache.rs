@@ -1315,8 +1315,9 @@ impl CacheBuilder {
     }
 
     /// Builds the cache, connecting to the store a URL names.
-    pub async fn build(self) -> Result<Cache> {
+    pub async fn build(mut self) -> Result<Cache> {
         key::validate_prefix(&self.prefix)?;
+        crate::config::take_frame_options(&mut self.url, &mut self.frame)?;
         let store = match (&self.store, &self.url) {
             (Some(store), _) => Arc::clone(store),
             (None, Some(url)) => crate::config::store_from_url(url).await?,
@@ -1338,8 +1339,9 @@ impl CacheBuilder {
     /// assert_eq!(cache.prefix(), "app");
     /// # Ok::<(), cache_core::Error>(())
     /// ```
-    pub fn build_now(self) -> Result<Cache> {
+    pub fn build_now(mut self) -> Result<Cache> {
         key::validate_prefix(&self.prefix)?;
+        crate::config::take_frame_options(&mut self.url, &mut self.frame)?;
         let store = match (&self.store, &self.url) {
             (Some(store), _) => Arc::clone(store),
             (None, Some(url)) => crate::config::store_from_url_now(url)?,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::frame::FrameConfig;
 use crate::store::{MemoryStore, Store};
 
 /// Schemes that name a networked store.
@@ -10,7 +11,9 @@ const NETWORK_SCHEMES: &[&str] = &[
     "redis",
     "rediss",
     "redis-cluster",
+    "rediss-cluster",
     "redis-sentinel",
+    "rediss-sentinel",
     "tiered+redis",
     "tiered+rediss",
     "tiered+redis-cluster",
@@ -72,11 +75,53 @@ fn unavailable(scheme: &str) -> Error {
     ))
 }
 
+/// Takes the options of a cache URL that configure the cache rather than its store
+/// (`compress_over=BYTES`, `signing_key=<64 hex digits>`) out of `url` into `frame`.
+pub(crate) fn take_frame_options(url: &mut Option<String>, frame: &mut FrameConfig) -> Result<()> {
+    let Some((base, query)) = url.as_deref().and_then(|u| u.split_once('?')) else {
+        return Ok(());
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("compress_over", v)) => {
+                frame.compress_over = Some(v.parse().map_err(|_| {
+                    Error::Config(format!("compress_over={v:?}: expected a number of bytes"))
+                })?);
+            }
+            Some(("signing_key", v)) => frame.signing_key = Some(parse_hex_key(v)?),
+            _ => kept.push(pair),
+        }
+    }
+    let cleaned = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    *url = Some(cleaned);
+    Ok(())
+}
+
+fn parse_hex_key(v: &str) -> Result<[u8; 32]> {
+    let bad = || Error::Config("signing_key: expected 64 hex digits (32 bytes)".into());
+    if v.len() != 64 || !v.is_ascii() {
+        return Err(bad());
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&v[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(key)
+}
+
 /// Builds the store a URL names.
 pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
     let (scheme, rest) = split_scheme(url)?;
     match scheme {
         "mem" | "memory" => memory_from(rest),
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" | "redis-cluster" | "rediss-cluster" | "redis-sentinel"
+        | "rediss-sentinel" => Ok(Arc::new(crate::store::RedisStore::connect(url).await?)),
         s if NETWORK_SCHEMES.contains(&s) => Err(unavailable(s)),
         other => Err(unknown(other, url)),
     }
@@ -110,6 +155,28 @@ mod tests {
         assert_eq!(redact("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
         assert_eq!(redact("redis://:secret@h"), "redis://:***@h");
         assert_eq!(redact("redis://h:1"), "redis://h:1");
+    }
+
+    #[test]
+    fn frame_options_are_taken_out_of_any_url() {
+        let take = |u: &str| {
+            let mut url = Some(u.to_owned());
+            let mut frame = FrameConfig::default();
+            take_frame_options(&mut url, &mut frame).map(|()| (url.unwrap_or_default(), frame))
+        };
+        let key = "00".repeat(31) + "ff";
+        let (url, f) = take(&format!(
+            "redis://h:1?pool=2&compress_over=1024&signing_key={key}"
+        ))
+        .unwrap();
+        assert_eq!(url, "redis://h:1?pool=2");
+        assert_eq!(f.compress_over, Some(1024));
+        assert_eq!(f.signing_key.unwrap()[31], 0xff);
+        let (url, f) = take("mem://?compress_over=10").unwrap();
+        assert_eq!((url.as_str(), f.signing_key), ("mem://", None));
+        assert!(take("mem://?signing_key=abc").is_err());
+        assert!(take(&format!("mem://?signing_key={}", "zz".repeat(32))).is_err());
+        assert!(take("mem://?compress_over=big").is_err());
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod store;
 pub mod ttl;
 
 #[cfg(feature = "testing")]
+#[allow(clippy::expect_used, clippy::unwrap_used)] // test support panics by design
 pub mod testing;
 
 pub use cache::{Cache, CacheBuilder, DEFAULT_LONG_TTL, DEFAULT_PREFIX, DEFAULT_SHORT_TTL};

@@ -19,9 +19,13 @@ use crate::error::Result;
 use crate::stats::StoreStats;
 
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod tiered;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
 pub use tiered::{
     Breaker, BreakerState, BusEvent, Invalidation, InvalidationBus, TierStats, TieredStore,
     TieredStoreBuilder,

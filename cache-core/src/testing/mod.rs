@@ -24,6 +24,11 @@ use bytes::Bytes;
 use crate::store::{KeyTtl, Store, WriteOptions};
 use crate::{Cache, SetOptions};
 
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "redis")]
+pub use redis::{RedisCluster, RedisSentinel, RedisServer};
+
 /// Runs every check against `store`.
 pub async fn conformance(store: Arc<dyn Store>) {
     roundtrip(&store).await;

@@ -1,0 +1,860 @@
+//! [`RedisStore`]: the store on Redis (standalone, Cluster or Sentinel) through `fred`.
+//!
+//! Design notes:
+//! - Commands go through a `fred` pool; each connection pipelines the commands issued on it
+//!   concurrently, so batches are sent as many concurrent commands (grouped by hash slot in a
+//!   cluster, since a multi-key command must stay within one slot).
+//! - Every command has a timeout (default 1 s): a dead or hung server gives
+//!   [`Error::Timeout`], never a hung request. The client reconnects on its own.
+//! - Pattern operations `SCAN` every primary and `UNLINK` what matched, in slot-grouped batches.
+//!   Nothing ever runs `FLUSHDB`.
+//! - A tag is a Redis hash `tag → {key: write id}` whose expiry follows its longest-lived
+//!   member. A tagged value is stored behind a 17-byte marker holding its write id, so
+//!   invalidating a tag deletes a key only while it still holds the write that carried the tag
+//!   (a key re-written since is left alone), checked and deleted atomically by a script.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use bytes::Bytes;
+use fred::prelude::{
+    ClientLike, Error as FredError, ErrorKind, Expiration, KeysInterface, Pool, ReconnectPolicy,
+    ServerConfig,
+};
+use fred::types::scan::Scanner;
+use fred::types::scripts::Script;
+use fred::types::{Builder, Value};
+use futures_util::future::try_join_all;
+use futures_util::StreamExt;
+
+use super::{BoxFuture, KeyTtl, Store, WriteOptions};
+use crate::error::{Error, Result};
+use crate::stats::StoreStats;
+
+mod url;
+
+/// First byte of a tagged value's marker; framed values start with `0xCA`, counters with a digit.
+const TAG_MARK: u8 = 0xCB;
+/// Marker length: `0xCB` and a write id as 16 hex digits.
+const MARK_LEN: usize = 17;
+/// Keys per `SCAN` page.
+const SCAN_COUNT: u32 = 1000;
+/// Keys per `UNLINK`/`MGET`/script call.
+const BATCH: usize = 500;
+
+/// Adds a tagged key to a tag hash and stretches the hash's expiry to cover it.
+/// KEYS[1]: tag; ARGV[1]: member TTL in ms (0: persistent); ARGV[2..]: key, write id pairs.
+const TAG_ADD: &str = r"
+local existed = redis.call('EXISTS', KEYS[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local ttl = tonumber(ARGV[1])
+if ttl == 0 then
+  redis.call('PERSIST', KEYS[1])
+else
+  local cur = redis.call('PTTL', KEYS[1])
+  if existed == 0 or (cur >= 0 and cur < ttl) then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+return 1
+";
+
+/// Removes a tag and returns its members as a flat `key, id, ...` array.
+const TAG_POP: &str = r"
+local members = redis.call('HGETALL', KEYS[1])
+redis.call('UNLINK', KEYS[1])
+return members
+";
+
+/// Deletes each key that still holds the write with the given id; returns the deleted keys.
+/// KEYS: keys of one slot; ARGV[i]: the write id for KEYS[i].
+const DELETE_IF_WRITE: &str = r"
+local deleted = {}
+for i, k in ipairs(KEYS) do
+  local head = redis.pcall('GETRANGE', k, 0, 16)
+  if type(head) == 'string' and head == (string.char(203) .. ARGV[i]) then
+    redis.call('UNLINK', k)
+    deleted[#deleted + 1] = k
+  end
+end
+return deleted
+";
+
+/// Raises a shared namespace version, never lowers it. KEYS[1]: version key; ARGV[1]: version.
+const RAISE_VERSION: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local v = tonumber(ARGV[1])
+if v > cur then redis.call('SET', KEYS[1], ARGV[1]) return v end
+return cur
+";
+
+/// `PERSIST` that reports whether the key exists (PERSIST alone says 0 for a persistent key).
+const PERSIST_EXISTING: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PERSIST', KEYS[1])
+  return 1
+end
+return 0
+";
+
+struct Scripts {
+    tag_add: Script,
+    tag_pop: Script,
+    delete_if_write: Script,
+    persist: Script,
+    raise_version: Script,
+}
+
+/// The Redis store: standalone, Cluster or Sentinel, chosen by URL.
+///
+/// Usually built through [`Cache::from_url`](crate::Cache::from_url); the URL query sets the
+/// pool size and timeouts:
+///
+/// | URL | deployment |
+/// |---|---|
+/// | `redis://[user:pass@]host:port[/db]` | one server |
+/// | `rediss://…` | one server over TLS (feature `redis-tls`) |
+/// | `redis-cluster://h1:p1,h2:p2,…` | Redis Cluster (any reachable nodes; the rest are discovered) |
+/// | `redis-sentinel://s1:p1,s2:p2[/db]?service_name=NAME` | the primary a Sentinel group names |
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `pool=N` | 2 | connections; each pipelines concurrent commands |
+/// | `timeout_ms=N` | 1000 | per-command timeout ([`Error::Timeout`] after it) |
+/// | `connect_timeout_ms=N` | 2000 | time to open a connection |
+///
+/// ```no_run
+/// use cache_core::store::RedisStore;
+/// use cache_core::Cache;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let store = RedisStore::connect("redis://127.0.0.1:6379?pool=8&timeout_ms=500").await?;
+/// let cache = Cache::builder().store(store).prefix("shop").build().await?;
+/// cache.set("greeting", "hello").await?;
+/// # Ok::<(), cache_core::Error>(()) }).unwrap();
+/// ```
+pub struct RedisStore {
+    pool: Pool,
+    cluster: bool,
+    timeout: Duration,
+    url: String,
+    scripts: Scripts,
+    /// Write ids: a random start, so two processes do not hand out the same ids.
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.url)
+            .field("cluster", &self.cluster)
+            .field("pool", &self.pool.size())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+fn millis(d: Duration) -> i64 {
+    // Round a sub-millisecond TTL up: zero would mean "expire now" (or be refused).
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+impl RedisStore {
+    /// Connects to the deployment a Redis URL names; see the table above.
+    ///
+    /// Fails with [`Error::Config`] for a malformed URL and [`Error::Backend`] when the server
+    /// cannot be reached (the message names the URL, never its password).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let err = cache_core::store::RedisStore::connect("redis://127.0.0.1:1?pool=zero").await.unwrap_err();
+    /// assert!(matches!(err, cache_core::Error::Config(_)));
+    /// # });
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self> {
+        let u = url::parse(url)?;
+        let mut config = fred::prelude::Config {
+            username: u.username.clone(),
+            password: u.password.clone(),
+            database: u.database,
+            ..Default::default()
+        };
+        config.server = match &u.topology {
+            url::Topology::Standalone => {
+                let (h, p) = &u.hosts[0];
+                ServerConfig::new_centralized(h.as_str(), *p)
+            }
+            url::Topology::Cluster => {
+                ServerConfig::new_clustered(u.hosts.iter().map(|(h, p)| (h.as_str(), *p)).collect())
+            }
+            url::Topology::Sentinel { service } => ServerConfig::new_sentinel(
+                u.hosts.iter().map(|(h, p)| (h.as_str(), *p)).collect(),
+                service.as_str(),
+            ),
+        };
+        if u.tls {
+            #[cfg(feature = "redis-tls")]
+            {
+                let connector = fred::prelude::TlsConnector::default_rustls().map_err(|e| {
+                    Error::Config(format!("{}: TLS set-up failed: {e}", u.redacted))
+                })?;
+                config.tls = Some(connector.into());
+            }
+            #[cfg(not(feature = "redis-tls"))]
+            return Err(Error::Config(format!(
+                "{}: TLS needs the `redis-tls` feature of cache-core",
+                u.redacted
+            )));
+        }
+        let mut builder = Builder::from_config(config);
+        builder
+            .with_performance_config(|p| p.default_command_timeout = u.timeout)
+            .with_connection_config(|c| {
+                c.connection_timeout = u.connect_timeout;
+                c.internal_command_timeout = u.connect_timeout;
+                // A server that stops answering (but keeps the socket) is dropped and reconnected.
+                c.unresponsive.max_timeout =
+                    Some(u.timeout.saturating_mul(2).max(Duration::from_secs(2)));
+                c.unresponsive.interval = Duration::from_millis(500);
+            })
+            // Keep retrying for ever, at most every 500 ms: a restarted server is picked up again.
+            .set_policy(ReconnectPolicy::new_exponential(0, 50, 500, 2));
+        let pool = builder
+            .build_pool(u.pool)
+            .map_err(|e| Error::Config(format!("{}: {e}", u.redacted)))?;
+        let init = tokio::time::timeout(u.connect_timeout.saturating_mul(2), pool.init()).await;
+        let fail = |msg: String| {
+            let pool = pool.clone();
+            // Stop the reconnect loop of a client we are giving up on.
+            tokio::spawn(async move {
+                let _ = pool.quit().await;
+            });
+            Error::Backend(format!("cannot connect to {}: {msg}", u.redacted))
+        };
+        match init {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(fail(e.to_string())),
+            Err(_) => {
+                return Err(fail(format!(
+                    "no connection within {:?}",
+                    u.connect_timeout.saturating_mul(2)
+                )))
+            }
+        }
+        Ok(RedisStore {
+            pool,
+            cluster: u.topology == url::Topology::Cluster,
+            timeout: u.timeout,
+            url: u.redacted,
+            scripts: Scripts {
+                tag_add: Script::from_lua(TAG_ADD),
+                tag_pop: Script::from_lua(TAG_POP),
+                delete_if_write: Script::from_lua(DELETE_IF_WRITE),
+                persist: Script::from_lua(PERSIST_EXISTING),
+                raise_version: Script::from_lua(RAISE_VERSION),
+            },
+            next_id: AtomicU64::new(random_seed()),
+        })
+    }
+
+    /// True when connected to a Redis Cluster.
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = cache_core::store::RedisStore::connect("redis-cluster://127.0.0.1:7000").await?;
+    /// assert!(store.is_cluster());
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    /// The per-command timeout.
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = cache_core::store::RedisStore::connect("redis://127.0.0.1?timeout_ms=250").await?;
+    /// assert_eq!(store.timeout(), std::time::Duration::from_millis(250));
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn err(&self, e: FredError) -> Error {
+        match e.kind() {
+            ErrorKind::Timeout => Error::Timeout(self.timeout),
+            _ => Error::Backend(format!("{} ({})", e, self.url)),
+        }
+    }
+
+    async fn run<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, FredError>>,
+    ) -> Result<T> {
+        // fred applies the command timeout itself; this outer bound is a second line of
+        // defence so that no path through the client can hang a caller.
+        match tokio::time::timeout(self.guard(), f).await {
+            Ok(r) => r.map_err(|e| self.err(e)),
+            Err(_) => Err(Error::Timeout(self.timeout)),
+        }
+    }
+
+    fn guard(&self) -> Duration {
+        self.timeout.saturating_mul(2) + Duration::from_millis(100)
+    }
+
+    /// The next page of a scan, bounded by the command timeout (fred's scan streams have none).
+    async fn next_page(
+        &self,
+        pages: &mut futures_util::stream::BoxStream<'static, Result<Vec<String>>>,
+    ) -> Result<Option<Vec<String>>> {
+        match tokio::time::timeout(self.timeout, pages.next()).await {
+            Ok(page) => page.transpose(),
+            Err(_) => Err(Error::Timeout(self.timeout)),
+        }
+    }
+
+    /// Groups keys by hash slot (one group outside a cluster), in batches of at most [`BATCH`].
+    fn batches<'k, K: AsRef<str> + 'k>(
+        &self,
+        keys: impl IntoIterator<Item = (usize, &'k K)>,
+    ) -> Vec<Vec<usize>> {
+        let mut groups: std::collections::HashMap<u16, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, k) in keys {
+            let slot = if self.cluster {
+                fred::util::redis_keyslot(k.as_ref().as_bytes())
+            } else {
+                0
+            };
+            groups.entry(slot).or_default().push(i);
+        }
+        groups
+            .into_values()
+            .flat_map(|idx| idx.chunks(BATCH).map(<[usize]>::to_vec).collect::<Vec<_>>())
+            .collect()
+    }
+
+    fn new_write_id(&self) -> String {
+        format!("{:016x}", self.next_id.fetch_add(1, Relaxed))
+    }
+
+    async fn eval<R: fred::types::FromValue>(
+        &self,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<R> {
+        self.run(script.evalsha_with_reload(self.pool.next(), keys, args))
+            .await
+    }
+
+    /// Writes `value`, behind a tag marker holding `id` when tagged; returns whether it was
+    /// written (`nx`: only if absent).
+    async fn write(
+        &self,
+        key: &str,
+        value: Bytes,
+        opts: &WriteOptions,
+        nx: bool,
+        id: Option<&str>,
+    ) -> Result<bool> {
+        let value = match id {
+            None => value,
+            Some(id) => {
+                let mut v = Vec::with_capacity(MARK_LEN + value.len());
+                v.push(TAG_MARK);
+                v.extend_from_slice(id.as_bytes());
+                v.extend_from_slice(&value);
+                Bytes::from(v)
+            }
+        };
+        let expire = opts.ttl.map(|t| Expiration::PX(millis(t)));
+        let nx = nx.then_some(fred::prelude::SetOptions::NX);
+        let written: Option<String> = self
+            .run(self.pool.next().set(key, value, expire, nx, false))
+            .await?;
+        Ok(written.is_some())
+    }
+
+    /// Adds `(key, id)` pairs to each tag of `opts`.
+    async fn link_tags(&self, pairs: &[(&str, String)], opts: &WriteOptions) -> Result<()> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let ttl = opts.ttl.map_or(0, millis).to_string();
+        let mut args = Vec::with_capacity(1 + 2 * pairs.len());
+        args.push(ttl);
+        for (k, id) in pairs {
+            args.push((*k).to_owned());
+            args.push(id.clone());
+        }
+        try_join_all(
+            opts.tags.iter().map(|tag| {
+                self.eval::<i64>(&self.scripts.tag_add, vec![tag.clone()], args.clone())
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn unlink_keys(&self, keys: &[String]) -> Result<u64> {
+        let groups = self.batches(keys.iter().enumerate());
+        let counts = try_join_all(groups.into_iter().map(|idx| {
+            let batch: Vec<String> = idx.into_iter().map(|i| keys[i].clone()).collect();
+            self.run(self.pool.next().unlink::<u64, _>(batch))
+        }))
+        .await?;
+        Ok(counts.into_iter().sum())
+    }
+
+    /// Streams the keys matching `pattern` on every primary, one page at a time.
+    fn scan_stream(
+        &self,
+        pattern: &str,
+    ) -> futures_util::stream::BoxStream<'static, Result<Vec<String>>> {
+        let client = self.pool.next();
+        let pattern = pattern.to_owned();
+        // Paged, not buffered: the next page is requested only when this one is dropped, so
+        // memory stays bounded by a page or two however large the keyspace.
+        let pages = if self.cluster {
+            client.scan_cluster(pattern, Some(SCAN_COUNT), None).boxed()
+        } else {
+            client.scan(pattern, Some(SCAN_COUNT), None).boxed()
+        };
+        let timeout = self.timeout;
+        let url = self.url.clone();
+        pages
+            .map(move |page| match page {
+                Ok(mut page) => Ok(page
+                    .take_results()
+                    .unwrap_or_default()
+                    .into_iter()
+                    // Keys that are not UTF-8 are not ours.
+                    .filter_map(|k| k.into_string())
+                    .collect()),
+                Err(e) if *e.kind() == ErrorKind::Timeout => Err(Error::Timeout(timeout)),
+                Err(e) => Err(Error::Backend(format!("SCAN failed: {e} ({url})"))),
+            })
+            .boxed()
+    }
+}
+
+/// Strips the tag marker of a tagged value.
+fn unmark(b: Bytes) -> Bytes {
+    if b.len() >= MARK_LEN && b[0] == TAG_MARK {
+        b.slice(MARK_LEN..)
+    } else {
+        b
+    }
+}
+
+fn is_not_integer(e: &FredError) -> bool {
+    let d = e.details().to_ascii_lowercase();
+    d.contains("not an integer") || d.contains("overflow") || d.contains("wrongtype")
+}
+
+impl Store for RedisStore {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        Box::pin(async move {
+            let v: Option<Bytes> = self.run(self.pool.next().get(key)).await?;
+            Ok(v.map(unmark))
+        })
+    }
+
+    fn get_many<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<Vec<Option<Bytes>>>> {
+        Box::pin(async move {
+            let groups = self.batches(keys.iter().enumerate());
+            let results = try_join_all(groups.into_iter().map(|idx| async move {
+                let batch: Vec<String> = idx.iter().map(|&i| keys[i].clone()).collect();
+                let vals: Vec<Option<Bytes>> = self.run(self.pool.next().mget(batch)).await?;
+                Ok::<_, Error>((idx, vals))
+            }))
+            .await?;
+            let mut out = vec![None; keys.len()];
+            for (idx, vals) in results {
+                for (i, v) in idx.into_iter().zip(vals) {
+                    out[i] = v.map(unmark);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        opts: &'a WriteOptions,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if opts.tags.is_empty() {
+                self.write(key, value, opts, false, None).await?;
+                return Ok(());
+            }
+            // Value and tag links are sent together (pipelined), not one after the other.
+            let id = self.new_write_id();
+            let pair = [(key, id.clone())];
+            let (w, l) = futures_util::future::join(
+                self.write(key, value, opts, false, Some(&id)),
+                self.link_tags(&pair, opts),
+            )
+            .await;
+            w.and(l)
+        })
+    }
+
+    fn set_many<'a>(
+        &'a self,
+        entries: &'a [(String, Bytes)],
+        opts: &'a WriteOptions,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if opts.tags.is_empty() {
+                try_join_all(
+                    entries
+                        .iter()
+                        .map(|(k, v)| self.write(k, v.clone(), opts, false, None)),
+                )
+                .await?;
+                return Ok(());
+            }
+            let pairs: Vec<(&str, String)> = entries
+                .iter()
+                .map(|(k, _)| (k.as_str(), self.new_write_id()))
+                .collect();
+            let writes = try_join_all(
+                entries
+                    .iter()
+                    .zip(&pairs)
+                    .map(|((k, v), (_, id))| self.write(k, v.clone(), opts, false, Some(id))),
+            );
+            let (w, l) = futures_util::future::join(writes, self.link_tags(&pairs, opts)).await;
+            w.and(l)
+        })
+    }
+
+    fn add<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        opts: &'a WriteOptions,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let id = (!opts.tags.is_empty()).then(|| self.new_write_id());
+            let added = self.write(key, value, opts, true, id.as_deref()).await?;
+            if let (true, Some(id)) = (added, id) {
+                self.link_tags(&[(key, id)], opts).await?;
+            }
+            Ok(added)
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let n: u64 = self.run(self.pool.next().unlink(key)).await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn delete_many<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(self.unlink_keys(keys))
+    }
+
+    fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        Box::pin(async move {
+            let v: Option<Bytes> = self.run(self.pool.next().getdel(key)).await?;
+            Ok(v.map(unmark))
+        })
+    }
+
+    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let n: u64 = self.run(self.pool.next().exists(key)).await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn scan<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(async move {
+            crate::pattern::validate(pattern)?;
+            let mut pages = self.scan_stream(pattern);
+            let mut out = Vec::new();
+            while let Some(page) = self.next_page(&mut pages).await? {
+                out.extend(page);
+            }
+            // SCAN may return a key twice; callers get each once.
+            out.sort_unstable();
+            out.dedup();
+            Ok(out)
+        })
+    }
+
+    fn delete_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            crate::pattern::validate(pattern)?;
+            let mut pages = self.scan_stream(pattern);
+            let mut n = 0;
+            // Delete page by page while scanning: memory stays bounded by one page.
+            while let Some(page) = self.next_page(&mut pages).await? {
+                n += self.unlink_keys(&page).await?;
+            }
+            Ok(n)
+        })
+    }
+
+    fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, Result<i64>> {
+        Box::pin(async move {
+            self.pool
+                .next()
+                .incr_by::<i64, _>(key, delta)
+                .await
+                .map_err(|e| {
+                    if is_not_integer(&e) {
+                        Error::Decode(format!("incr {key:?}: {}", e.details()))
+                    } else {
+                        self.err(e)
+                    }
+                })
+        })
+    }
+
+    fn expire<'a>(&'a self, key: &'a str, ttl: Option<Duration>) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            match ttl {
+                Some(t) => {
+                    let n: i64 = self
+                        .run(self.pool.next().pexpire(key, millis(t), None))
+                        .await?;
+                    Ok(n == 1)
+                }
+                None => {
+                    let n: i64 = self
+                        .eval(&self.scripts.persist, vec![key.to_owned()], Vec::new())
+                        .await?;
+                    Ok(n == 1)
+                }
+            }
+        })
+    }
+
+    fn ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<KeyTtl>> {
+        Box::pin(async move {
+            let ms: i64 = self.run(self.pool.next().pttl(key)).await?;
+            Ok(match ms {
+                -2 => KeyTtl::Missing,
+                ms if ms < 0 => KeyTtl::Persistent,
+                ms => KeyTtl::Expires(Duration::from_millis(ms.unsigned_abs())),
+            })
+        })
+    }
+
+    fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move { Ok(self.invalidate_tags_keys(tags).await?.len() as u64) })
+    }
+
+    fn invalidate_tags_keys<'a>(
+        &'a self,
+        tags: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        RedisStore::invalidate_tags_keys(self, tags)
+    }
+
+    fn get_with_ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
+        RedisStore::get_with_ttl(self, key)
+    }
+
+    fn load_version<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
+        RedisStore::load_version(self, prefix)
+    }
+
+    fn publish_version<'a>(&'a self, prefix: &'a str, version: u64) -> BoxFuture<'a, Result<()>> {
+        RedisStore::publish_version(self, prefix, version)
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let _: Value = self.run(self.pool.next().ping(None)).await?;
+            Ok(())
+        })
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+}
+
+/// Operations beyond the base [`Store`] trait: one-round-trip reads with TTL, tag invalidation
+/// that reports the deleted keys, and a namespace version shared through Redis.
+impl RedisStore {
+    /// Reads a value and its remaining lifetime in one round trip (`GET` and `PTTL`
+    /// pipelined).
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_core::store::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// assert!(store.get_with_ttl("missing").await?.is_none());
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn get_with_ttl<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
+        Box::pin(async move {
+            let pipe = self.pool.next().pipeline();
+            self.run(pipe.get::<(), _>(key)).await?;
+            self.run(pipe.pttl::<(), _>(key)).await?;
+            let (value, ms): (Option<Bytes>, i64) = self.run(pipe.all()).await?;
+            let ttl = match ms {
+                -2 => return Ok(None), // expired between the two commands
+                ms if ms >= 0 => KeyTtl::Expires(Duration::from_millis(ms.unsigned_abs())),
+                _ => KeyTtl::Persistent,
+            };
+            Ok(value.map(|v| (unmark(v), ttl)))
+        })
+    }
+
+    /// Deletes every key still written with one of `tags` and returns those keys (each
+    /// tag is removed atomically with the listing of its members).
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_core::store::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// let deleted = store.invalidate_tags_keys(&["app:t:users".to_owned()]).await?;
+    /// # let _ = deleted;
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn invalidate_tags_keys<'a>(
+        &'a self,
+        tags: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(async move {
+            let popped = try_join_all(tags.iter().map(|t| {
+                self.eval::<Vec<Value>>(&self.scripts.tag_pop, vec![t.clone()], Vec::new())
+            }))
+            .await?;
+            let mut keys = Vec::new();
+            let mut ids = Vec::new();
+            for flat in popped {
+                let mut it = flat.into_iter();
+                while let (Some(k), Some(id)) = (it.next(), it.next()) {
+                    // Members that are not text were not written by us.
+                    if let (Some(k), Some(id)) = (k.into_string(), id.into_string()) {
+                        keys.push(k);
+                        ids.push(id);
+                    }
+                }
+            }
+            let groups = self.batches(keys.iter().enumerate());
+            let deleted = try_join_all(groups.into_iter().map(|idx| {
+                let k: Vec<String> = idx.iter().map(|&i| keys[i].clone()).collect();
+                let a: Vec<String> = idx.iter().map(|&i| ids[i].clone()).collect();
+                self.eval::<Vec<String>>(&self.scripts.delete_if_write, k, a)
+            }))
+            .await?;
+            Ok(deleted.into_iter().flatten().collect())
+        })
+    }
+
+    /// The namespace version shared by every process on this Redis (key `{prefix}:version`),
+    /// if one was published.
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_core::store::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// store.publish_version("app", 3).await?;
+    /// assert!(store.load_version("app").await?.unwrap() >= 3);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn load_version<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
+        Box::pin(async move {
+            let v: Option<String> = self
+                .run(self.pool.next().get(format!("{prefix}:version")))
+                .await?;
+            // A foreign value under the key is ignored rather than trusted.
+            Ok(v.and_then(|v| v.parse().ok()))
+        })
+    }
+
+    /// Raises the shared namespace version to `version` (never lowers it).
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_core::store::RedisStore;
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// store.publish_version("app", 2).await?;
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn publish_version<'a>(
+        &'a self,
+        prefix: &'a str,
+        version: u64,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let _: Value = self
+                .eval(
+                    &self.scripts.raise_version,
+                    vec![format!("{prefix}:version")],
+                    vec![version.to_string()],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        // Stop the connection tasks (and their reconnect loops) with the store.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let pool = self.pool.clone();
+            rt.spawn(async move {
+                let _ = pool.quit().await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_are_stripped_only_when_present() {
+        let framed = Bytes::from_static(b"\xCA\x01\x01\x00\"x\"");
+        assert_eq!(unmark(framed.clone()), framed);
+        let mut marked = vec![TAG_MARK];
+        marked.extend_from_slice(b"00000000000000ff");
+        marked.extend_from_slice(&framed);
+        assert_eq!(unmark(Bytes::from(marked)), framed);
+        // Too short to carry a marker: passed on as is (and refused by the frame decoder).
+        assert_eq!(
+            unmark(Bytes::from_static(b"\xCBab")),
+            Bytes::from_static(b"\xCBab")
+        );
+    }
+
+    #[test]
+    fn ttls_round_up_to_a_millisecond() {
+        assert_eq!(millis(Duration::from_micros(10)), 1);
+        assert_eq!(millis(Duration::from_millis(1500)), 1500);
+    }
+}
