@@ -18,6 +18,8 @@ const NETWORK_SCHEMES: &[&str] = &[
     "tiered+rediss",
     "tiered+redis-cluster",
     "tiered+redis-sentinel",
+    "tiered+rediss-cluster",
+    "tiered+rediss-sentinel",
 ];
 
 /// Splits `scheme://rest`, with an error that names the problem.
@@ -122,9 +124,57 @@ pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
         #[cfg(feature = "redis")]
         "redis" | "rediss" | "redis-cluster" | "rediss-cluster" | "redis-sentinel"
         | "rediss-sentinel" => Ok(Arc::new(crate::store::RedisStore::connect(url).await?)),
+        #[cfg(feature = "redis")]
+        s if s.starts_with("tiered+") && NETWORK_SCHEMES.contains(&s) => tiered_from(url).await,
         s if NETWORK_SCHEMES.contains(&s) => Err(unavailable(s)),
         other => Err(unknown(other, url)),
     }
+}
+
+/// `tiered+redis…://…?l1_max_entries=N|l1_max_bytes=N&l1_ttl=30s&breaker_threshold=3&breaker_cooldown=1s`:
+/// a memory L1 in front of the Redis store the rest of the URL names, kept coherent by pub/sub.
+#[cfg(feature = "redis")]
+async fn tiered_from(url: &str) -> Result<Arc<dyn Store>> {
+    use crate::store::{RedisStore, TieredStore};
+
+    let redis_url = url.trim().trim_start_matches("tiered+");
+    let (base, query) = redis_url.split_once('?').unwrap_or((redis_url, ""));
+    let mut l1 = MemoryStore::builder();
+    let mut l1_ttl = None;
+    let mut threshold = 3;
+    let mut cooldown = std::time::Duration::from_secs(1);
+    let mut rest = Vec::new();
+    for (k, v) in parse_query(query)? {
+        let num = || {
+            v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                Error::Config(format!("tiered: {k}={v:?}: expected a positive integer"))
+            })
+        };
+        let ttl = || crate::ttl::parse(&v).map_err(|e| Error::Config(format!("tiered: {k}: {e}")));
+        match k.as_str() {
+            "l1_max_entries" => l1 = l1.max_entries(num()?),
+            "l1_max_bytes" => l1 = l1.max_bytes(num()?),
+            "l1_ttl" => l1_ttl = Some(ttl()?),
+            "breaker_threshold" => threshold = u32::try_from(num()?).unwrap_or(u32::MAX),
+            "breaker_cooldown" => cooldown = ttl()?,
+            _ => rest.push(format!("{k}={v}")),
+        }
+    }
+    let redis_url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    let redis = RedisStore::connect(&redis_url).await?;
+    let bus = redis.bus().await?;
+    let mut builder = TieredStore::builder(Arc::new(redis))
+        .l1(l1.build())
+        .bus(bus)
+        .breaker(threshold, cooldown);
+    if let Some(cap) = l1_ttl {
+        builder = builder.l1_ttl_cap(cap);
+    }
+    Ok(Arc::new(builder.build()))
 }
 
 /// Builds a store that needs no connection (`mem://`).

@@ -276,6 +276,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         None
     }
 
+    /// This store as a [`TieredStore`], if it is one.
+    fn as_tiered(&self) -> Option<&TieredStore> {
+        None
+    }
+
     /// This store as a [`MemoryStore`], if it is one (lets the cache take a faster read path).
     fn as_memory(&self) -> Option<&MemoryStore> {
         None

@@ -270,8 +270,10 @@ struct Inner {
     breaker: Breaker,
     /// Invalidations whose L2 part failed, replayed on recovery.
     pending: Mutex<Vec<Invalidation>>,
-    /// Bumped by every received invalidation: a read that saw it change does not promote.
+    /// Bumped by every received invalidation; with `recent`, tells a read whether an
+    /// invalidation of its key arrived while it was reading from L2 (then it must not promote).
     epoch: AtomicU64,
+    recent: Mutex<std::collections::VecDeque<(u64, Touched)>>,
     versions: Mutex<HashMap<String, Vec<Weak<AtomicU64>>>>,
     counters: Counters,
 }
@@ -375,6 +377,7 @@ impl TieredStoreBuilder {
                 breaker: Breaker::new(self.threshold, self.cooldown),
                 pending: Mutex::new(Vec::new()),
                 epoch: AtomicU64::new(0),
+                recent: Mutex::new(std::collections::VecDeque::new()),
                 versions: Mutex::new(HashMap::new()),
                 counters: Counters::default(),
             }),
@@ -393,6 +396,17 @@ impl TieredStoreBuilder {
         store
     }
 }
+
+/// What a received invalidation touched, for the promotion check.
+#[derive(Debug)]
+enum Touched {
+    Keys(Vec<String>),
+    Pattern(String),
+    All,
+}
+
+/// How many recent invalidations the promotion check remembers; older ones count as `All`.
+const RECENT: usize = 256;
 
 /// The outcome of a guarded L2 call.
 enum L2<T> {
@@ -491,8 +505,40 @@ impl TieredStore {
 
     fn resync(&self) {
         self.inner.l1.clear_all();
-        self.inner.epoch.fetch_add(1, Relaxed);
+        self.touched(Touched::All);
         self.inner.counters.resyncs.fetch_add(1, Relaxed);
+    }
+
+    /// Records a received invalidation for reads in progress.
+    fn touched(&self, what: Touched) {
+        let mut recent = lock(&self.inner.recent);
+        let epoch = self.inner.epoch.fetch_add(1, Relaxed) + 1;
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back((epoch, what));
+    }
+
+    /// Whether an invalidation received after `since` may concern `key`.
+    fn touched_since(&self, since: u64, key: &str) -> bool {
+        if self.inner.epoch.load(Relaxed) == since {
+            return false;
+        }
+        let recent = lock(&self.inner.recent);
+        match recent.front() {
+            // The log no longer reaches back to `since`: assume the worst.
+            Some((first, _)) if *first > since + 1 => return true,
+            None => return true,
+            _ => {}
+        }
+        recent
+            .iter()
+            .filter(|(e, _)| *e > since)
+            .any(|(_, t)| match t {
+                Touched::All => true,
+                Touched::Keys(keys) => keys.iter().any(|k| k == key),
+                Touched::Pattern(p) => crate::pattern::matches(p, key),
+            })
     }
 
     fn defer(&self, inv: Invalidation) {
@@ -517,7 +563,13 @@ impl TieredStore {
         match event {
             BusEvent::Resync => self.resync(),
             BusEvent::Message(inv) => {
-                self.inner.epoch.fetch_add(1, Relaxed);
+                self.touched(match &inv {
+                    Invalidation::Keys(keys) => Touched::Keys(keys.clone()),
+                    Invalidation::Pattern(p) => Touched::Pattern(p.clone()),
+                    // Tag members also arrive as keys; a version bump changes every key.
+                    Invalidation::Tags(_) => Touched::Keys(Vec::new()),
+                    Invalidation::Version { .. } => Touched::All,
+                });
                 self.inner.counters.received.fetch_add(1, Relaxed);
                 self.apply_to_l1(&inv).await;
             }
@@ -577,15 +629,15 @@ impl TieredStore {
         match self.guarded(|s| s.get_with_ttl(key)).await? {
             L2::Done(Some((value, ttl))) => {
                 self.inner.counters.l2_hits.fetch_add(1, Relaxed);
-                // An invalidation received during the read may concern this key: don't promote.
-                if self.inner.epoch.load(Relaxed) == epoch {
+                // An invalidation of this key received during the read: don't promote.
+                if !self.touched_since(epoch, key) {
                     let opts = WriteOptions {
                         ttl: self.l1_ttl(ttl),
                         tags: Vec::new(),
                     };
                     self.inner.l1.set(key, value.clone(), &opts).await?;
                     self.inner.counters.promotions.fetch_add(1, Relaxed);
-                    if self.inner.epoch.load(Relaxed) != epoch {
+                    if self.touched_since(epoch, key) {
                         self.inner.l1.delete(key).await?;
                     }
                 }
@@ -866,6 +918,10 @@ impl Store for TieredStore {
         ] {
             n.store(0, Relaxed);
         }
+    }
+
+    fn as_tiered(&self) -> Option<&TieredStore> {
+        Some(self)
     }
 
     fn tier_stats(&self) -> Option<TierStats> {

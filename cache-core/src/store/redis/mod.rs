@@ -31,7 +31,10 @@ use super::{BoxFuture, KeyTtl, Store, WriteOptions};
 use crate::error::{Error, Result};
 use crate::stats::StoreStats;
 
+mod bus;
 mod url;
+
+pub use bus::{RedisBus, CHANNEL};
 
 /// First byte of a tagged value's marker; framed values start with `0xCA`, counters with a digit.
 const TAG_MARK: u8 = 0xCB;
@@ -139,6 +142,73 @@ pub struct RedisStore {
     scripts: Scripts,
     /// Write ids: a random start, so two processes do not hand out the same ids.
     next_id: AtomicU64,
+    /// What the invalidation bus is built from, and the bus once started.
+    bus: BusCell,
+}
+
+/// The lazily started pub/sub bus of a store, and the version cells it raises.
+#[derive(Clone)]
+struct BusCell {
+    builder: Builder,
+    pool: Pool,
+    url: String,
+    origin: u64,
+    cell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<RedisBus>>>,
+    versions: std::sync::Arc<std::sync::Mutex<VersionCells>>,
+}
+
+type VersionCells =
+    std::collections::HashMap<String, Vec<std::sync::Weak<std::sync::atomic::AtomicU64>>>;
+
+impl BusCell {
+    async fn get(&self) -> Result<std::sync::Arc<RedisBus>> {
+        self.cell
+            .get_or_try_init(|| async {
+                let bus = RedisBus::start(
+                    &self.builder,
+                    self.pool.clone(),
+                    self.origin,
+                    self.url.clone(),
+                )
+                .await?;
+                let versions = std::sync::Arc::downgrade(&self.versions);
+                crate::store::InvalidationBus::subscribe(
+                    &bus,
+                    std::sync::Arc::new(move |event| {
+                        if let (
+                            crate::store::BusEvent::Message(crate::store::Invalidation::Version {
+                                prefix,
+                                version,
+                            }),
+                            Some(cells),
+                        ) = (&event, versions.upgrade())
+                        {
+                            raise(&cells, prefix, *version);
+                        }
+                        Box::pin(std::future::ready(()))
+                    }),
+                );
+                Ok(std::sync::Arc::new(bus))
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// Raises every live version cell of `prefix` to at least `version`.
+fn raise(cells: &std::sync::Mutex<VersionCells>, prefix: &str, version: u64) {
+    let mut cells = cells
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(list) = cells.get_mut(prefix) {
+        list.retain(|c| match c.upgrade() {
+            Some(cell) => {
+                cell.fetch_max(version, Relaxed);
+                true
+            }
+            None => false,
+        });
+    }
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -251,11 +321,12 @@ impl RedisStore {
                 )))
             }
         }
+        let pool_for_bus = pool.clone();
         Ok(RedisStore {
             pool,
             cluster: u.topology == url::Topology::Cluster,
             timeout: u.timeout,
-            url: u.redacted,
+            url: u.redacted.clone(),
             scripts: Scripts {
                 tag_add: Script::from_lua(TAG_ADD),
                 tag_pop: Script::from_lua(TAG_POP),
@@ -264,7 +335,31 @@ impl RedisStore {
                 raise_version: Script::from_lua(RAISE_VERSION),
             },
             next_id: AtomicU64::new(random_seed()),
+            bus: BusCell {
+                builder,
+                pool: pool_for_bus,
+                url: u.redacted.clone(),
+                origin: random_seed(),
+                cell: std::sync::Arc::default(),
+                versions: std::sync::Arc::default(),
+            },
         })
+    }
+
+    /// The pub/sub invalidation bus on this server, started on first use (one subscriber
+    /// connection per store). A [`TieredStore`](crate::store::TieredStore) over this store uses
+    /// it to keep every instance's L1 coherent; the store itself uses it to tell other processes
+    /// of a version bump.
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = cache_core::store::RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// let bus = store.bus().await?;
+    /// # let _ = bus;
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn bus(&self) -> Result<std::sync::Arc<RedisBus>> {
+        self.bus.get().await
     }
 
     /// True when connected to a Redis Cluster.
@@ -684,7 +779,36 @@ impl Store for RedisStore {
     }
 
     fn publish_version<'a>(&'a self, prefix: &'a str, version: u64) -> BoxFuture<'a, Result<()>> {
-        RedisStore::publish_version(self, prefix, version)
+        Box::pin(async move {
+            RedisStore::publish_version(self, prefix, version).await?;
+            raise(&self.bus.versions, prefix, version);
+            let bus = self.bus.get().await?;
+            let message = crate::store::Invalidation::Version {
+                prefix: prefix.to_owned(),
+                version,
+            };
+            crate::store::InvalidationBus::publish(&*bus, &message).await
+        })
+    }
+
+    fn watch_version(&self, prefix: &str, version: std::sync::Weak<std::sync::atomic::AtomicU64>) {
+        self.bus
+            .versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(prefix.to_owned())
+            .or_default()
+            .push(version);
+        // Listen for other processes' bumps; without a runtime (a sync build) the first
+        // publish starts the bus instead.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let bus = self.bus.clone();
+            rt.spawn(async move {
+                if let Err(e) = bus.get().await {
+                    tracing::warn!(target: "cache", error = %e, "cannot watch namespace versions");
+                }
+            });
+        }
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {

@@ -1,0 +1,183 @@
+//! [`RedisBus`]: the invalidation bus on Redis pub/sub.
+//!
+//! Pub/sub was chosen over RESP3 client tracking: tracking reports keys the client has *read*
+//! (so every L1 promotion would need a tracked `GET` on a RESP3 connection and the server keeps a
+//! per-client key table), it cannot carry pattern, tag or version invalidations, and in a
+//! cluster it needs a redirect connection per node. A published message carries exactly what to
+//! drop, works unchanged on standalone, Sentinel and Cluster (where `PUBLISH` reaches every
+//! node), and costs one message per invalidation.
+//!
+//! The subscriber is a dedicated connection that fred re-subscribes after a reconnect; each
+//! reconnect is delivered as [`BusEvent::Resync`], since messages sent while it was down are
+//! lost.
+
+use std::sync::{Arc, Mutex};
+
+use fred::clients::SubscriberClient;
+use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
+use fred::prelude::Pool;
+use fred::types::Builder;
+
+use crate::error::{Error, Result};
+use crate::store::tiered::{BusEvent, BusSink, Invalidation, InvalidationBus};
+use crate::store::BoxFuture;
+
+/// The channel every instance publishes invalidations on. Messages carry full (namespaced)
+/// keys, so instances of other namespaces on the same server ignore what is not theirs.
+pub const CHANNEL: &str = "cache-rs:invalidate";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope {
+    /// The publishing instance, so an instance never applies its own messages.
+    origin: u64,
+    message: Invalidation,
+}
+
+/// The invalidation bus on Redis pub/sub; see the module docs for why pub/sub.
+///
+/// ```no_run
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use cache_core::store::{RedisStore, TieredStore};
+///
+/// let redis = RedisStore::connect("redis://127.0.0.1:6379").await?;
+/// let bus = redis.bus().await?;
+/// let tiered = TieredStore::builder(Arc::new(redis)).bus(bus).build();
+/// # let _ = tiered;
+/// # Ok::<(), cache_core::Error>(()) }).unwrap();
+/// ```
+pub struct RedisBus {
+    publisher: Pool,
+    subscriber: SubscriberClient,
+    origin: u64,
+    sinks: Arc<Mutex<Vec<BusSink>>>,
+    url: String,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBus")
+            .field("url", &self.url)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl RedisBus {
+    /// Connects a subscriber built from `builder` and starts listening.
+    pub(crate) async fn start(
+        builder: &Builder,
+        publisher: Pool,
+        origin: u64,
+        url: String,
+    ) -> Result<Self> {
+        let subscriber = builder
+            .build_subscriber_client()
+            .map_err(|e| Error::Config(format!("{url}: {e}")))?;
+        let sinks: Arc<Mutex<Vec<BusSink>>> = Arc::default();
+        // Deliver messages in order, one at a time, to every sink.
+        let mut messages = subscriber.message_rx();
+        let msg_sinks = Arc::clone(&sinks);
+        tokio::spawn(async move {
+            while let Ok(msg) = messages.recv().await {
+                let Some(text) = msg.value.as_bytes() else {
+                    continue;
+                };
+                let Ok(env) = serde_json::from_slice::<Envelope>(text) else {
+                    tracing::warn!(target: "cache", "ignoring a foreign message on {CHANNEL}");
+                    continue;
+                };
+                if env.origin == origin {
+                    continue;
+                }
+                let sinks: Vec<BusSink> = lock(&msg_sinks).clone();
+                for sink in sinks {
+                    sink(BusEvent::Message(env.message.clone())).await;
+                }
+            }
+        });
+        let mut reconnects = subscriber.reconnect_rx();
+        let re_sinks = Arc::clone(&sinks);
+        let resubscriber = subscriber.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            while reconnects.recv().await.is_ok() {
+                if std::mem::take(&mut first) {
+                    continue; // the initial connection
+                }
+                if let Err(e) = resubscriber.resubscribe_all().await {
+                    tracing::warn!(target: "cache", error = %e, "re-subscribing to invalidations failed");
+                }
+                tracing::info!(target: "cache", "invalidation subscriber reconnected; resyncing L1");
+                let sinks: Vec<BusSink> = lock(&re_sinks).clone();
+                for sink in sinks {
+                    sink(BusEvent::Resync).await;
+                }
+            }
+        });
+        let connect = async {
+            subscriber.init().await?;
+            subscriber.subscribe(CHANNEL).await
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = subscriber.quit().await;
+                return Err(Error::Backend(format!(
+                    "{url}: subscribing to invalidations: {e}"
+                )));
+            }
+            Err(_) => {
+                let _ = subscriber.quit().await;
+                return Err(Error::Backend(format!(
+                    "{url}: subscribing to invalidations timed out"
+                )));
+            }
+        }
+        Ok(Self {
+            publisher,
+            subscriber,
+            origin,
+            sinks,
+            url,
+        })
+    }
+}
+
+impl InvalidationBus for RedisBus {
+    fn publish<'a>(&'a self, message: &'a Invalidation) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let env = Envelope {
+                origin: self.origin,
+                message: message.clone(),
+            };
+            let payload = serde_json::to_string(&env).map_err(|e| Error::Encode(e.to_string()))?;
+            let _: i64 = self
+                .publisher
+                .next()
+                .publish(CHANNEL, payload)
+                .await
+                .map_err(|e| Error::Backend(format!("{} ({})", e, self.url)))?;
+            Ok(())
+        })
+    }
+
+    fn subscribe(&self, sink: BusSink) {
+        lock(&self.sinks).push(sink);
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let subscriber = self.subscriber.clone();
+            rt.spawn(async move {
+                let _ = subscriber.quit().await;
+            });
+        }
+    }
+}

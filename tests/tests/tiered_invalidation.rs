@@ -1,0 +1,142 @@
+//! Two processes share one Redis through `tiered+redis://`: every kind of invalidation made in
+//! one process is no longer served from the other's memory tier. Prints the measured delay.
+
+use std::time::Duration;
+
+use cache_core::testing::RedisServer;
+use cache_core::{Cache, SetOptions};
+use cache_e2e::{now_micros, Peer};
+
+/// One invalidation kind: its name and what it does on the local cache.
+type Invalidate =
+    for<'a> fn(&'a Cache) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+
+fn kinds() -> Vec<(&'static str, Invalidate)> {
+    vec![
+        ("delete", |c| {
+            Box::pin(async move { assert!(c.delete("k").await.unwrap()) })
+        }),
+        ("delete_many", |c| {
+            Box::pin(async move { assert_eq!(c.delete_many(["k", "other"]).await.unwrap(), 1) })
+        }),
+        ("delete_pattern", |c| {
+            Box::pin(async move { assert_eq!(c.delete_pattern("k*").await.unwrap(), 1) })
+        }),
+        ("invalidate_tags", |c| {
+            Box::pin(async move { assert_eq!(c.invalidate_tags(["t"]).await.unwrap(), 1) })
+        }),
+        ("clear", |c| {
+            Box::pin(async move { assert_eq!(c.clear().await.unwrap(), 1) })
+        }),
+        ("overwrite", |c| {
+            Box::pin(async move { c.set("k", &"new").await.unwrap() })
+        }),
+        ("take", |c| {
+            Box::pin(async move { assert!(c.take::<String>("k").await.unwrap().is_some()) })
+        }),
+        ("expire", |c| {
+            Box::pin(
+                async move { assert!(c.expire("k", Some(Duration::from_secs(30))).await.unwrap()) },
+            )
+        }),
+        ("bump_version", |c| {
+            Box::pin(async move {
+                c.bump_version().await.unwrap();
+            })
+        }),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invalidation_reaches_the_other_process_memory_tier() {
+    let server = RedisServer::start();
+    let url = format!("tiered+{}", server.url());
+    let local = Cache::builder()
+        .url(&url)
+        .prefix("e2e")
+        .build()
+        .await
+        .unwrap();
+    let mut peer = Peer::spawn(env!("CARGO_BIN_EXE_peer"), &url, "e2e").await;
+    let mut delays = Vec::new();
+
+    for (name, invalidate) in kinds() {
+        local
+            .set_with(
+                "k",
+                &"old",
+                SetOptions::new().tag("t").ttl(Duration::from_secs(300)),
+            )
+            .await
+            .unwrap();
+        // The peer reads it through L2 and promotes it into its memory tier. A read that
+        // overlaps the write's own invalidation message is (rightly) not promoted: read again.
+        let mut promoted = false;
+        for _ in 0..50 {
+            assert_eq!(
+                peer.ask("get k").await,
+                "value \"old\"",
+                "{name}: peer read"
+            );
+            if peer.ask("l1 k").await == "yes" {
+                promoted = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            promoted,
+            "{name}: the peer never promoted the value into memory"
+        );
+        assert_eq!(
+            peer.ask("get k").await,
+            "value \"old\"",
+            "{name}: peer L1 read"
+        );
+
+        peer.send("wait_gone k").await;
+        assert_eq!(peer.read().await, "watching");
+        let t0 = now_micros();
+        invalidate(&local).await;
+        let answer = peer.read().await;
+        let gone_at: u64 = answer
+            .strip_prefix("gone ")
+            .unwrap_or_else(|| {
+                panic!("{name}: the peer still serves the old value from memory ({answer})")
+            })
+            .parse()
+            .unwrap();
+        let delay = Duration::from_micros(gone_at.saturating_sub(t0));
+        println!("invalidation {name}: peer's memory tier dropped the key after {delay:?}");
+        delays.push((name, delay));
+
+        // And the peer now reads what the local process sees, not the old value.
+        let expect = match local.get::<String>("k").await.unwrap() {
+            Some(v) => format!("value \"{v}\""),
+            None => "none".to_string(),
+        };
+        assert_eq!(
+            peer.ask("get k").await,
+            expect,
+            "{name}: peer read after invalidation"
+        );
+        local.delete("k").await.unwrap();
+    }
+    let stats: serde_json::Value = serde_json::from_str(&peer.ask("stats").await).unwrap();
+    assert!(
+        stats["invalidations_received"].as_u64().unwrap() >= kinds().len() as u64,
+        "{stats}"
+    );
+
+    let max = delays.iter().map(|(_, d)| *d).max().unwrap();
+    let mut sorted: Vec<_> = delays.iter().map(|(_, d)| *d).collect();
+    sorted.sort();
+    let median = sorted[sorted.len() / 2];
+    println!(
+        "RESULT | tiered: cross-process invalidation delay, {} kinds (median {median:.1?}) | {:.1} ms max | 100 ms | {:.2}x | <= 1.00x | {}",
+        delays.len(),
+        max.as_secs_f64() * 1000.0,
+        max.as_secs_f64() / 0.1,
+        if max <= Duration::from_millis(100) { "met" } else { "NOT met" }
+    );
+}
