@@ -1,0 +1,135 @@
+//! Redis dies under continuous use of a tiered cache, then comes back: calls keep returning
+//! correct values, the breaker bounds how often the dead server is tried, and nothing
+//! invalidated during the outage is served from memory afterwards (in either process).
+
+use std::time::{Duration, Instant};
+
+use cache_core::testing::RedisServer;
+use cache_core::Cache;
+use cache_e2e::Peer;
+
+fn tier(cache: &Cache) -> cache_core::store::TierStats {
+    cache.store().tier_stats().expect("a tiered store")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_is_absorbed_and_recovery_drops_what_may_be_stale() {
+    let mut server = RedisServer::start();
+    let url = format!(
+        "tiered+{}?timeout_ms=250&breaker_threshold=3&breaker_cooldown=300ms",
+        server.url()
+    );
+    let local = Cache::builder()
+        .url(&url)
+        .prefix("out")
+        .build()
+        .await
+        .unwrap();
+    let mut peer = Peer::spawn(env!("CARGO_BIN_EXE_peer"), &url, "out").await;
+
+    for i in 0..10 {
+        local.set(&format!("k{i}"), &i).await.unwrap();
+    }
+    // The peer holds k0 in memory.
+    let mut promoted = false;
+    for _ in 0..50 {
+        assert_eq!(peer.ask("get k0").await, "value 0");
+        if peer.ask("l1 k0").await == "yes" {
+            promoted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(promoted);
+
+    server.kill();
+
+    // Continuous calls during the outage: every one answers correctly, none is an error.
+    let mut latencies = Vec::new();
+    let mut loads = 0;
+    for round in 0..50 {
+        for i in 0..10 {
+            let t = Instant::now();
+            assert_eq!(
+                local.get::<i32>(&format!("k{i}")).await.unwrap(),
+                Some(i),
+                "memory tier value"
+            );
+            latencies.push(t.elapsed());
+        }
+        let t = Instant::now();
+        assert_eq!(
+            local.get::<i32>(&format!("missing{round}")).await.unwrap(),
+            None
+        );
+        let v = local
+            .get_or_set(&format!("loaded{round}"), (), || async {
+                loads += 1;
+                round
+            })
+            .await;
+        assert_eq!(v, round);
+        local.set(&format!("written{round}"), &round).await.unwrap();
+        assert_eq!(
+            local.get::<i32>(&format!("written{round}")).await.unwrap(),
+            Some(round)
+        );
+        latencies.push(t.elapsed());
+    }
+    assert_eq!(loads, 50, "misses fell through to the loader");
+    let during = tier(&local);
+    assert!(
+        during.breaker_opens >= 1,
+        "the breaker never opened: {during:?}"
+    );
+    // 50 rounds make ~150 L2 attempts without a breaker; with it, a handful plus probes.
+    assert!(
+        during.l2_errors < 30,
+        "the dead server was tried too often: {during:?}"
+    );
+    assert_eq!(local.stats().errors, during.l2_errors, "errors are counted");
+
+    // Invalidate during the outage: kept locally, queued for L2.
+    assert!(local.delete("k0").await.unwrap());
+    assert_eq!(local.get::<i32>("k0").await.unwrap(), None);
+    assert!(tier(&local).pending >= 1);
+
+    server.restart();
+
+    // Hits resume without restarting anything; the queued delete is replayed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        local.set("probe", &1).await.unwrap();
+        let s = tier(&local);
+        if s.breaker_open == 0 && s.pending == 0 && local.store().ping().await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never recovered: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    local.set("after", &7).await.unwrap();
+    assert_eq!(
+        peer.ask("get after").await,
+        "value 7",
+        "the peer does not see new writes"
+    );
+    // The peer's memory copy of k0 may have missed the delete: it is dropped on reconnect.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while peer.ask("l1 k0").await == "yes" {
+        assert!(
+            Instant::now() < deadline,
+            "the peer still serves k0 from memory"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(peer.ask("get k0").await, "none");
+
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    let max = latencies[latencies.len() - 1];
+    println!(
+        "outage: {} calls, p99 {p99:?}, max {max:?}, L2 attempts that failed: {}",
+        latencies.len(),
+        during.l2_errors
+    );
+}
