@@ -7,7 +7,11 @@
 //! It starts its own `redis-server` on a free loopback port, then measures:
 //! - `Cache::get` hits from 50 concurrent tasks, for several pool sizes,
 //! - `redis-benchmark -t get -c 50` (one command in flight per connection),
-//! - `redis-benchmark -t get -c 50 -P 16` (16 pipelined per connection: the ceiling).
+//! - `redis-benchmark -t get -c 50 -P 16` (16 pipelined per connection: the ceiling),
+//! - `Cache::get` hits on `tiered+redis://` (memory L1 in front of the same server) against
+//!   `Cache::get` hits on `redis://` with the default pool.
+//!
+//! Ends with `RESULT | …` lines that `scripts/bench.sh` collects.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -96,6 +100,28 @@ fn main() {
         });
         rows.push((format!("Cache::get, 50 tasks, pool={pool}"), rps));
     }
+    let (tiered, redis_only) = rt.block_on(async {
+        let tiered = Cache::from_url(&format!("tiered+{}", server.url()))
+            .await
+            .expect("connect tiered");
+        let redis = Cache::from_url(&server.url()).await.expect("connect");
+        tiered.set("bench", "hello").await.expect("set");
+        cache_get(&tiered, requests / 10).await; // warm-up
+        cache_get(&redis, requests / 10).await;
+        // Alternate the two, three times each, and keep the medians.
+        let (mut t, mut r) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            t.push(cache_get(&tiered, requests * 5).await);
+            r.push(cache_get(&redis, requests).await);
+        }
+        t.sort_by(f64::total_cmp);
+        r.sort_by(f64::total_cmp);
+        (t[1], r[1])
+    });
+    rows.push((
+        "Cache::get, 50 tasks, tiered+redis (L1 hits)".into(),
+        tiered,
+    ));
     let ceiling = redis_benchmark(server.port(), requests * 4, 16);
     // Measure the baseline twice (before and after) to show the noise of the machine.
     let baseline_after = redis_benchmark(server.port(), requests, 1);
@@ -121,4 +147,25 @@ fn main() {
         row(name, *rps);
     }
     println!("(baseline before: {baseline:.0}/s, after: {baseline_after:.0}/s)");
+
+    // The default pool (2) is what users get.
+    let default_pool = rows
+        .iter()
+        .find(|(n, _)| n.ends_with("pool=2"))
+        .map_or(0.0, |(_, r)| *r);
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    let ratio = default_pool / base;
+    println!(
+        "RESULT | redis hit: Cache::get, 50 tasks vs redis-benchmark -t get -c 50 | {default_pool:.0} req/s | {base:.0} req/s | {ratio:.2}x | >= 1.00x | {}",
+        met(ratio >= 1.0)
+    );
+    println!(
+        "RESULT | redis hit: Cache::get, 50 tasks vs redis-benchmark -c 50 -P 16 (ceiling) | {default_pool:.0} req/s | {ceiling:.0} req/s | {:.2}x | reported | -",
+        default_pool / ceiling
+    );
+    let ratio = tiered / redis_only;
+    println!(
+        "RESULT | tiered hit vs Redis-only hit, Cache::get, 50 tasks | {tiered:.0} req/s | {redis_only:.0} req/s | {ratio:.1}x | >= 10x | {}",
+        met(ratio >= 10.0)
+    );
 }

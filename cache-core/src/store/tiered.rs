@@ -620,8 +620,19 @@ impl TieredStore {
         }
     }
 
-    async fn read_through(&self, key: &str) -> Result<Option<(Bytes, KeyTtl)>> {
-        if let Some(hit) = self.inner.l1.get_with_ttl(key).await? {
+    /// Reads L1, then L2 (promoting). The L1 TTL is looked up only when `with_ttl`.
+    async fn read_through(&self, key: &str, with_ttl: bool) -> Result<Option<(Bytes, KeyTtl)>> {
+        let hit = if with_ttl {
+            self.inner.l1.get_with_ttl(key).await?
+        } else {
+            // The hit path: one lookup; the TTL is not asked for.
+            self.inner
+                .l1
+                .get_data(key)
+                .await
+                .map(|v| (v, KeyTtl::Persistent))
+        };
+        if let Some(hit) = hit {
             self.inner.counters.l1_hits.fetch_add(1, Relaxed);
             return Ok(Some(hit));
         }
@@ -657,11 +668,11 @@ impl Store for TieredStore {
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
-        Box::pin(async move { Ok(self.read_through(key).await?.map(|(v, _)| v)) })
+        Box::pin(async move { Ok(self.read_through(key, false).await?.map(|(v, _)| v)) })
     }
 
     fn get_with_ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
-        Box::pin(self.read_through(key))
+        Box::pin(self.read_through(key, true))
     }
 
     fn set<'a>(

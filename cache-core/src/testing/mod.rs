@@ -12,9 +12,6 @@
 //! # });
 //! ```
 
-// A test suite: failing checks panic with their name, by design.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

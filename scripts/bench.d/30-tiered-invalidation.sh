@@ -1,0 +1,2 @@
+# Cross-process invalidation delay of the tiered store (two processes, one Redis).
+cargo test -q -p cache-e2e --test tiered_invalidation -- --nocapture
