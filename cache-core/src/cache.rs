@@ -334,6 +334,11 @@ impl Cache {
         Counters::add(pick(&self.inner.counters), n);
     }
 
+    /// Counts a failure that did not come from the store (for the macros' runtime support).
+    pub(crate) fn count_error(&self) {
+        self.count(|c| &c.errors, 1);
+    }
+
     /// Counts and logs a backend error, passing it on.
     fn backend_error(&self, op: &'static str, key: &str, e: Error) -> Error {
         self.count(|c| &c.errors, 1);
