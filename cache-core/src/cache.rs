@@ -628,7 +628,8 @@ impl Cache {
                     if stale.is_none() {
                         // A load may have finished between our read and our join.
                         if let Ok(Some(bytes)) = self.inner.store.get(&full).await {
-                            if let Read::Fresh(v) = self.decode_or_miss::<T>(&full, &bytes) {
+                            // Quietly: an undecodable value was already counted by the read above.
+                            if let Ok((v, false)) = self.decode::<T>(&full, &bytes) {
                                 self.count_read(true);
                                 leader.finish(Outcome::Value(bytes));
                                 return Ok(v);

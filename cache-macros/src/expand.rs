@@ -358,7 +358,14 @@ fn invalidate_inner(args: InvalidateArgs, f: &ItemFn) -> syn::Result<TokenStream
     let keys = list(&args.keys)?;
     let tags = list(&args.tags)?;
     let patterns = list(&args.patterns)?;
-    let handle_let = cache_handle(args.cache.as_ref(), &krate);
+    // Owned (an `Arc` clone), so the body may consume what `cache = ..` borrows from.
+    let handle_let = match &args.cache {
+        Some(e) => quote_spanned! {e.span()=>
+            let __cache_owned: #krate::__private::Cache = #krate::__private::Cache::clone(&#e);
+            let __cache_handle = &__cache_owned;
+        },
+        None => cache_handle(None, &krate),
+    };
     let block = &f.block;
     let ret_annot = match &sig.output {
         ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)) => quote!(),
