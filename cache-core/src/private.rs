@@ -183,6 +183,12 @@ pub async fn invalidate(cache: &Cache, keys: &[String], tags: &[String], pattern
     }
 }
 
+/// One part of a `#[memoize]` key, spanned at its argument so a missing bound points there.
+#[inline(always)]
+pub fn memo_key<K: Hash + Eq + Clone + Send + Sync + 'static>(part: K) -> K {
+    part
+}
+
 /// The body of a sync `#[memoize]` function.
 pub fn memo_sync<S, K, R>(
     memo: MemoHandle,

@@ -452,7 +452,7 @@ fn memoize_inner(args: MemoizeArgs, f: &ItemFn) -> syn::Result<TokenStream> {
 
     // The key: the receiver (if any) and every argument, owned.
     let key = match &args.key {
-        Some(k) => quote_spanned!(k.span()=> #k),
+        Some(k) => quote_spanned!(k.span()=> #krate::__private::memo_key(#k)),
         None => {
             let mut parts = Vec::new();
             if let Some(r) = receiver(sig) {
@@ -465,9 +465,9 @@ fn memoize_inner(args: MemoizeArgs, f: &ItemFn) -> syn::Result<TokenStream> {
                 let s = r.self_token;
                 // `Self` must be `Hash + Eq + Clone`: the receiver is part of the key.
                 parts.push(if r.reference.is_some() {
-                    quote_spanned!(s.span()=> ::core::clone::Clone::clone(#s))
+                    quote_spanned!(s.span()=> #krate::__private::memo_key(::core::clone::Clone::clone(#s)))
                 } else {
-                    quote_spanned!(s.span()=> ::core::clone::Clone::clone(&#s))
+                    quote_spanned!(s.span()=> #krate::__private::memo_key(::core::clone::Clone::clone(&#s)))
                 });
             }
             for p in params(sig) {
@@ -480,9 +480,9 @@ fn memoize_inner(args: MemoizeArgs, f: &ItemFn) -> syn::Result<TokenStream> {
                 let by_ref = matches!(p.ty, Type::Reference(_));
                 for n in &p.names {
                     parts.push(if by_ref && p.simple {
-                        quote_spanned!(n.span()=> ::std::borrow::ToOwned::to_owned(#n))
+                        quote_spanned!(n.span()=> #krate::__private::memo_key(::std::borrow::ToOwned::to_owned(#n)))
                     } else {
-                        quote_spanned!(n.span()=> ::core::clone::Clone::clone(&#n))
+                        quote_spanned!(n.span()=> #krate::__private::memo_key(::core::clone::Clone::clone(&#n)))
                     });
                 }
             }
