@@ -240,6 +240,12 @@ fn duration(input: ParseStream<'_>, what: &str, presets: bool) -> syn::Result<Du
                 _ => {}
             }
         }
+        if !presets && matches!(t, "short" | "long") {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("`{what}` presets (\"short\", \"long\") belong to a `Cache` and do not apply here; write a duration such as \"5m\""),
+            ));
+        }
         let parsed = if let Ok(secs) = t.parse::<u64>() {
             Ok(Duration::from_secs(secs))
         } else {

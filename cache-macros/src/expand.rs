@@ -244,6 +244,23 @@ fn mentions_self(sig: &Signature) -> bool {
     walk(sig.inputs.to_token_stream()) || walk(sig.output.to_token_stream())
 }
 
+/// `ts` with every token (and group) given `span`.
+fn respan(ts: TokenStream, span: Span) -> TokenStream {
+    ts.into_iter()
+        .map(|tt| match tt {
+            proc_macro2::TokenTree::Group(g) => {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                ng.set_span(span);
+                proc_macro2::TokenTree::Group(ng)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
+}
+
 /// Allows for lints that generated wrappers trip in user code.
 fn allows() -> TokenStream {
     quote!(#[allow(unreachable_code, clippy::let_and_return, clippy::needless_return, clippy::redundant_closure_call)])
@@ -308,7 +325,8 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
         None => quote!(|_| false),
     };
     let handle_let = cache_handle(args.cache.as_ref(), &krate);
-    let call = quote_spanned!(ret.span()=> #krate::__private::cached::<#marker, _, _, _>);
+    // Spanned at the return type, so "the trait `Serialize` is not implemented" points there.
+    let call = respan(quote!(#krate::__private::cached::<#marker, _, _, _>), ret.span());
     let block = &f.block;
     let allows = allows();
     let (attrs, vis) = (&f.attrs, &f.vis);
