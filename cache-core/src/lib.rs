@@ -50,7 +50,7 @@ pub use cache_macros::{cache_invalidate, cached, memoize};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::key::KeyBuf;
-    pub use crate::memo::{MemoHandle, MemoSlot};
+    pub use crate::memo::{MemoHandle, MemoSlot, TypedSlot};
     pub use crate::private::*;
     pub use crate::{Cache, SetOptions};
     pub use ::core::time::Duration;

@@ -121,8 +121,16 @@ impl MemoHandle {
 #[doc(hidden)]
 pub struct MemoSlot {
     capacity: usize,
-    first: OnceLock<&'static dyn ErasedTable>,
-    more: RwLock<Vec<&'static dyn ErasedTable>>,
+    first: OnceLock<Table>,
+    more: RwLock<Vec<Table>>,
+}
+
+/// One leaked table, seen two ways: `any` for the typed hit path (one virtual call),
+/// `erased` for the handle's untyped operations.
+#[derive(Clone, Copy)]
+struct Table {
+    any: &'static (dyn Any + Send + Sync),
+    erased: &'static dyn ErasedTable,
 }
 
 impl MemoSlot {
@@ -136,35 +144,37 @@ impl MemoSlot {
         K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        let make = || -> &'static dyn ErasedTable { Box::leak(Box::new(MemoTable::<K, V>::new(self.capacity, ttl()))) };
-        let first = *self.first.get_or_init(make);
-        if let Some(t) = first.as_any().downcast_ref() {
+        let make = || {
+            let t: &'static MemoTable<K, V> = Box::leak(Box::new(MemoTable::<K, V>::new(self.capacity, ttl())));
+            Table { any: t, erased: t }
+        };
+        if let Some(t) = self.first.get_or_init(make).any.downcast_ref() {
             return t;
         }
-        if let Some(t) = self.more.read().unwrap_or_else(PoisonError::into_inner).iter().find_map(|t| t.as_any().downcast_ref()) {
+        let find = |tables: &[Table]| tables.iter().find_map(|t| t.any.downcast_ref());
+        if let Some(t) = find(&self.more.read().unwrap_or_else(PoisonError::into_inner)) {
             return t;
         }
         let mut more = self.more.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(t) = more.iter().find_map(|t| t.as_any().downcast_ref()) {
+        if let Some(t) = find(&more) {
             return t;
         }
         let t = make();
         more.push(t);
-        t.as_any().downcast_ref().unwrap_or_else(|| unreachable!("a table just made has its own type"))
+        t.any.downcast_ref().unwrap_or_else(|| unreachable!("a table just made has its own type"))
     }
 
     fn each(&self, mut f: impl FnMut(&dyn ErasedTable)) {
         if let Some(t) = self.first.get() {
-            f(*t);
+            f(t.erased);
         }
         for t in self.more.read().unwrap_or_else(PoisonError::into_inner).iter() {
-            f(*t);
+            f(t.erased);
         }
     }
 }
 
 trait ErasedTable: Send + Sync {
-    fn as_any(&self) -> &dyn Any;
     fn clear(&self);
     fn len(&self) -> usize;
     fn counts(&self) -> (u64, u64);
@@ -174,11 +184,25 @@ trait ErasedTable: Send + Sync {
 #[derive(Clone)]
 pub(crate) struct Entry<V> {
     pub(crate) value: V,
-    expires: Option<Instant>,
+    /// Nanoseconds since [`epoch`] after which the entry is stale; 0: never. A `u64` rather
+    /// than an `Option<Instant>` keeps entries small, and a hit copies the entry.
+    expires: u64,
+}
+
+/// The process's first use of a memo TTL.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ns() -> u64 {
+    u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// One typed table.
-pub(crate) struct MemoTable<K, V> {
+#[doc(hidden)]
+#[allow(unreachable_pub)]
+pub struct MemoTable<K, V> {
     map: quick_cache::sync::Cache<K, Entry<V>>,
     ttl: Option<Duration>,
     /// Reads that found an expired entry: a hit to `quick_cache`, a miss to us.
@@ -195,19 +219,21 @@ where
     }
 
     pub(crate) fn entry(&self, value: V) -> Entry<V> {
-        Entry { value, expires: self.ttl.and_then(|t| Instant::now().checked_add(t)) }
+        let expires = self.ttl.map_or(0, |t| {
+            let ttl = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+            now_ns().saturating_add(ttl).max(1)
+        });
+        Entry { value, expires }
     }
 
     /// Whether `e` is still fresh; an expired entry is removed and counted.
     pub(crate) fn fresh(&self, key: &K, e: &Entry<V>) -> bool {
-        match e.expires {
-            Some(at) if Instant::now() >= at => {
-                self.expired.fetch_add(1, Relaxed);
-                self.map.remove(key);
-                false
-            }
-            _ => true,
+        if e.expires != 0 && now_ns() >= e.expires {
+            self.expired.fetch_add(1, Relaxed);
+            self.map.remove(key);
+            return false;
         }
+        true
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
@@ -229,9 +255,6 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
     fn clear(&self) {
         self.map.clear();
     }
@@ -244,5 +267,48 @@ where
     }
     fn remove_any(&self, key: &dyn Any) -> bool {
         key.downcast_ref::<K>().is_some_and(|k| self.map.remove(k).is_some())
+    }
+}
+
+/// Where the generated code finds its typed table.
+#[doc(hidden)]
+pub trait TableSource<K, V> {
+    /// The table, made on first use with this TTL.
+    fn table(self, ttl: impl Fn() -> Option<Duration>) -> &'static MemoTable<K, V>;
+}
+
+impl<K, V> TableSource<K, V> for MemoHandle
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The general path: a lookup by type in the slot (methods, explicit keys, patterns).
+    fn table(self, ttl: impl Fn() -> Option<Duration>) -> &'static MemoTable<K, V> {
+        MemoHandle::table(&self, ttl)
+    }
+}
+
+/// A typed shortcut to a free function's table, for functions whose key and value types the
+/// macro can name: a hit then skips the lookup by type.
+#[doc(hidden)]
+pub struct TypedSlot<K: 'static, V: 'static> {
+    handle: fn() -> MemoHandle,
+    table: OnceLock<&'static MemoTable<K, V>>,
+}
+
+impl<K, V> TypedSlot<K, V> {
+    #[doc(hidden)]
+    pub const fn new(handle: fn() -> MemoHandle) -> Self {
+        Self { handle, table: OnceLock::new() }
+    }
+}
+
+impl<K, V> TableSource<K, V> for &'static TypedSlot<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn table(self, ttl: impl Fn() -> Option<Duration>) -> &'static MemoTable<K, V> {
+        self.table.get_or_init(|| (self.handle)().table(ttl))
     }
 }

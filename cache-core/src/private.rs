@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::cache::OwnErrors;
-use crate::memo::MemoHandle;
+use crate::memo::TableSource;
 use crate::{Cache, Error, SetOptions};
 
 /// How a return type splits into the part that is stored and the part that is passed through.
@@ -191,7 +191,7 @@ pub fn memo_key<K: Hash + Eq + Clone + Send + Sync + 'static>(part: K) -> K {
 
 /// The body of a sync `#[memoize]` function.
 pub fn memo_sync<S, K, R>(
-    memo: MemoHandle,
+    memo: impl TableSource<K, S::Value>,
     key: K,
     ttl: impl Fn() -> Option<Duration>,
     body: impl FnOnce() -> R,
@@ -201,7 +201,7 @@ where
     S::Value: Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    let table = memo.table::<K, S::Value>(ttl);
+    let table = memo.table(ttl);
     if let Some(v) = table.get(&key) {
         return S::wrap(v);
     }
@@ -216,7 +216,7 @@ where
 
 /// The body of an async `#[memoize]` function: single-flight per key.
 pub async fn memo_async<S, K, R, Fut>(
-    memo: MemoHandle,
+    memo: impl TableSource<K, S::Value>,
     key: K,
     ttl: impl Fn() -> Option<Duration>,
     body: Fut,
@@ -227,7 +227,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     Fut: Future<Output = R>,
 {
-    let table = memo.table::<K, S::Value>(ttl);
+    let table = memo.table(ttl);
     let guard = loop {
         match table.map().get_value_or_guard_async(&key).await {
             Ok(e) if table.fresh(&key, &e) => return S::wrap(e.value),

@@ -261,6 +261,47 @@ fn respan(ts: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
+/// The key type of a free function, when every part can be named in a `static`: simple
+/// parameters whose types hold no lifetime (beyond an outer `&`) and no `impl Trait`.
+fn typed_key(sig: &Signature, skip: bool) -> Option<TokenStream> {
+    fn nameable(ts: TokenStream) -> bool {
+        ts.into_iter().all(|tt| match tt {
+            proc_macro2::TokenTree::Punct(p) => p.as_char() != '\'',
+            proc_macro2::TokenTree::Ident(i) => i != "impl" && i != "Self" && i != "_",
+            proc_macro2::TokenTree::Group(g) => nameable(g.stream()),
+            proc_macro2::TokenTree::Literal(_) => true,
+        })
+    }
+    if skip || !nameable(sig.output.to_token_stream()) {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for p in params(sig) {
+        if !p.simple {
+            return None;
+        }
+        let owned = match p.ty {
+            Type::Reference(r) => {
+                let elem = &r.elem;
+                quote!(<#elem as ::std::borrow::ToOwned>::Owned)
+            }
+            ty => quote!(#ty),
+        };
+        let inner = match p.ty {
+            Type::Reference(r) => r.elem.to_token_stream(),
+            ty => ty.to_token_stream(),
+        };
+        if !nameable(inner) {
+            return None;
+        }
+        parts.push(owned);
+    }
+    Some(match parts.len() {
+        1 => parts.remove(0),
+        _ => quote!((#(#parts),*)),
+    })
+}
+
 /// Allows for lints that generated wrappers trip in user code.
 fn allows() -> TokenStream {
     quote!(#[allow(unreachable_code, clippy::let_and_return, clippy::needless_return, clippy::redundant_closure_call)])
@@ -524,10 +565,22 @@ fn memoize_inner(args: MemoizeArgs, f: &ItemFn) -> syn::Result<TokenStream> {
         None => quote!(::core::option::Option::None),
     };
     let name = accessor_name(f);
-    let table = if receiver(sig).is_some() || mentions_self(sig) {
-        quote!(Self::#name())
-    } else {
-        quote!(#name())
+    let in_impl = receiver(sig).is_some() || mentions_self(sig);
+    let (typed_slot, table) = match typed_key(sig, args.key.is_some() || in_impl) {
+        // A free function whose key and value types can be named: a typed static skips the
+        // lookup by type on every hit.
+        Some(key_ty) => {
+            let value_ty = Shape::of(&ret).1;
+            (
+                quote! {
+                    static __CACHE_TABLE: #krate::__private::TypedSlot<#key_ty, #value_ty> =
+                        #krate::__private::TypedSlot::new(#name);
+                },
+                quote!(&__CACHE_TABLE),
+            )
+        }
+        None if in_impl => (quote!(), quote!(Self::#name())),
+        None => (quote!(), quote!(#name())),
     };
     let block = &f.block;
     let allows = allows();
@@ -551,6 +604,7 @@ fn memoize_inner(args: MemoizeArgs, f: &ItemFn) -> syn::Result<TokenStream> {
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
+            #typed_slot
             let __cache_key = #key;
             #run
         }
