@@ -12,6 +12,8 @@
 //! After criterion's own output the run prints the ratios, read back from criterion's
 //! estimates of this run.
 
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -26,7 +28,10 @@ struct Price {
 }
 
 fn price(id: u64) -> Price {
-    Price { cents: id * 100, currency: *b"EUR" }
+    Price {
+        cents: id * 100,
+        currency: *b"EUR",
+    }
 }
 
 #[cached(key = "price:{id}", cache = cache)]
@@ -55,15 +60,22 @@ fn cached_crate_price(id: u64) -> Price {
 }
 
 fn bench_cached(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let cache = Cache::memory();
     rt.block_on(async {
         hand_price(&cache, 7).await;
         cached_price(&cache, 7).await;
     });
     let mut g = c.benchmark_group("cached_hit");
-    g.bench_function("hand_get", |b| b.to_async(&rt).iter(|| hand_price(&cache, black_box(7))));
-    g.bench_function("cached_macro", |b| b.to_async(&rt).iter(|| cached_price(&cache, black_box(7))));
+    g.bench_function("hand_get", |b| {
+        b.to_async(&rt).iter(|| hand_price(&cache, black_box(7)))
+    });
+    g.bench_function("cached_macro", |b| {
+        b.to_async(&rt).iter(|| cached_price(&cache, black_box(7)))
+    });
     g.finish();
 }
 
@@ -93,14 +105,34 @@ fn bench_memoize(c: &mut Criterion) {
     for threads in [1, 2] {
         let mut g = c.benchmark_group(format!("memoize_hit_{threads}t"));
         g.bench_function("cached_crate", |b| {
-            b.iter_custom(|n| threaded(threads, n, |k| drop(black_box(cached_crate_price(k)))))
+            b.iter_custom(|n| {
+                threaded(threads, n, |k| {
+                    let _ = black_box(cached_crate_price(k));
+                })
+            })
         });
-        g.bench_function("memoize", |b| b.iter_custom(|n| threaded(threads, n, |k| drop(black_box(memo_price(k))))));
+        g.bench_function("memoize", |b| {
+            b.iter_custom(|n| {
+                threaded(threads, n, |k| {
+                    let _ = black_box(memo_price(k));
+                })
+            })
+        });
         g.finish();
         let mut g = c.benchmark_group(format!("table_hit_{threads}t"));
-        g.bench_function("moka_sync", |b| b.iter_custom(|n| threaded(threads, n, |k| drop(black_box(moka.get(&k))))));
+        g.bench_function("moka_sync", |b| {
+            b.iter_custom(|n| {
+                threaded(threads, n, |k| {
+                    let _ = black_box(moka.get(&k));
+                })
+            })
+        });
         g.bench_function("quick_cache", |b| {
-            b.iter_custom(|n| threaded(threads, n, |k| drop(black_box(quick.get(&k)))))
+            b.iter_custom(|n| {
+                threaded(threads, n, |k| {
+                    let _ = black_box(quick.get(&k));
+                })
+            })
         });
         g.finish();
     }
@@ -110,7 +142,11 @@ criterion_group!(benches, bench_cached, bench_memoize);
 
 /// Criterion's mean estimate (ns) of `group/name` from this run.
 fn mean_ns(dir: &std::path::Path, group: &str, name: &str) -> Option<f64> {
-    let path = dir.join(group).join(name).join("new").join("estimates.json");
+    let path = dir
+        .join(group)
+        .join(name)
+        .join("new")
+        .join("estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v["mean"]["point_estimate"].as_f64()
@@ -122,17 +158,45 @@ fn main() {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let dir = std::path::Path::new(&target).join("criterion");
     let rows = [
-        ("cached_hit", "cached_macro", "hand_get", "#[cached] hit / hand-written Cache::get (target <= 1.10)"),
-        ("memoize_hit_1t", "memoize", "cached_crate", "#[memoize] hit / cached crate hit, 1 thread (target < 1)"),
-        ("memoize_hit_2t", "memoize", "cached_crate", "#[memoize] hit / cached crate hit, 2 threads (target < 1)"),
-        ("table_hit_1t", "quick_cache", "moka_sync", "quick_cache get / moka::sync get, 1 thread"),
-        ("table_hit_2t", "quick_cache", "moka_sync", "quick_cache get / moka::sync get, 2 threads"),
+        (
+            "cached_hit",
+            "cached_macro",
+            "hand_get",
+            "#[cached] hit / hand-written Cache::get (target <= 1.10)",
+        ),
+        (
+            "memoize_hit_1t",
+            "memoize",
+            "cached_crate",
+            "#[memoize] hit / cached crate hit, 1 thread (target < 1)",
+        ),
+        (
+            "memoize_hit_2t",
+            "memoize",
+            "cached_crate",
+            "#[memoize] hit / cached crate hit, 2 threads (target < 1)",
+        ),
+        (
+            "table_hit_1t",
+            "quick_cache",
+            "moka_sync",
+            "quick_cache get / moka::sync get, 1 thread",
+        ),
+        (
+            "table_hit_2t",
+            "quick_cache",
+            "moka_sync",
+            "quick_cache get / moka::sync get, 2 threads",
+        ),
     ];
     println!("\nratios (this run):");
     for (group, a, b, what) in rows {
         match (mean_ns(&dir, group, a), mean_ns(&dir, group, b)) {
             (Some(x), Some(y)) => println!("  {what}: {:.2}  ({x:.1} ns / {y:.1} ns)", x / y),
-            _ => println!("  {what}: not measured (filtered out, or no estimates under {})", dir.display()),
+            _ => println!(
+                "  {what}: not measured (filtered out, or no estimates under {})",
+                dir.display()
+            ),
         }
     }
 }

@@ -36,7 +36,10 @@ pub struct MemoHandle {
 
 impl std::fmt::Debug for MemoHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoHandle").field("capacity", &self.slot.capacity).field("len", &self.len()).finish()
+        f.debug_struct("MemoHandle")
+            .field("capacity", &self.slot.capacity)
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -96,7 +99,10 @@ impl MemoHandle {
 
     /// Hits, misses, entries and capacity.
     pub fn stats(&self) -> MemoStats {
-        let mut s = MemoStats { capacity: self.slot.capacity as u64, ..MemoStats::default() };
+        let mut s = MemoStats {
+            capacity: self.slot.capacity as u64,
+            ..MemoStats::default()
+        };
         self.slot.each(|t| {
             let (hits, misses) = t.counts();
             s.hits += hits;
@@ -136,7 +142,11 @@ struct Table {
 impl MemoSlot {
     #[doc(hidden)]
     pub const fn new(capacity: usize) -> Self {
-        Self { capacity, first: OnceLock::new(), more: RwLock::new(Vec::new()) }
+        Self {
+            capacity,
+            first: OnceLock::new(),
+            more: RwLock::new(Vec::new()),
+        }
     }
 
     fn table<K, V>(&self, ttl: impl Fn() -> Option<Duration>) -> &'static MemoTable<K, V>
@@ -145,7 +155,8 @@ impl MemoSlot {
         V: Clone + Send + Sync + 'static,
     {
         let make = || {
-            let t: &'static MemoTable<K, V> = Box::leak(Box::new(MemoTable::<K, V>::new(self.capacity, ttl())));
+            let t: &'static MemoTable<K, V> =
+                Box::leak(Box::new(MemoTable::<K, V>::new(self.capacity, ttl())));
             Table { any: t, erased: t }
         };
         if let Some(t) = self.first.get_or_init(make).any.downcast_ref() {
@@ -161,14 +172,21 @@ impl MemoSlot {
         }
         let t = make();
         more.push(t);
-        t.any.downcast_ref().unwrap_or_else(|| unreachable!("a table just made has its own type"))
+        t.any
+            .downcast_ref()
+            .unwrap_or_else(|| unreachable!("a table just made has its own type"))
     }
 
     fn each(&self, mut f: impl FnMut(&dyn ErasedTable)) {
         if let Some(t) = self.first.get() {
             f(t.erased);
         }
-        for t in self.more.read().unwrap_or_else(PoisonError::into_inner).iter() {
+        for t in self
+            .more
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             f(t.erased);
         }
     }
@@ -215,7 +233,11 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn new(capacity: usize, ttl: Option<Duration>) -> Self {
-        Self { map: quick_cache::sync::Cache::new(capacity.max(1)), ttl, expired: AtomicU64::new(0) }
+        Self {
+            map: quick_cache::sync::Cache::new(capacity.max(1)),
+            ttl,
+            expired: AtomicU64::new(0),
+        }
     }
 
     pub(crate) fn entry(&self, value: V) -> Entry<V> {
@@ -263,10 +285,14 @@ where
     }
     fn counts(&self) -> (u64, u64) {
         let expired = self.expired.load(Relaxed);
-        (self.map.hits().saturating_sub(expired), self.map.misses() + expired)
+        (
+            self.map.hits().saturating_sub(expired),
+            self.map.misses() + expired,
+        )
     }
     fn remove_any(&self, key: &dyn Any) -> bool {
-        key.downcast_ref::<K>().is_some_and(|k| self.map.remove(k).is_some())
+        key.downcast_ref::<K>()
+            .is_some_and(|k| self.map.remove(k).is_some())
     }
 }
 
@@ -299,7 +325,10 @@ pub struct TypedSlot<K: 'static, V: 'static> {
 impl<K, V> TypedSlot<K, V> {
     #[doc(hidden)]
     pub const fn new(handle: fn() -> MemoHandle) -> Self {
-        Self { handle, table: OnceLock::new() }
+        Self {
+            handle,
+            table: OnceLock::new(),
+        }
     }
 }
 

@@ -89,7 +89,12 @@ pub struct ArgsDigest {
 impl ArgsDigest {
     /// For a free function at `path`.
     pub fn new(path: &str) -> Self {
-        Self { key: path.to_owned(), hasher: blake3::Hasher::new(), args: 0, error: None }
+        Self {
+            key: path.to_owned(),
+            hasher: blake3::Hasher::new(),
+            args: 0,
+            error: None,
+        }
     }
 
     /// For a method `name` of `S`.

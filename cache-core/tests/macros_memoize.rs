@@ -23,12 +23,23 @@ fn sync_hit_miss_invalidate_clear_and_stats() {
     assert_eq!(SQUARES.load(SeqCst), 2);
     let memo = square_memo();
     let s = memo.stats();
-    assert_eq!((s.hits, s.misses, s.entries, s.capacity), (1, 2, 2, 100), "{s:?}");
+    assert_eq!(
+        (s.hits, s.misses, s.entries, s.capacity),
+        (1, 2, 2, 100),
+        "{s:?}"
+    );
     assert!(memo.invalidate(&4u64));
     assert!(!memo.invalidate(&4u64), "already gone");
-    assert!(!memo.invalidate(&5i32), "a key of another type matches nothing");
+    assert!(
+        !memo.invalidate(&5i32),
+        "a key of another type matches nothing"
+    );
     square(4);
-    assert_eq!(SQUARES.load(SeqCst), 3, "the invalidated entry is computed again");
+    assert_eq!(
+        SQUARES.load(SeqCst),
+        3,
+        "the invalidated entry is computed again"
+    );
     memo.clear();
     assert!(memo.is_empty());
     square(5);
@@ -46,7 +57,8 @@ fn concat(a: &str, b: &[u8], n: u32) -> String {
 #[test]
 fn reference_arguments_are_owned_in_the_key() {
     assert_eq!(concat("x", &[1, 2], 3), "x23");
-    assert_eq!(concat(&String::from("x"), &vec![1, 2], 3), "x23");
+    let (owned, bytes) = (String::from("x"), vec![1u8, 2]);
+    assert_eq!(concat(&owned, &bytes, 3), "x23");
     assert_eq!(CONCATS.load(SeqCst), 1);
     assert_eq!(concat("x", &[1, 2], 4), "x24");
     assert_eq!(CONCATS.load(SeqCst), 2);
@@ -101,7 +113,11 @@ fn ttl_expires_entries() {
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(expiring(1), 2, "expired, so computed again");
     let s = expiring_memo().stats();
-    assert_eq!((s.hits, s.misses), (1, 2), "an expired read is a miss: {s:?}");
+    assert_eq!(
+        (s.hits, s.misses),
+        (1, 2),
+        "an expired read is a miss: {s:?}"
+    );
     assert_eq!(long_lived(3), 3);
     assert_eq!(long_lived_memo().stats().entries, 1);
 }
@@ -144,29 +160,49 @@ impl Rate {
 
     #[memoize]
     fn standard() -> Self {
-        Rate { percent: 20, name: "standard".into() }
+        Rate {
+            percent: 20,
+            name: "standard".into(),
+        }
     }
 }
 
 #[test]
 fn methods_key_on_the_receiver_unless_told_otherwise() {
-    let a = Rate { percent: 10, name: "a".into() };
-    let b = Rate { percent: 20, name: "b".into() };
+    let a = Rate {
+        percent: 10,
+        name: "a".into(),
+    };
+    let b = Rate {
+        percent: 20,
+        name: "b".into(),
+    };
     assert_eq!(a.apply(500), 50);
     assert_eq!(b.apply(500), 100, "another receiver must not get a's entry");
     assert_eq!(a.apply(500), 50);
     assert_eq!(RATE_CALLS.load(SeqCst), 2);
     assert!(Rate::apply_memo().invalidate(&(a.clone(), 500u64)));
 
-    let a2 = Rate { percent: 10, name: "a2".into() };
+    let a2 = Rate {
+        percent: 10,
+        name: "a2".into(),
+    };
     let before = RATE_CALLS.load(SeqCst);
     assert_eq!(a.apply_by_percent(700), 70);
     assert_eq!(a2.apply_by_percent(700), 70);
-    assert_eq!(RATE_CALLS.load(SeqCst), before + 1, "the explicit key leaves the name out");
+    assert_eq!(
+        RATE_CALLS.load(SeqCst),
+        before + 1,
+        "the explicit key leaves the name out"
+    );
     assert!(Rate::apply_by_percent_memo().invalidate(&(10u64, 700u64)));
 
     assert_eq!(Rate::standard().name, "standard");
-    assert_eq!(Rate::standard_memo().len(), 1, "an associated fn naming Self works too");
+    assert_eq!(
+        Rate::standard_memo().len(),
+        1,
+        "an associated fn naming Self works too"
+    );
 }
 
 struct Wrapper<T>(T);
@@ -203,7 +239,11 @@ fn generic_impls_get_one_table_per_type() {
     assert_eq!(Wrapper(5u8).describe(), "5");
     assert_eq!(Wrapper(5u16).describe(), "5");
     assert_eq!(Wrapper("x".to_string()).describe(), "x");
-    assert_eq!(Wrapper::<u8>::describe_memo().len(), 3, "three instantiations, three tables");
+    assert_eq!(
+        Wrapper::<u8>::describe_memo().len(),
+        3,
+        "three instantiations, three tables"
+    );
     assert!(Wrapper::<u8>::describe_memo().invalidate(&Wrapper(5u16)));
 }
 
@@ -222,7 +262,11 @@ async fn async_thousand_concurrent_calls_run_once() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 42);
     }
-    assert_eq!(SLOW_CALLS.load(SeqCst), 1, "single-flight: one run for 1,000 callers");
+    assert_eq!(
+        SLOW_CALLS.load(SeqCst),
+        1,
+        "single-flight: one run for 1,000 callers"
+    );
     assert_eq!(slow_double_memo().stats().entries, 1);
 }
 

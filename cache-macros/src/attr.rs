@@ -73,16 +73,31 @@ pub(crate) struct MemoizeArgs {
 }
 
 /// Parses `= value` after an option name, failing if the option was already given.
-fn once<T>(slot: &mut Option<T>, name: Span, input: ParseStream<'_>, what: &str, value: impl FnOnce(ParseStream<'_>) -> syn::Result<T>) -> syn::Result<()> {
+fn once<T>(
+    slot: &mut Option<T>,
+    name: Span,
+    input: ParseStream<'_>,
+    what: &str,
+    value: impl FnOnce(ParseStream<'_>) -> syn::Result<T>,
+) -> syn::Result<()> {
     if slot.is_some() {
-        return Err(syn::Error::new(name, format!("`{what}` is given more than once")));
+        return Err(syn::Error::new(
+            name,
+            format!("`{what}` is given more than once"),
+        ));
     }
     input.parse::<Token![=]>()?;
     *slot = Some(value(input)?);
     Ok(())
 }
 
-fn once_list(slot: &mut Option<()>, list: &mut Vec<LitStr>, name: Span, input: ParseStream<'_>, what: &str) -> syn::Result<()> {
+fn once_list(
+    slot: &mut Option<()>,
+    list: &mut Vec<LitStr>,
+    name: Span,
+    input: ParseStream<'_>,
+    what: &str,
+) -> syn::Result<()> {
     once(slot, name, input, what, |input| {
         let content;
         bracketed!(content in input);
@@ -101,7 +116,10 @@ fn expr(input: ParseStream<'_>) -> syn::Result<Expr> {
 }
 
 /// Parses the options separated by commas, with `one` handling each option.
-fn options(input: ParseStream<'_>, mut one: impl FnMut(ParseStream<'_>) -> syn::Result<()>) -> syn::Result<()> {
+fn options(
+    input: ParseStream<'_>,
+    mut one: impl FnMut(ParseStream<'_>) -> syn::Result<()>,
+) -> syn::Result<()> {
     while !input.is_empty() {
         one(input)?;
         if input.is_empty() {
@@ -139,7 +157,9 @@ impl Parse for CachedArgs {
                 once(&mut a.unless, span, input, "unless", expr)
             } else if la.peek(kw::stale) {
                 input.parse::<kw::stale>()?;
-                once(&mut a.stale, span, input, "stale", |i| duration(i, "stale", true))
+                once(&mut a.stale, span, input, "stale", |i| {
+                    duration(i, "stale", true)
+                })
             } else if la.peek(kw::lock) {
                 input.parse::<kw::lock>()?;
                 once(&mut a.lock, span, input, "lock", |i| i.parse())
@@ -205,7 +225,9 @@ impl Parse for MemoizeArgs {
                 })
             } else if la.peek(kw::ttl) {
                 input.parse::<kw::ttl>()?;
-                once(&mut a.ttl, span, input, "ttl", |i| duration(i, "ttl", false))
+                once(&mut a.ttl, span, input, "ttl", |i| {
+                    duration(i, "ttl", false)
+                })
             } else if la.peek(kw::key) {
                 input.parse::<kw::key>()?;
                 once(&mut a.key, span, input, "key", expr)
@@ -225,7 +247,10 @@ fn duration(input: ParseStream<'_>, what: &str, presets: bool) -> syn::Result<Du
     if input.peek(LitInt) {
         let lit: LitInt = input.parse()?;
         let secs = lit.base10_parse::<u64>().map_err(|_| {
-            syn::Error::new(lit.span(), format!("`{what}` in seconds must be a non-negative integer"))
+            syn::Error::new(
+                lit.span(),
+                format!("`{what}` in seconds must be a non-negative integer"),
+            )
         })?;
         return Ok(DurationArg::Fixed(Duration::from_secs(secs), lit.span()));
     }
@@ -254,7 +279,11 @@ fn duration(input: ParseStream<'_>, what: &str, presets: bool) -> syn::Result<Du
         return match parsed {
             Ok(d) => Ok(DurationArg::Fixed(d, lit.span())),
             Err(e) => {
-                let presets = if presets { ", or \"short\" / \"long\"" } else { "" };
+                let presets = if presets {
+                    ", or \"short\" / \"long\""
+                } else {
+                    ""
+                };
                 Err(syn::Error::new(
                     lit.span(),
                     format!(

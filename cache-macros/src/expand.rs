@@ -90,7 +90,10 @@ fn check_common(sig: &Signature, attr: &str) -> syn::Result<()> {
         ));
     }
     if let Some(v) = &sig.variadic {
-        return Err(syn::Error::new(v.span(), format!("`#[{attr}]` cannot be used on a variadic function")));
+        return Err(syn::Error::new(
+            v.span(),
+            format!("`#[{attr}]` cannot be used on a variadic function"),
+        ));
     }
     Ok(())
 }
@@ -99,7 +102,9 @@ fn check_async(sig: &Signature, attr: &str, hint: &str) -> syn::Result<()> {
     if sig.asyncness.is_none() {
         return Err(syn::Error::new(
             sig.fn_token.span(),
-            format!("`#[{attr}]` needs an `async fn`: the cache store is reached asynchronously{hint}"),
+            format!(
+                "`#[{attr}]` needs an `async fn`: the cache store is reached asynchronously{hint}"
+            ),
         ));
     }
     Ok(())
@@ -175,7 +180,10 @@ fn scope(sig: &Signature) -> Scope {
         .iter()
         .flat_map(|p| p.names.iter().map(|n| n.to_string()))
         .collect();
-    Scope { names, has_self: receiver(sig).is_some() }
+    Scope {
+        names,
+        has_self: receiver(sig).is_some(),
+    }
 }
 
 /// The last path segment of a type, if it is a path.
@@ -205,7 +213,9 @@ fn duration_tokens(d: &DurationArg, handle: &Ident, krate: &Path) -> TokenStream
 fn cache_handle(cache: Option<&Expr>, krate: &Path) -> TokenStream {
     match cache {
         Some(e) => quote_spanned!(e.span()=> let __cache_handle: &#krate::__private::Cache = &#e;),
-        None => quote!(let __cache_handle: &#krate::__private::Cache = #krate::__private::Cache::global();),
+        None => {
+            quote!(let __cache_handle: &#krate::__private::Cache = #krate::__private::Cache::global();)
+        }
     }
 }
 
@@ -367,7 +377,10 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
     };
     let handle_let = cache_handle(args.cache.as_ref(), &krate);
     // Spanned at the return type, so "the trait `Serialize` is not implemented" points there.
-    let call = respan(quote!(#krate::__private::cached::<#marker, _, _, _>), ret.span());
+    let call = respan(
+        quote!(#krate::__private::cached::<#marker, _, _, _>),
+        ret.span(),
+    );
     let block = &f.block;
     let allows = allows();
     let (attrs, vis) = (&f.attrs, &f.vis);
@@ -502,7 +515,10 @@ fn memoize_inner(args: MemoizeArgs, f: &ItemFn) -> syn::Result<TokenStream> {
         ));
     }
     if let Some(g) = sig.generics.const_params().next() {
-        return Err(syn::Error::new(g.span(), "`#[memoize]` does not support const generic functions"));
+        return Err(syn::Error::new(
+            g.span(),
+            "`#[memoize]` does not support const generic functions",
+        ));
     }
     let krate = krate(args.krate);
     let ret = return_type(sig);
@@ -560,7 +576,10 @@ fn memoize_inner(args: MemoizeArgs, f: &ItemFn) -> syn::Result<TokenStream> {
             quote_spanned!(e.span()=> ::core::option::Option::Some({ let __cache_d: #krate::__private::Duration = #e; __cache_d }))
         }
         Some(DurationArg::Preset(_, span)) => {
-            return Err(syn::Error::new(*span, "`#[memoize]` has no TTL presets; write a duration such as \"5m\""))
+            return Err(syn::Error::new(
+                *span,
+                "`#[memoize]` has no TTL presets; write a duration such as \"5m\"",
+            ))
         }
         None => quote!(::core::option::Option::None),
     };

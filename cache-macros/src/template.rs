@@ -74,12 +74,18 @@ fn parse(lit: &LitStr) -> syn::Result<Vec<Piece>> {
                 let mut path = Vec::new();
                 for part in inner.split('.') {
                     let part = part.trim();
-                    let ident_like = part.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                    let ident_like = part
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphabetic() || c == '_')
                         && part.chars().all(|c| c.is_alphanumeric() || c == '_');
-                    let index_like = !path.is_empty() && !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+                    let index_like = !path.is_empty()
+                        && !part.is_empty()
+                        && part.chars().all(|c| c.is_ascii_digit());
                     if !(ident_like || index_like) {
                         let why = if inner.trim().is_empty() {
-                            "empty placeholder `{}` in key template: name a parameter, as in `{id}`".to_string()
+                            "empty placeholder `{}` in key template: name a parameter, as in `{id}`"
+                                .to_string()
                         } else {
                             format!("`{{{inner}}}` is not a parameter name or field path (such as `{{id}}` or `{{user.id}}`)")
                         };
@@ -132,7 +138,11 @@ pub(crate) fn expand(lit: &LitStr, scope: &Scope, krate: &Path) -> syn::Result<T
                 capacity += 8;
                 let span = sub_span(lit, range.clone());
                 let head = &path[0];
-                let known = if head == "self" { scope.has_self } else { scope.names.contains(head) };
+                let known = if head == "self" {
+                    scope.has_self
+                } else {
+                    scope.names.contains(head)
+                };
                 if !known {
                     return Err(syn::Error::new(
                         span,

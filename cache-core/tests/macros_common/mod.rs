@@ -189,7 +189,10 @@ pub async fn hit_then_miss_per_argument(cache: Cache) {
     assert_eq!(svc.calls(), 2, "another argument is another key");
     let s = cache.stats();
     assert_eq!((s.hits, s.misses, s.sets), (1, 2, 2), "{s:?}");
-    assert_eq!(cache.get::<String>("user:1").await.unwrap().as_deref(), Some("user-1"));
+    assert_eq!(
+        cache.get::<String>("user:1").await.unwrap().as_deref(),
+        Some("user-1")
+    );
 }
 
 pub async fn ttl_expires_and_is_set_on_the_store(cache: Cache) {
@@ -200,9 +203,14 @@ pub async fn ttl_expires_and_is_set_on_the_store(cache: Cache) {
         KeyTtl::Expires(d) => assert!(d <= Duration::from_millis(300), "{d:?}"),
         other => panic!("expected a TTL on short:1, got {other:?}"),
     }
-    assert!(matches!(cache.ttl("user:9").await.unwrap(), KeyTtl::Missing));
+    assert!(matches!(
+        cache.ttl("user:9").await.unwrap(),
+        KeyTtl::Missing
+    ));
     svc.user(9).await;
-    assert!(matches!(cache.ttl("user:9").await.unwrap(), KeyTtl::Expires(d) if d <= Duration::from_secs(60)));
+    assert!(
+        matches!(cache.ttl("user:9").await.unwrap(), KeyTtl::Expires(d) if d <= Duration::from_secs(60))
+    );
     // Wait well past the TTL (no timing is asserted, only that the entry went).
     for _ in 0..100 {
         if !cache.exists("short:1").await.unwrap() {
@@ -210,15 +218,26 @@ pub async fn ttl_expires_and_is_set_on_the_store(cache: Cache) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(svc.short_lived(1).await, 3, "after the TTL the body runs again (call 2 was user(9))");
+    assert_eq!(
+        svc.short_lived(1).await,
+        3,
+        "after the TTL the body runs again (call 2 was user(9))"
+    );
 }
 
 pub async fn result_stores_ok_only(cache: Cache) {
     let svc = Svc::new(cache.clone());
     assert_eq!(svc.fallible(1, true).await, Err("failed 1".into()));
-    assert!(!cache.exists("res:1").await.unwrap(), "an Err is never stored");
+    assert!(
+        !cache.exists("res:1").await.unwrap(),
+        "an Err is never stored"
+    );
     assert_eq!(svc.fallible(1, false).await, Ok(2));
-    assert_eq!(svc.fallible(1, true).await, Ok(2), "the stored Ok is served");
+    assert_eq!(
+        svc.fallible(1, true).await,
+        Ok(2),
+        "the stored Ok is served"
+    );
     assert_eq!(svc.calls(), 2);
 }
 
@@ -236,16 +255,26 @@ pub async fn condition_false_bypasses_the_cache(cache: Cache) {
     let svc = Svc::new(cache.clone());
     assert_eq!(svc.conditional(0).await, 1);
     assert_eq!(svc.conditional(0).await, 2, "condition false: no read");
-    assert!(!cache.exists("cond:0").await.unwrap(), "condition false: no write");
+    assert!(
+        !cache.exists("cond:0").await.unwrap(),
+        "condition false: no write"
+    );
     assert_eq!(svc.conditional(5).await, 3);
     assert_eq!(svc.conditional(5).await, 3);
-    assert_eq!(cache.stats().misses, 1, "bypassed calls do not touch the cache");
+    assert_eq!(
+        cache.stats().misses,
+        1,
+        "bypassed calls do not touch the cache"
+    );
 }
 
 pub async fn unless_skips_storing(cache: Cache) {
     let svc = Svc::new(cache.clone());
     assert!(svc.list(0).await.is_empty());
-    assert!(!cache.exists("unless:0").await.unwrap(), "unless matched: not stored");
+    assert!(
+        !cache.exists("unless:0").await.unwrap(),
+        "unless matched: not stored"
+    );
     svc.list(0).await;
     assert_eq!(svc.calls(), 2);
     assert_eq!(svc.list(3).await, vec![0, 1, 2]);
@@ -276,8 +305,16 @@ pub async fn tags_and_ttl_presets_reach_the_store(cache: Cache) {
     assert_eq!(svc.tenant_item(1).await, "acme-1");
     svc.tenant_item(1).await;
     assert_eq!(svc.calls(), 1);
-    let ttl = cache.ttl("tenant:acme:1").await.unwrap().remaining().unwrap();
-    assert!(ttl > cache.short_ttl() && ttl <= cache.long_ttl(), "{ttl:?}");
+    let ttl = cache
+        .ttl("tenant:acme:1")
+        .await
+        .unwrap()
+        .remaining()
+        .unwrap();
+    assert!(
+        ttl > cache.short_ttl() && ttl <= cache.long_ttl(),
+        "{ttl:?}"
+    );
     svc.profile(1).await;
     let ttl = cache.ttl("profile:1").await.unwrap().remaining().unwrap();
     assert!(ttl <= cache.short_ttl(), "{ttl:?}");
@@ -285,7 +322,10 @@ pub async fn tags_and_ttl_presets_reach_the_store(cache: Cache) {
     svc.tenant_item(1).await;
     assert_eq!(svc.calls(), 3);
     svc.reset_tenant().await;
-    assert!(!cache.exists("tenant:acme:1").await.unwrap(), "tag template rendered with self.tenant");
+    assert!(
+        !cache.exists("tenant:acme:1").await.unwrap(),
+        "tag template rendered with self.tenant"
+    );
 }
 
 pub async fn invalidation_by_key_tag_and_pattern_across_functions(cache: Cache) {
@@ -301,9 +341,18 @@ pub async fn invalidation_by_key_tag_and_pattern_across_functions(cache: Cache) 
     svc.update_user(1, true).await.unwrap();
     assert!(!cache.exists("user:1").await.unwrap(), "key");
     assert!(cache.exists("user:2").await.unwrap(), "other keys stay");
-    assert!(!cache.exists("profile:1").await.unwrap() && !cache.exists("profile:2").await.unwrap(), "tag");
-    assert!(!cache.exists("post:1:1").await.unwrap() && !cache.exists("post:1:2").await.unwrap(), "pattern");
-    assert!(cache.exists("post:11:1").await.unwrap(), "the pattern is post:1:*, not post:1*");
+    assert!(
+        !cache.exists("profile:1").await.unwrap() && !cache.exists("profile:2").await.unwrap(),
+        "tag"
+    );
+    assert!(
+        !cache.exists("post:1:1").await.unwrap() && !cache.exists("post:1:2").await.unwrap(),
+        "pattern"
+    );
+    assert!(
+        cache.exists("post:11:1").await.unwrap(),
+        "the pattern is post:1:*, not post:1*"
+    );
     svc.user(1).await;
     assert_eq!(svc.calls(), 8, "the invalidated key is loaded again");
 }
@@ -312,7 +361,10 @@ pub async fn invalidation_skipped_when_body_fails(cache: Cache) {
     let svc = Svc::new(cache.clone());
     svc.user(1).await;
     assert!(svc.update_user(1, false).await.is_err());
-    assert!(cache.exists("user:1").await.unwrap(), "an Err leaves the cache alone");
+    assert!(
+        cache.exists("user:1").await.unwrap(),
+        "an Err leaves the cache alone"
+    );
 }
 
 pub async fn stale_value_served_while_one_refresh_runs(cache: Cache) {
@@ -320,18 +372,33 @@ pub async fn stale_value_served_while_one_refresh_runs(cache: Cache) {
     assert_eq!(svc.refreshed(1).await, 1);
     // Past the TTL, inside the stale window.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(cache.exists("stale:1").await.unwrap(), "kept for the stale window");
+    assert!(
+        cache.exists("stale:1").await.unwrap(),
+        "kept for the stale window"
+    );
     let refresher = tokio::spawn({
         let svc = Arc::clone(&svc);
         async move { svc.refreshed(1).await }
     });
     svc.entered.notified().await; // the refresh is running and held
-    assert_eq!(svc.refreshed(1).await, 1, "a caller during the refresh gets the stale value at once");
+    assert_eq!(
+        svc.refreshed(1).await,
+        1,
+        "a caller during the refresh gets the stale value at once"
+    );
     assert_eq!(svc.refreshed(1).await, 1);
     assert_eq!(svc.calls(), 2, "one refresh only");
     svc.gate.add_permits(1);
-    assert_eq!(refresher.await.unwrap(), 2, "the refreshing caller gets the new value");
-    assert_eq!(svc.refreshed(1).await, 2, "the new value is served after the refresh");
+    assert_eq!(
+        refresher.await.unwrap(),
+        2,
+        "the refreshing caller gets the new value"
+    );
+    assert_eq!(
+        svc.refreshed(1).await,
+        2,
+        "the new value is served after the refresh"
+    );
     assert_eq!(svc.calls(), 2);
 }
 
@@ -346,7 +413,11 @@ pub async fn thousand_concurrent_calls_run_the_body_once(cache: Cache) {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 1);
     }
-    assert_eq!(svc.calls(), 1, "1,000 concurrent callers of one key ran the body once");
+    assert_eq!(
+        svc.calls(),
+        1,
+        "1,000 concurrent callers of one key ran the body once"
+    );
 }
 
 pub async fn lock_false_lets_concurrent_callers_run_the_body(cache: Cache) {
@@ -354,10 +425,19 @@ pub async fn lock_false_lets_concurrent_callers_run_the_body(cache: Cache) {
     let barrier = Arc::new(tokio::sync::Barrier::new(2));
     // With single-flight on, the second caller would wait for the first, which waits at the
     // barrier for the second: the timeout turns that into a failure instead of a hang.
-    let run = |svc: Arc<Svc>, b: Arc<tokio::sync::Barrier>| tokio::spawn(async move { svc.unlocked(1, &b).await });
-    let (a, b) = (run(svc.clone(), barrier.clone()), run(svc.clone(), barrier.clone()));
-    let both = tokio::time::timeout(Duration::from_secs(30), async { (a.await.unwrap(), b.await.unwrap()) });
-    let (a, b) = both.await.expect("lock = false must not make callers wait for each other");
+    let run = |svc: Arc<Svc>, b: Arc<tokio::sync::Barrier>| {
+        tokio::spawn(async move { svc.unlocked(1, &b).await })
+    };
+    let (a, b) = (
+        run(svc.clone(), barrier.clone()),
+        run(svc.clone(), barrier.clone()),
+    );
+    let both = tokio::time::timeout(Duration::from_secs(30), async {
+        (a.await.unwrap(), b.await.unwrap())
+    });
+    let (a, b) = both
+        .await
+        .expect("lock = false must not make callers wait for each other");
     assert_ne!(a, b);
     assert_eq!(svc.calls(), 2);
 }
@@ -366,9 +446,16 @@ pub async fn methods_key_on_self_fields(cache: Cache) {
     let mut svc = Svc::new(cache.clone());
     assert_eq!(svc.tenant_item(7).await, "acme-7");
     svc.tenant = "globex".into();
-    assert_eq!(svc.tenant_item(7).await, "globex-7", "self.tenant is part of the key");
+    assert_eq!(
+        svc.tenant_item(7).await,
+        "globex-7",
+        "self.tenant is part of the key"
+    );
     assert_eq!(svc.calls(), 2);
-    assert!(cache.exists("tenant:acme:7").await.unwrap() && cache.exists("tenant:globex:7").await.unwrap());
+    assert!(
+        cache.exists("tenant:acme:7").await.unwrap()
+            && cache.exists("tenant:globex:7").await.unwrap()
+    );
 }
 
 #[derive(Clone)]
@@ -409,23 +496,41 @@ async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, Str
     s.read_to_end(&mut buf).await.unwrap();
     let text = String::from_utf8(buf).unwrap();
     let status = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 pub async fn axum_handler_with_extractors_over_tcp(cache: Cache) {
-    let state = AppState { cache: cache.clone(), calls: Arc::new(AtomicUsize::new(0)) };
+    let state = AppState {
+        cache: cache.clone(),
+        calls: Arc::new(AtomicUsize::new(0)),
+    };
     let app = axum::Router::new()
-        .route("/items/{id}", axum::routing::get(item_handler).delete(item_delete))
+        .route(
+            "/items/{id}",
+            axum::routing::get(item_handler).delete(item_delete),
+        )
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    assert_eq!(http(addr, "GET", "/items/7?lang=en").await, (200, "item 7 in en".into()));
-    assert_eq!(http(addr, "GET", "/items/7?lang=en").await, (200, "item 7 in en".into()));
+    assert_eq!(
+        http(addr, "GET", "/items/7?lang=en").await,
+        (200, "item 7 in en".into())
+    );
+    assert_eq!(
+        http(addr, "GET", "/items/7?lang=en").await,
+        (200, "item 7 in en".into())
+    );
     assert_eq!(state.calls.load(SeqCst), 1, "the second request is a hit");
-    assert_eq!(http(addr, "GET", "/items/7?lang=fr").await.1, "item 7 in fr");
+    assert_eq!(
+        http(addr, "GET", "/items/7?lang=fr").await.1,
+        "item 7 in fr"
+    );
     assert_eq!(state.calls.load(SeqCst), 2, "the query is part of the key");
     assert_eq!(http(addr, "GET", "/items/0?lang=en").await.0, 404);
     assert_eq!(http(addr, "GET", "/items/0?lang=en").await.0, 404);
@@ -446,7 +551,11 @@ pub async fn cache_failures_fall_through_to_the_body(cache: Cache) {
     let map = HashMap::from([((1, 2), 3)]);
     assert_eq!(svc.odd_args(map.clone()).await, 3);
     assert_eq!(svc.odd_args(map).await, 4);
-    assert_eq!(cache.stats().errors, before + 2, "each fall-through is counted");
+    assert_eq!(
+        cache.stats().errors,
+        before + 2,
+        "each fall-through is counted"
+    );
     // A stored value of the wrong type is a miss, counted, and overwritten.
     cache.set("typed:5", "not a number").await.unwrap();
     assert_eq!(svc.typed(5).await, 5);
@@ -463,5 +572,8 @@ pub async fn escaped_values_cannot_forge_keys(cache: Cache) {
     svc.by_name("post:1:2").await;
     assert_eq!(svc.calls(), 2);
     assert!(cache.exists("post%3A1%3A2").await.unwrap());
-    assert_eq!(cache.keys("post:*").await.unwrap(), vec!["post:1:2".to_string()]);
+    assert_eq!(
+        cache.keys("post:*").await.unwrap(),
+        vec!["post:1:2".to_string()]
+    );
 }
