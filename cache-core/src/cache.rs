@@ -603,6 +603,7 @@ impl Cache {
         let full = match self.full_key(key) {
             Ok(full) => full,
             Err(e) => {
+                self.count(|c| &c.errors, 1);
                 tracing::warn!(target: "cache", key, error = %e, "uncacheable key; running the loader");
                 return loader().await.map_err(|e| S::lead(e).0);
             }

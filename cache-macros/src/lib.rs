@@ -90,8 +90,8 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Deletes cache entries after an `async fn` succeeds: keys, tags and patterns, each a template
 /// over the parameters.
 ///
-/// "Succeeds" means the body returned `Ok` when the return type is a `Result`, and always
-/// otherwise. The entries are computed from the arguments before the body runs, so the body may
+/// "Succeeds" means the body returned `Ok` when the return type is a `Result`, `Some` when it
+/// is an `Option` (nothing found, nothing changed), and always otherwise. The entries are computed from the arguments before the body runs, so the body may
 /// consume them. Invalidation failures are logged and counted; they never fail the call.
 ///
 /// ```

@@ -543,9 +543,10 @@ pub async fn axum_handler_with_extractors_over_tcp(cache: Cache) {
 
 pub async fn cache_failures_fall_through_to_the_body(cache: Cache) {
     let svc = Svc::new(cache.clone());
-    // An empty key is invalid: the body runs, the call succeeds.
+    // An empty key is invalid: the body runs, the call succeeds, the error is counted.
     assert_eq!(svc.by_name("").await, 1);
     assert_eq!(svc.by_name("").await, 2);
+    assert_eq!(cache.stats().errors, 2);
     // Arguments that do not serialize (JSON map keys must be strings): no key, body runs.
     let before = cache.stats().errors;
     let map = HashMap::from([((1, 2), 3)]);
