@@ -175,8 +175,77 @@ fn mean_ns(dir: &std::path::Path, group: &str, name: &str) -> Option<f64> {
         .or_else(|| v["mean"]["point_estimate"].as_f64())
 }
 
+/// The median over `rounds` of time(a) / time(b), each round timing a batch of `a` then a batch
+/// of `b` (in alternating order). Pairing adjacent batches cancels the slow swings in load that
+/// a shared machine has between criterion's back-to-back groups.
+fn paired(rounds: usize, mut a: impl FnMut() -> Duration, mut b: impl FnMut() -> Duration) -> f64 {
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|r| {
+            let (ta, tb) = if r % 2 == 0 {
+                let ta = a();
+                (ta, b())
+            } else {
+                let tb = b();
+                (a(), tb)
+            };
+            ta.as_secs_f64() / tb.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[rounds / 2]
+}
+
+fn paired_ratios() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cache = Cache::memory();
+    let timed_async = |macro_path: bool| {
+        let start = Instant::now();
+        rt.block_on(async {
+            for _ in 0..20_000 {
+                if macro_path {
+                    black_box(cached_price(&cache, black_box(7)).await);
+                } else {
+                    black_box(hand_price(&cache, black_box(7)).await);
+                }
+            }
+        });
+        start.elapsed()
+    };
+    timed_async(true);
+    timed_async(false);
+    let catalog = Catalog(0);
+    println!("\npaired ratios (median of 31 alternating batches, this run):");
+    let r = paired(31, || timed_async(true), || timed_async(false));
+    println!("  #[cached] hit / hand-written Cache::get: {r:.2}");
+    for threads in [1, 2] {
+        let memo = || {
+            threaded(threads, 500_000, |k| {
+                let _ = black_box(memo_price(k));
+            })
+        };
+        let method = || {
+            threaded(threads, 500_000, |k| {
+                let _ = black_box(catalog.price(k));
+            })
+        };
+        let crate_ = || {
+            threaded(threads, 500_000, |k| {
+                let _ = black_box(cached_crate_price(k));
+            })
+        };
+        let r = paired(31, memo, crate_);
+        println!("  #[memoize] hit / cached crate hit, {threads} thread(s): {r:.2}");
+        let r = paired(31, method, crate_);
+        println!("  #[memoize] method hit / cached crate hit, {threads} thread(s): {r:.2}");
+    }
+}
+
 fn main() {
     benches();
+    paired_ratios();
     Criterion::default().configure_from_args().final_summary();
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let dir = std::path::Path::new(&target).join("criterion");
@@ -194,10 +263,22 @@ fn main() {
             "#[memoize] hit / cached crate hit, 1 thread (target < 1)",
         ),
         (
+            "memoize_hit_1t",
+            "memoize_method",
+            "cached_crate",
+            "#[memoize] method hit / cached crate hit, 1 thread",
+        ),
+        (
             "memoize_hit_2t",
             "memoize",
             "cached_crate",
             "#[memoize] hit / cached crate hit, 2 threads (target < 1)",
+        ),
+        (
+            "memoize_hit_2t",
+            "memoize_method",
+            "cached_crate",
+            "#[memoize] method hit / cached crate hit, 2 threads",
         ),
         (
             "table_hit_1t",

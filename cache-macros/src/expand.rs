@@ -491,7 +491,8 @@ fn accessor(args: &MemoizeArgs, f: &ItemFn) -> TokenStream {
          [`invalidate`]({krate}::memo::MemoHandle::invalidate) one entry, read its \
          [`stats`]({krate}::memo::MemoHandle::stats).",
         f.sig.ident,
-        krate = krate.to_token_stream().to_string().replace(' ', "")
+        // Intra-doc links take `cache_core::..`, not `::cache_core::..`.
+        krate = krate.to_token_stream().to_string().replace(' ', "").trim_start_matches("::").to_owned()
     );
     quote! {
         #[doc = #doc]
