@@ -242,6 +242,13 @@ impl Parse for MemoizeArgs {
     }
 }
 
+fn zero_ttl(span: proc_macro2::Span) -> syn::Error {
+    syn::Error::new(
+        span,
+        "`ttl` of zero: nothing would ever be stored; remove the attribute or give a positive TTL",
+    )
+}
+
 /// `300`, `"90s"`, `"1h30m"`, `"short"`/`"long"` (when presets apply), or a `Duration` expression.
 fn duration(input: ParseStream<'_>, what: &str, presets: bool) -> syn::Result<DurationArg> {
     if input.peek(LitInt) {
@@ -252,6 +259,9 @@ fn duration(input: ParseStream<'_>, what: &str, presets: bool) -> syn::Result<Du
                 format!("`{what}` in seconds must be a non-negative integer"),
             )
         })?;
+        if secs == 0 && what == "ttl" {
+            return Err(zero_ttl(lit.span()));
+        }
         return Ok(DurationArg::Fixed(Duration::from_secs(secs), lit.span()));
     }
     if input.peek(LitStr) {
@@ -277,6 +287,7 @@ fn duration(input: ParseStream<'_>, what: &str, presets: bool) -> syn::Result<Du
             humantime::parse_duration(t).map_err(|e| e.to_string())
         };
         return match parsed {
+            Ok(d) if d.is_zero() && what == "ttl" => Err(zero_ttl(lit.span())),
             Ok(d) => Ok(DurationArg::Fixed(d, lit.span())),
             Err(e) => {
                 let presets = if presets {

@@ -133,7 +133,8 @@ pub fn cache_invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `T`), and the stored value `Clone + Send + Sync + 'static`. As for [`cached`](macro@cached),
 /// a `Result` stores only `Ok` and an `Option` only `Some`. Async calls are single-flight:
 /// concurrent callers of one key run the body once (if that run fails or is cancelled, a waiter
-/// runs its own).
+/// runs its own). Sync calls never block on each other: two threads missing the same key at
+/// once both run the body, and one value is kept.
 ///
 /// ```
 /// use cache_core::memoize;
@@ -155,7 +156,8 @@ pub fn cache_invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// - `capacity = N`: the most entries kept (default 10 000); the table evicts by recency and
 ///   frequency (`quick_cache`, S3-FIFO).
-/// - `ttl = 300` / `"5m"` / expr: entries expire this long after they were stored.
+/// - `ttl = 300` / `"5m"` / expr: entries expire this long after they were stored (an
+///   expression is evaluated once, when the table is made on the first call).
 /// - `key = expr`: the key, an owned value computed from the arguments, instead of all of them.
 /// - `crate = path`: where `cache_core` is.
 ///
