@@ -104,6 +104,14 @@ pub(crate) enum Read<T> {
     Miss,
 }
 
+/// What [`Cache::peek`] saw.
+pub(crate) enum Peek<T> {
+    Fresh(T),
+    /// A stale value, and whether a load of its key is in flight.
+    Stale(T, bool),
+    Other,
+}
+
 /// How a load shares a loader's error with the callers waiting on it.
 pub(crate) trait Sharing<E> {
     type Out;
@@ -442,6 +450,26 @@ impl Cache {
         };
         self.count_read(out.is_some());
         Ok(out)
+    }
+
+    /// For the macros' background refresh: one read, telling a fresh or stale value (both
+    /// served, so counted as hits; a stale one with whether a load of it is in flight) from
+    /// anything else (not counted: the load that follows counts it).
+    pub(crate) async fn peek<T: DeserializeOwned>(&self, key: &str) -> Peek<T> {
+        let Ok(full) = self.full_key(key) else {
+            return Peek::Other;
+        };
+        match self.read::<T>(&full).await {
+            Ok(Read::Fresh(v)) => {
+                self.count_read(true);
+                Peek::Fresh(v)
+            }
+            Ok(Read::Stale(v)) => {
+                self.count_read(true);
+                Peek::Stale(v, self.inner.flights.in_flight(&full))
+            }
+            Ok(Read::Miss) | Err(_) => Peek::Other,
+        }
     }
 
     fn count_read(&self, hit: bool) {

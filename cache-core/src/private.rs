@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::cache::OwnErrors;
+use crate::cache::{OwnErrors, Peek};
 use crate::memo::TableSource;
 use crate::{Cache, Error, SetOptions};
 
@@ -158,6 +158,47 @@ where
     {
         Ok(v) => S::wrap(v),
         Err(r) => r,
+    }
+}
+
+/// The body of a `#[cached(stale = .., background = true)]` function: a caller that finds a
+/// stale value gets it at once, and the refresh runs in a spawned task (one per key: a caller
+/// that finds a refresh in flight spawns none). Outside a Tokio runtime it runs as [`cached`].
+pub async fn cached_background<S, R, Fut, U>(
+    cache: Cache,
+    key: Option<String>,
+    opts: SetOptions,
+    body: Fut,
+    unless: U,
+) -> R
+where
+    S: Shape<R> + 'static,
+    R: Send + 'static,
+    S::Value: Serialize + DeserializeOwned + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    U: FnOnce(&S::Value) -> bool + Send + 'static,
+{
+    let Some(key) = key else {
+        cache.count_error();
+        return body.await;
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return cached::<S, R, _, _>(&cache, Some(key), opts, body, unless).await;
+    };
+    match cache.peek::<S::Value>(&key).await {
+        Peek::Fresh(v) => S::wrap(v),
+        Peek::Stale(v, in_flight) => {
+            if !in_flight {
+                let task_cache = cache.clone();
+                // The task's load finds the stale value, leads the refresh and stores the result;
+                // callers meanwhile get the stale value from the engine's follower path.
+                runtime.spawn(async move {
+                    let _ = cached::<S, R, _, _>(&task_cache, Some(key), opts, body, unless).await;
+                });
+            }
+            S::wrap(v)
+        }
+        Peek::Other => cached::<S, R, _, _>(&cache, Some(key), opts, body, unless).await,
     }
 }
 

@@ -19,6 +19,7 @@ mod kw {
     syn::custom_keyword!(stale);
     syn::custom_keyword!(lock);
     syn::custom_keyword!(capacity);
+    syn::custom_keyword!(background);
 }
 
 /// A TTL or stale window as written.
@@ -48,6 +49,7 @@ pub(crate) struct CachedArgs {
     pub(crate) unless: Option<Expr>,
     pub(crate) stale: Option<DurationArg>,
     pub(crate) lock: Option<LitBool>,
+    pub(crate) background: Option<LitBool>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -163,6 +165,9 @@ impl Parse for CachedArgs {
             } else if la.peek(kw::lock) {
                 input.parse::<kw::lock>()?;
                 once(&mut a.lock, span, input, "lock", |i| i.parse())
+            } else if la.peek(kw::background) {
+                input.parse::<kw::background>()?;
+                once(&mut a.background, span, input, "background", |i| i.parse())
             } else if la.peek(Token![crate]) {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)
@@ -170,6 +175,14 @@ impl Parse for CachedArgs {
                 Err(la.error())
             }
         })?;
+        if let Some(b) = &a.background {
+            if b.value && a.stale.is_none() {
+                return Err(syn::Error::new(
+                    b.span(),
+                    "`background = true` refreshes stale values: add `stale = ..` (how long a value may be served after its TTL)",
+                ));
+            }
+        }
         Ok(a)
     }
 }

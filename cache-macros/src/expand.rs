@@ -375,10 +375,33 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
         Some(u) => quote!(#u),
         None => quote!(|_| false),
     };
-    let handle_let = cache_handle(args.cache.as_ref(), &krate);
+    let background = args.background.as_ref().is_some_and(|b| b.value);
+    let (handle_let, body_move, helper, handle_arg) = if background {
+        // The refresh task needs an owned handle and a `'static` body: arguments move into it.
+        let owned = match &args.cache {
+            Some(e) => quote_spanned!(e.span()=> #krate::__private::Cache::clone(&#e)),
+            None => quote!(#krate::__private::Cache::clone(#krate::__private::Cache::global())),
+        };
+        (
+            quote! {
+                let __cache_owned: #krate::__private::Cache = #owned;
+                let __cache_handle = &__cache_owned;
+            },
+            quote!(move),
+            quote!(cached_background),
+            quote!(__cache_owned),
+        )
+    } else {
+        (
+            cache_handle(args.cache.as_ref(), &krate),
+            quote!(),
+            quote!(cached),
+            quote!(#handle),
+        )
+    };
     // Spanned at the return type, so "the trait `Serialize` is not implemented" points there.
     let call = respan(
-        quote!(#krate::__private::cached::<#marker, _, _, _>),
+        quote!(#krate::__private::#helper::<#marker, _, _, _>),
         ret.span(),
     );
     let block = &f.block;
@@ -391,12 +414,12 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
             let __cache_key: ::core::option::Option<::std::string::String> = #key;
             let __cache_opts = #opts;
             #allows
-            let __cache_body = async {
+            let __cache_body = async #body_move {
                 let __cache_ret: #ret = #block;
                 __cache_ret
             };
             #condition
-            #call(#handle, __cache_key, __cache_opts, __cache_body, #unless).await
+            #call(#handle_arg, __cache_key, __cache_opts, __cache_body, #unless).await
         }
     })
 }

@@ -48,7 +48,8 @@ use syn::parse_macro_input;
 /// | `cache = expr` | the cache to use: anything that derefs to `Cache` (`self.cache`, `state.cache`, an `Arc<Cache>`); default `Cache::global()` |
 /// | `condition = expr` | a `bool` over the arguments; `false` bypasses the cache (no read, no write) |
 /// | `unless = \|v\| ..` | a predicate over the value about to be stored; `true` skips storing it (it is still returned) |
-/// | `stale = "1m"` | after the TTL, keep serving the old value this long while one caller refreshes it |
+/// | `stale = "1m"` | after the TTL, keep serving the old value this long while one refresh runs |
+/// | `background = true` | with `stale`: run that refresh in a spawned task, so no caller waits for it |
 /// | `lock = false` | turn off single-flight (on by default: concurrent callers of one key run the body once) |
 /// | `crate = path` | where `cache_core` is, if it was renamed |
 ///
@@ -65,9 +66,33 @@ use syn::parse_macro_input;
 ///
 /// # Stale values
 ///
-/// With `stale`, the first caller after the TTL runs the body (inline, in its own task) while
-/// every concurrent caller gets the old value at once; once the body returns, the new value is
-/// stored. No task is spawned, so the body may borrow its arguments and need not be `'static`.
+/// With `stale`, a value past its TTL is kept for the stale window, and one refresh runs while
+/// every other caller gets the old value at once. Two ways to run that refresh:
+///
+/// - by default, inline: the first caller after the TTL runs the body and gets the new value.
+///   No task is spawned, so the body may borrow its arguments (`&self`, `&str`).
+/// - `background = true`: the caller that finds the stale value gets it at once too, and the
+///   body runs in a task spawned on the current Tokio runtime (inline when there is none). The
+///   body then owns its arguments and must be `Send + 'static`: take `self: Arc<Self>` or owned
+///   arguments; borrowing `&self` in the body is a compile error ("borrowed data escapes").
+///
+/// ```
+/// use std::sync::Arc;
+/// use cache_core::cached;
+///
+/// struct Prices { cache: cache_core::Cache }
+///
+/// impl Prices {
+///     #[cached(key = "price:{sku}", ttl = "30s", stale = "10m", background = true, cache = self.cache)]
+///     async fn price(self: Arc<Self>, sku: String) -> u64 {
+///         sku.len() as u64 * 100 // a slow upstream call in real life
+///     }
+/// }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let prices = Arc::new(Prices { cache: cache_core::Cache::memory() });
+/// assert_eq!(prices.clone().price("abc".into()).await, 300);
+/// # });
+/// ```
 ///
 /// # Failures
 ///

@@ -24,7 +24,8 @@ macro_rules! macro_behaviour_tests {
             option_stores_some_only, condition_false_bypasses_the_cache, unless_skips_storing,
             default_key_is_path_and_digest_of_arguments, tags_and_ttl_presets_reach_the_store,
             invalidation_by_key_tag_and_pattern_across_functions, invalidation_skipped_when_body_fails,
-            stale_value_served_while_one_refresh_runs, thousand_concurrent_calls_run_the_body_once,
+            stale_value_served_while_one_refresh_runs,
+            background_refresh_serves_the_stale_value_to_every_caller, thousand_concurrent_calls_run_the_body_once,
             lock_false_lets_concurrent_callers_run_the_body, methods_key_on_self_fields,
             axum_handler_with_extractors_over_tcp, cache_failures_fall_through_to_the_body,
             escaped_values_cannot_forge_keys);
@@ -143,6 +144,17 @@ impl Svc {
         let n = self.bump();
         if n > 1 {
             // The refresh: announce it, then wait to be let through.
+            self.entered.notify_one();
+            let _permit = self.gate.acquire().await;
+        }
+        n
+    }
+
+    /// The refresh runs in a spawned task: the body must be `'static`, hence `Arc<Self>`.
+    #[cached(key = "bg:{id}", ttl = Duration::from_millis(300), stale = "1h", background = true, cache = self.cache)]
+    pub async fn refreshed_in_background(self: Arc<Self>, id: u64) -> usize {
+        let n = self.bump();
+        if n > 1 {
             self.entered.notify_one();
             let _permit = self.gate.acquire().await;
         }
@@ -399,6 +411,38 @@ pub async fn stale_value_served_while_one_refresh_runs(cache: Cache) {
         2,
         "the new value is served after the refresh"
     );
+    assert_eq!(svc.calls(), 2);
+}
+
+pub async fn background_refresh_serves_the_stale_value_to_every_caller(cache: Cache) {
+    let svc = Arc::new(Svc::new(cache.clone()));
+    assert_eq!(Arc::clone(&svc).refreshed_in_background(1).await, 1);
+    tokio::time::sleep(Duration::from_millis(600)).await; // past the TTL
+                                                          // The refresh will block on the gate; the caller must not: the timeout turns a wait into a
+                                                          // failure instead of a hang.
+    let first = tokio::time::timeout(
+        Duration::from_secs(30),
+        Arc::clone(&svc).refreshed_in_background(1),
+    );
+    assert_eq!(
+        first
+            .await
+            .expect("the caller that finds a stale value must not wait"),
+        1
+    );
+    svc.entered.notified().await; // the background refresh is running
+    assert_eq!(Arc::clone(&svc).refreshed_in_background(1).await, 1);
+    assert_eq!(svc.calls(), 2, "one refresh, not one per caller");
+    svc.gate.add_permits(1);
+    let mut seen = 1;
+    for _ in 0..200 {
+        seen = Arc::clone(&svc).refreshed_in_background(1).await;
+        if seen == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, 2, "the refreshed value replaces the stale one");
     assert_eq!(svc.calls(), 2);
 }
 

@@ -28,6 +28,11 @@ async fn ttl_long(id: u64) -> u64 {
     id
 }
 
+#[cached(key = "bg:{id}", ttl = 60, stale = "10m", background = true)]
+async fn background(id: u64, name: String) -> Result<String, String> {
+    Ok(format!("{name}{id}"))
+}
+
 #[cached(key = "e:{id}", ttl = ttl_from_config(), stale = Duration::from_secs(1))]
 async fn ttl_expr(id: u64) -> u64 {
     id
@@ -85,6 +90,7 @@ impl Svc {
 
 fn main() {
     let svc = Svc { cache: Cache::memory() };
+    let _ = background(1, String::new());
     let _ = (ttl_secs(1), ttl_string(1), ttl_preset(1), ttl_long(1), ttl_expr(1));
     let _ = (everything("o", 1), unless_path(1), renamed(1), invalidate_all(String::new(), 1));
     let _ = (invalidate_plain(), svc.update(1));
