@@ -107,6 +107,14 @@ pub(crate) enum Read<T> {
     Miss,
 }
 
+/// What [`Cache::peek`] saw.
+pub(crate) enum Peek<T> {
+    Fresh(T),
+    /// A stale value, and whether a load of its key is in flight.
+    Stale(T, bool),
+    Other,
+}
+
 /// How a load shares a loader's error with the callers waiting on it.
 pub(crate) trait Sharing<E> {
     type Out;
@@ -372,6 +380,11 @@ impl Cache {
         Counters::add(pick(&self.inner.counters), n);
     }
 
+    /// Counts a failure that did not come from the store (for the macros' runtime support).
+    pub(crate) fn count_error(&self) {
+        self.count(|c| &c.errors, 1);
+    }
+
     /// Counts and logs a backend error, passing it on.
     fn backend_error(&self, op: &'static str, key: &str, e: Error) -> Error {
         self.count(|c| &c.errors, 1);
@@ -488,6 +501,26 @@ impl Cache {
         };
         self.count_read(out.is_some());
         Ok(out)
+    }
+
+    /// For the macros' background refresh: one read, telling a fresh or stale value (both
+    /// served, so counted as hits; a stale one with whether a load of it is in flight) from
+    /// anything else (not counted: the load that follows counts it).
+    pub(crate) async fn peek<T: DeserializeOwned>(&self, key: &str) -> Peek<T> {
+        let Ok(full) = self.full_key(key) else {
+            return Peek::Other;
+        };
+        match self.read::<T>(&full).await {
+            Ok(Read::Fresh(v)) => {
+                self.count_read(true);
+                Peek::Fresh(v)
+            }
+            Ok(Read::Stale(v)) => {
+                self.count_read(true);
+                Peek::Stale(v, self.inner.flights.in_flight(&full))
+            }
+            Ok(Read::Miss) | Err(_) => Peek::Other,
+        }
     }
 
     fn count_read(&self, hit: bool) {
@@ -654,6 +687,7 @@ impl Cache {
         let full = match self.full_key(key) {
             Ok(full) => full,
             Err(e) => {
+                self.count(|c| &c.errors, 1);
                 tracing::warn!(target: "cache", key, error = %e, "uncacheable key; running the loader");
                 return loader().await.map_err(|e| S::lead(e).0);
             }
@@ -681,7 +715,8 @@ impl Cache {
                     if stale.is_none() {
                         // A load may have finished between our read and our join.
                         if let Ok(Some(bytes)) = self.store_get(&full).await {
-                            if let Read::Fresh(v) = self.decode_or_miss::<T>(&full, &bytes) {
+                            // Quietly: an undecodable value was already counted by the read above.
+                            if let Ok((v, false)) = self.decode::<T>(&full, &bytes) {
                                 self.count_read(true);
                                 leader.finish(Outcome::Value(bytes));
                                 return Ok(v);

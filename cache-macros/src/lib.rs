@@ -1,0 +1,229 @@
+//! The attribute macros of the cache-rs toolkit: [`cached`], [`cache_invalidate`] and
+//! [`memoize`].
+//!
+//! Use them through `cache_core` (`use cache_core::{cached, cache_invalidate, memoize};`): the
+//! code they generate calls into `cache_core::__private`, so this crate is of no use alone.
+//!
+//! Key templates such as `"user:{id}"` are checked when the function compiles: each `{name}`
+//! must be a parameter, a name bound by a parameter pattern (`Path(id): Path<u64>` binds `id`),
+//! or a field path (`{user.id}`, `{self.tenant}`). Interpolated values are escaped
+//! ([`KeyBuf`](https://docs.rs/cache-core/latest/cache_core/key/struct.KeyBuf.html)), so a value
+//! can never forge another key or widen a pattern.
+
+mod attr;
+mod expand;
+mod template;
+
+use proc_macro::TokenStream;
+use syn::parse_macro_input;
+
+/// Serves an `async fn` from the cache: on a hit the body does not run; on a miss it runs once
+/// and its value is stored.
+///
+/// ```
+/// use cache_core::cached;
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct User { id: u64, name: String }
+///
+/// #[cached(key = "user:{id}", ttl = "5m", tags = ["users"])]
+/// async fn load_user(id: u64) -> Result<User, std::io::Error> {
+///     Ok(User { id, name: "Ada".into() }) // a database query in real life
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let user = load_user(7).await?; // miss: runs the body, stores the value
+/// let again = load_user(7).await?; // hit: served from the cache
+/// assert_eq!(again.name, user.name);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// # Options
+///
+/// | option | meaning |
+/// |---|---|
+/// | `key = "user:{id}"` | the key template; without it: the function's path plus a blake3 digest of its serialized arguments |
+/// | `ttl = 300` / `"5m"` / `"1h30m"` / `"short"` / `"long"` / expr | time to live: seconds, a humantime string, the cache's presets, or any `Duration` expression; default: the cache's default TTL |
+/// | `tags = ["users", "org:{org}"]` | tags (templates too) for `Cache::invalidate_tags` and `#[cache_invalidate(tags = ..)]` |
+/// | `cache = expr` | the cache to use: anything that derefs to `Cache` (`self.cache`, `state.cache`, an `Arc<Cache>`); default `Cache::global()` |
+/// | `condition = expr` | a `bool` over the arguments; `false` bypasses the cache (no read, no write) |
+/// | `unless = \|v\| ..` | a predicate over the value about to be stored; `true` skips storing it (it is still returned) |
+/// | `stale = "1m"` | after the TTL, keep serving the old value this long while one refresh runs |
+/// | `background = true` | with `stale`: run that refresh in a spawned task, so no caller waits for it |
+/// | `lock = false` | turn off single-flight (on by default: concurrent callers of one key run the body once) |
+/// | `crate = path` | where `cache_core` is, if it was renamed |
+///
+/// # What is stored
+///
+/// - `Result<T, E>` (any type path ending in `Result`): only `Ok(T)` is stored; an `Err` is
+///   returned as is and never cached.
+/// - `Option<T>`: only `Some(T)` is stored.
+/// - Anything else: every value.
+///
+/// The stored type needs `Serialize + DeserializeOwned`. A function without `key` also needs
+/// `Serialize` arguments; `State<_>` extractors and the receiver are left out of that digest, so
+/// a method whose result depends on `self` names it in the key (`"{self.tenant}:{id}"`).
+///
+/// # Stale values
+///
+/// With `stale`, a value past its TTL is kept for the stale window, and one refresh runs while
+/// every other caller gets the old value at once. Two ways to run that refresh:
+///
+/// - by default, inline: the first caller after the TTL runs the body and gets the new value.
+///   No task is spawned, so the body may borrow its arguments (`&self`, `&str`).
+/// - `background = true`: the caller that finds the stale value gets it at once too, and the
+///   body runs in a task spawned on the current Tokio runtime (inline when there is none). The
+///   body then owns its arguments and must be `Send + 'static`: take `self: Arc<Self>` or owned
+///   arguments; borrowing `&self` in the body is a compile error ("borrowed data escapes").
+///
+/// ```
+/// use std::sync::Arc;
+/// use cache_core::cached;
+///
+/// struct Prices { cache: cache_core::Cache }
+///
+/// impl Prices {
+///     #[cached(key = "price:{sku}", ttl = "30s", stale = "10m", background = true, cache = self.cache)]
+///     async fn price(self: Arc<Self>, sku: String) -> u64 {
+///         sku.len() as u64 * 100 // a slow upstream call in real life
+///     }
+/// }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let prices = Arc::new(Prices { cache: cache_core::Cache::memory() });
+/// assert_eq!(prices.clone().price("abc".into()).await, 300);
+/// # });
+/// ```
+///
+/// # Failures
+///
+/// Cache failures never fail the call: a backend error, an undecodable value, an argument that
+/// does not serialize or an invalid key is logged with `tracing`, counted in `Cache::stats`, and
+/// the body runs.
+///
+/// # Errors at compile time
+///
+/// An unknown placeholder, a malformed TTL, a repeated or unknown option, a `const fn`, or a
+/// synchronous `fn` (use [`memoize`](macro@memoize) there) are errors pointing at the tokens
+/// at fault.
+#[proc_macro_attribute]
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(args as attr::CachedArgs);
+    let item = parse_macro_input!(item as syn::ItemFn);
+    expand::cached(args, item).into()
+}
+
+/// Deletes cache entries after an `async fn` succeeds: keys, tags and patterns, each a template
+/// over the parameters.
+///
+/// "Succeeds" means the body returned `Ok` when the return type is a `Result`, `Some` when it
+/// is an `Option` (nothing found, nothing changed), and always otherwise. The entries are computed from the arguments before the body runs, so the body may
+/// consume them. Invalidation failures are logged and counted; they never fail the call.
+///
+/// ```
+/// use cache_core::{cache_invalidate, cached};
+///
+/// #[cached(key = "user:{id}", tags = ["users"])]
+/// async fn user_name(id: u64) -> String {
+///     format!("user {id}")
+/// }
+///
+/// #[cache_invalidate(keys = ["user:{id}"], tags = ["user-lists"], patterns = ["search:*"])]
+/// async fn rename_user(id: u64, name: String) -> Result<(), std::io::Error> {
+///     let _ = name; // write to the database
+///     Ok(())
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// user_name(1).await;
+/// rename_user(1, "Grace".into()).await?;
+/// assert!(!cache_core::Cache::global().exists("user:1").await.unwrap());
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// Options: `keys = [..]`, `tags = [..]`, `patterns = [..]` (globs: `*`, `?`, `[..]`; values
+/// interpolated into them are escaped, so they cannot widen the pattern), `cache = expr` and
+/// `crate = path` as for [`cached`](macro@cached).
+#[proc_macro_attribute]
+pub fn cache_invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(args as attr::InvalidateArgs);
+    let item = parse_macro_input!(item as syn::ItemFn);
+    expand::cache_invalidate(args, item).into()
+}
+
+/// Memoizes a function in process: a bounded table per function, keyed by the arguments, with
+/// no serialization.
+///
+/// Works on sync and async functions and on inherent methods. Arguments must be
+/// `Hash + Eq + Clone + Send + Sync + 'static` once owned (`&str` is kept as `String`, `&T` as
+/// `T`), and the stored value `Clone + Send + Sync + 'static`. As for [`cached`](macro@cached),
+/// a `Result` stores only `Ok` and an `Option` only `Some`. Async calls are single-flight:
+/// concurrent callers of one key run the body once (if that run fails or is cancelled, a waiter
+/// runs its own). Sync calls never block on each other: two threads missing the same key at
+/// once both run the body, and one value is kept.
+///
+/// ```
+/// use cache_core::memoize;
+///
+/// #[memoize(capacity = 1000)]
+/// fn fib(n: u64) -> u64 {
+///     if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+/// }
+///
+/// assert_eq!(fib(80), 23_416_728_348_467_685);
+/// let memo = fib_memo(); // the accessor generated beside `fib`
+/// assert!(memo.stats().hits > 0);
+/// assert!(memo.invalidate(&80u64)); // drop one entry; the key is the argument
+/// memo.clear(); // drop them all
+/// assert_eq!(memo.len(), 0);
+/// ```
+///
+/// # Options
+///
+/// - `capacity = N`: the most entries kept (default 10 000); the table evicts by recency and
+///   frequency (`quick_cache`, S3-FIFO).
+/// - `ttl = 300` / `"5m"` / expr: entries expire this long after they were stored (an
+///   expression is evaluated once, when the table is made on the first call).
+/// - `key = expr`: the key, an owned value computed from the arguments, instead of all of them.
+/// - `crate = path`: where `cache_core` is.
+///
+/// # The accessor
+///
+/// Beside `fn name` the macro emits `fn name_memo() -> MemoHandle` with the same visibility
+/// (`Self::name_memo()` for a method), to [`clear`], [`invalidate`] one entry (the key is the
+/// single argument, or the tuple of the arguments, receiver first) and read [`stats`].
+///
+/// [`clear`]: https://docs.rs/cache-core/latest/cache_core/memo/struct.MemoHandle.html#method.clear
+/// [`invalidate`]: https://docs.rs/cache-core/latest/cache_core/memo/struct.MemoHandle.html#method.invalidate
+/// [`stats`]: https://docs.rs/cache-core/latest/cache_core/memo/struct.MemoHandle.html#method.stats
+///
+/// # Methods
+///
+/// The receiver is part of the key: `&self` and `self` need `Self: Hash + Eq + Clone`, so two
+/// values never share an entry by accident. `&mut self` is refused (a memoized method must not
+/// change its receiver). To key on part of `self` only, say so: `key = (self.id, n)`. The
+/// accessor is an associated function, so `#[memoize]` goes on inherent impls, not trait
+/// impls; an associated function without `self` is recognised when its signature names `Self`.
+///
+/// ```
+/// use cache_core::memoize;
+///
+/// #[derive(Clone, Hash, PartialEq, Eq)]
+/// struct Rate { percent: u32 }
+///
+/// impl Rate {
+///     #[memoize]
+///     fn apply(&self, cents: u64) -> u64 {
+///         cents * u64::from(self.percent) / 100
+///     }
+/// }
+///
+/// assert_eq!(Rate { percent: 10 }.apply(500), 50);
+/// assert_eq!(Rate { percent: 20 }.apply(500), 100); // another receiver, another entry
+/// assert!(Rate::apply_memo().invalidate(&(Rate { percent: 10 }, 500u64)));
+/// ```
+#[proc_macro_attribute]
+pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(args as attr::MemoizeArgs);
+    let item = parse_macro_input!(item as syn::ItemFn);
+    expand::memoize(args, item).into()
+}
