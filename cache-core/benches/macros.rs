@@ -178,7 +178,13 @@ fn mean_ns(dir: &std::path::Path, group: &str, name: &str) -> Option<f64> {
 /// The median over `rounds` of time(a) / time(b), each round timing a batch of `a` then a batch
 /// of `b` (in alternating order). Pairing adjacent batches cancels the slow swings in load that
 /// a shared machine has between criterion's back-to-back groups.
-fn paired(rounds: usize, mut a: impl FnMut() -> Duration, mut b: impl FnMut() -> Duration) -> f64 {
+/// Returns the median ratio and the median batch times of `a` and `b`.
+fn paired(
+    rounds: usize,
+    mut a: impl FnMut() -> Duration,
+    mut b: impl FnMut() -> Duration,
+) -> (f64, Duration, Duration) {
+    let (mut tas, mut tbs) = (Vec::new(), Vec::new());
     let mut ratios: Vec<f64> = (0..rounds)
         .map(|r| {
             let (ta, tb) = if r % 2 == 0 {
@@ -188,11 +194,26 @@ fn paired(rounds: usize, mut a: impl FnMut() -> Duration, mut b: impl FnMut() ->
                 let tb = b();
                 (a(), tb)
             };
+            tas.push(ta);
+            tbs.push(tb);
             ta.as_secs_f64() / tb.as_secs_f64()
         })
         .collect();
     ratios.sort_by(f64::total_cmp);
-    ratios[rounds / 2]
+    tas.sort();
+    tbs.sort();
+    (ratios[rounds / 2], tas[rounds / 2], tbs[rounds / 2])
+}
+
+/// One line for `scripts/bench.sh`; times per operation from the median batches.
+fn result(name: &str, (ratio, ta, tb): (f64, Duration, Duration), ops: f64, target: f64) {
+    let ns = |d: Duration| d.as_secs_f64() * 1e9 / ops;
+    let met = if ratio <= target { "met" } else { "NOT met" };
+    println!(
+        "RESULT | {name} | {:.1} ns | {:.1} ns | {ratio:.2}x | <= {target:.2}x | {met}",
+        ns(ta),
+        ns(tb)
+    );
 }
 
 fn paired_ratios() {
@@ -218,8 +239,14 @@ fn paired_ratios() {
     timed_async(false);
     let catalog = Catalog(0);
     println!("\npaired ratios (median of 31 alternating batches, this run):");
-    let r = paired(31, || timed_async(true), || timed_async(false));
-    println!("  #[cached] hit / hand-written Cache::get: {r:.2}");
+    let p = paired(31, || timed_async(true), || timed_async(false));
+    println!("  #[cached] hit / hand-written Cache::get: {:.2}", p.0);
+    result(
+        "#[cached] hit vs hand-written Cache::get",
+        p,
+        20_000.0,
+        1.10,
+    );
     for threads in [1, 2] {
         let memo = || {
             threaded(threads, 500_000, |k| {
@@ -236,10 +263,23 @@ fn paired_ratios() {
                 let _ = black_box(cached_crate_price(k));
             })
         };
-        let r = paired(31, memo, crate_);
-        println!("  #[memoize] hit / cached crate hit, {threads} thread(s): {r:.2}");
-        let r = paired(31, method, crate_);
-        println!("  #[memoize] method hit / cached crate hit, {threads} thread(s): {r:.2}");
+        let p = paired(31, memo, crate_);
+        println!(
+            "  #[memoize] hit / cached crate hit, {threads} thread(s): {:.2}",
+            p.0
+        );
+        // Per call on each thread: a batch runs 500,000 calls per thread.
+        result(
+            &format!("#[memoize] hit vs `cached` crate #[cached] hit, {threads} thread(s)"),
+            p,
+            500_000.0,
+            1.0,
+        );
+        let p = paired(31, method, crate_);
+        println!(
+            "  #[memoize] method hit / cached crate hit, {threads} thread(s): {:.2}",
+            p.0
+        );
     }
 }
 
