@@ -319,7 +319,10 @@ impl Cache {
     /// The glob that matches exactly this namespace's keys that match `pattern`.
     fn full_pattern(&self, pattern: &str) -> Result<String> {
         pattern::validate(pattern)?;
-        Ok(format!("{}{pattern}", pattern::escape_literal(&self.namespace())))
+        Ok(format!(
+            "{}{pattern}",
+            pattern::escape_literal(&self.namespace())
+        ))
     }
 
     /// The store name of a tag: `{prefix}:t:{tag}`. Tags are not versioned.
@@ -378,7 +381,13 @@ impl Cache {
             .iter()
             .map(|t| self.tag_key(t))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Some((bytes, WriteOptions { ttl: store_ttl, tags })))
+        Ok(Some((
+            bytes,
+            WriteOptions {
+                ttl: store_ttl,
+                tags,
+            },
+        )))
     }
 
     /// Decodes stored bytes; `Ok((value, stale))`.
@@ -445,6 +454,93 @@ impl Cache {
         } else {
             self.count(|c| &c.misses, 1);
         }
+    }
+
+    /// Reads raw bytes written with [`set_bytes`](Cache::set_bytes), bypassing the codec (they
+    /// still go through the namespace and the value frame, so foreign, tampered or typed values
+    /// are a counted miss). For callers with their own compact binary format, such as the HTTP
+    /// response cache.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = cache_core::Cache::memory();
+    /// cache.set_bytes("blob", Bytes::from_static(b"\x00\x01"), ()).await?;
+    /// assert_eq!(cache.get_bytes("blob").await?.as_deref(), Some(&b"\x00\x01"[..]));
+    /// cache.set("typed", &1).await?;
+    /// assert_eq!(cache.get_bytes("typed").await?, None);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>> {
+        let full = self.full_key(key)?;
+        let stored = self
+            .inner
+            .store
+            .get(&full)
+            .await
+            .map_err(|e| self.backend_error("get", &full, e))?;
+        let out = stored.and_then(|bytes| match self.inner.frame.decode(&full, &bytes) {
+            Ok(frame) if frame.codec_id == crate::codec::RAW_ID => Some(match frame.payload {
+                std::borrow::Cow::Borrowed(p) => bytes.slice_ref(p),
+                std::borrow::Cow::Owned(p) => Bytes::from(p),
+            }),
+            Ok(frame) => {
+                self.count(|c| &c.decode_errors, 1);
+                tracing::warn!(target: "cache", key = full, codec = frame.codec_id, "typed value read as raw bytes; treated as a miss");
+                None
+            }
+            Err(e) => {
+                self.count(|c| &c.decode_errors, 1);
+                tracing::warn!(target: "cache", key = full, error = %e, "undecodable cached value treated as a miss");
+                None
+            }
+        });
+        self.count_read(out.is_some());
+        Ok(out)
+    }
+
+    /// Writes raw bytes (no codec) with options; read them back with
+    /// [`get_bytes`](Cache::get_bytes). A zero TTL writes nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bytes::Bytes;
+    /// use cache_core::SetOptions;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = cache_core::Cache::memory();
+    /// let opts = SetOptions::new().ttl(Duration::from_secs(60)).tag("pages");
+    /// cache.set_bytes("page:/", Bytes::from_static(b"<html>"), opts).await?;
+    /// assert_eq!(cache.invalidate_tags(["pages"]).await?, 1);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn set_bytes(
+        &self,
+        key: &str,
+        value: Bytes,
+        opts: impl Into<SetOptions>,
+    ) -> Result<()> {
+        let full = self.full_key(key)?;
+        let opts = opts.into();
+        let ttl = self.resolve_ttl(opts.ttl);
+        if ttl == Some(Duration::ZERO) {
+            return Ok(());
+        }
+        let bytes = self
+            .inner
+            .frame
+            .encode(&full, crate::codec::RAW_ID, None, &value);
+        let tags = opts
+            .tags
+            .iter()
+            .map(|t| self.tag_key(t))
+            .collect::<Result<Vec<_>>>()?;
+        self.inner
+            .store
+            .set(&full, bytes, &WriteOptions { ttl, tags })
+            .await
+            .map_err(|e| self.backend_error("set", &full, e))?;
+        self.count(|c| &c.sets, 1);
+        Ok(())
     }
 
     /// Writes a value with the default TTL.
@@ -537,7 +633,12 @@ impl Cache {
     /// assert_eq!(v, 42);
     /// # });
     /// ```
-    pub async fn get_or_set<T, F, Fut>(&self, key: &str, opts: impl Into<SetOptions>, loader: F) -> T
+    pub async fn get_or_set<T, F, Fut>(
+        &self,
+        key: &str,
+        opts: impl Into<SetOptions>,
+        loader: F,
+    ) -> T
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -616,7 +717,9 @@ impl Cache {
             }
             if !opts.lock {
                 self.count_read(false);
-                return self.run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None).await;
+                return self
+                    .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
+                    .await;
             }
             match self.inner.flights.join(&full) {
                 Join::Leader(leader) => {
@@ -643,7 +746,9 @@ impl Cache {
                     }
                     match flight::wait(rx).await {
                         Outcome::Value(bytes) => {
-                            if let Read::Fresh(v) | Read::Stale(v) = self.decode_or_miss(&full, &bytes) {
+                            if let Read::Fresh(v) | Read::Stale(v) =
+                                self.decode_or_miss(&full, &bytes)
+                            {
                                 self.count_read(true);
                                 return Ok(v);
                             }
@@ -659,7 +764,9 @@ impl Cache {
                     }
                     // The leader's result is of no use to us: load for ourselves.
                     self.count_read(false);
-                    return self.run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None).await;
+                    return self
+                        .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
+                        .await;
                 }
             }
         }
@@ -766,7 +873,9 @@ impl Cache {
         I: IntoIterator<Item = K>,
         K: AsRef<str>,
     {
-        keys.into_iter().map(|k| self.full_key(k.as_ref())).collect()
+        keys.into_iter()
+            .map(|k| self.full_key(k.as_ref()))
+            .collect()
     }
 
     /// Returns whether a key exists.
@@ -1228,14 +1337,14 @@ impl CacheBuilder {
         }
         if let Some(v) = var("CACHE_VERSION") {
             self.version = v.trim().parse().map_err(|_| {
-                Error::Config(format!("CACHE_VERSION={v:?}: expected a non-negative integer"))
+                Error::Config(format!(
+                    "CACHE_VERSION={v:?}: expected a non-negative integer"
+                ))
             })?;
         }
         let ttl = |name: &str| -> Result<Option<Duration>> {
             var(name)
-                .map(|v| {
-                    crate::ttl::parse(&v).map_err(|e| Error::Config(format!("{name}: {e}")))
-                })
+                .map(|v| crate::ttl::parse(&v).map_err(|e| Error::Config(format!("{name}: {e}"))))
                 .transpose()
         };
         if let Some(d) = ttl("CACHE_TTL_DEFAULT")? {
@@ -1304,7 +1413,12 @@ mod tests {
     #[test]
     fn env_vars_are_read_and_bad_ones_named() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         let b = CacheBuilder::default()
             .from_env_vars(env(&[
@@ -1325,7 +1439,10 @@ mod tests {
             .from_env_vars(env(&[("CACHE_TTL_SHORT", "5 parsecs")]))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("CACHE_TTL_SHORT") && e.contains("parsecs"), "{e}");
+        assert!(
+            e.contains("CACHE_TTL_SHORT") && e.contains("parsecs"),
+            "{e}"
+        );
         let e = CacheBuilder::default()
             .from_env_vars(env(&[("CACHE_VERSION", "-1")]))
             .unwrap_err()

@@ -41,7 +41,9 @@ pub trait Codec: Send + Sync + fmt::Debug + 'static {
     fn decode_with(
         &self,
         bytes: &[u8],
-        visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error>,
+        visit: &mut dyn FnMut(
+            &mut dyn erased_serde::Deserializer<'_>,
+        ) -> Result<(), erased_serde::Error>,
     ) -> Result<()>;
 }
 
@@ -56,6 +58,10 @@ pub struct Json;
 
 /// The header id of [`Json`].
 pub const JSON_ID: u8 = 1;
+
+/// The header id of raw bytes written with [`Cache::set_bytes`](crate::Cache::set_bytes): no
+/// codec, the payload is the caller's bytes as they are.
+pub const RAW_ID: u8 = 0;
 
 impl Codec for Json {
     fn id(&self) -> u8 {
@@ -73,7 +79,9 @@ impl Codec for Json {
     fn decode_with(
         &self,
         bytes: &[u8],
-        visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error>,
+        visit: &mut dyn FnMut(
+            &mut dyn erased_serde::Deserializer<'_>,
+        ) -> Result<(), erased_serde::Error>,
     ) -> Result<()> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         {
