@@ -319,10 +319,7 @@ impl Cache {
     /// The glob that matches exactly this namespace's keys that match `pattern`.
     fn full_pattern(&self, pattern: &str) -> Result<String> {
         pattern::validate(pattern)?;
-        Ok(format!(
-            "{}{pattern}",
-            pattern::escape_literal(&self.namespace())
-        ))
+        Ok(format!("{}{pattern}", pattern::escape_literal(&self.namespace())))
     }
 
     /// The store name of a tag: `{prefix}:t:{tag}`. Tags are not versioned.
@@ -381,13 +378,7 @@ impl Cache {
             .iter()
             .map(|t| self.tag_key(t))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Some((
-            bytes,
-            WriteOptions {
-                ttl: store_ttl,
-                tags,
-            },
-        )))
+        Ok(Some((bytes, WriteOptions { ttl: store_ttl, tags })))
     }
 
     /// Decodes stored bytes; `Ok((value, stale))`.
@@ -633,12 +624,7 @@ impl Cache {
     /// assert_eq!(v, 42);
     /// # });
     /// ```
-    pub async fn get_or_set<T, F, Fut>(
-        &self,
-        key: &str,
-        opts: impl Into<SetOptions>,
-        loader: F,
-    ) -> T
+    pub async fn get_or_set<T, F, Fut>(&self, key: &str, opts: impl Into<SetOptions>, loader: F) -> T
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -717,9 +703,7 @@ impl Cache {
             }
             if !opts.lock {
                 self.count_read(false);
-                return self
-                    .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
-                    .await;
+                return self.run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None).await;
             }
             match self.inner.flights.join(&full) {
                 Join::Leader(leader) => {
@@ -746,9 +730,7 @@ impl Cache {
                     }
                     match flight::wait(rx).await {
                         Outcome::Value(bytes) => {
-                            if let Read::Fresh(v) | Read::Stale(v) =
-                                self.decode_or_miss(&full, &bytes)
-                            {
+                            if let Read::Fresh(v) | Read::Stale(v) = self.decode_or_miss(&full, &bytes) {
                                 self.count_read(true);
                                 return Ok(v);
                             }
@@ -764,9 +746,7 @@ impl Cache {
                     }
                     // The leader's result is of no use to us: load for ourselves.
                     self.count_read(false);
-                    return self
-                        .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
-                        .await;
+                    return self.run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None).await;
                 }
             }
         }
@@ -873,9 +853,7 @@ impl Cache {
         I: IntoIterator<Item = K>,
         K: AsRef<str>,
     {
-        keys.into_iter()
-            .map(|k| self.full_key(k.as_ref()))
-            .collect()
+        keys.into_iter().map(|k| self.full_key(k.as_ref())).collect()
     }
 
     /// Returns whether a key exists.
@@ -1337,14 +1315,14 @@ impl CacheBuilder {
         }
         if let Some(v) = var("CACHE_VERSION") {
             self.version = v.trim().parse().map_err(|_| {
-                Error::Config(format!(
-                    "CACHE_VERSION={v:?}: expected a non-negative integer"
-                ))
+                Error::Config(format!("CACHE_VERSION={v:?}: expected a non-negative integer"))
             })?;
         }
         let ttl = |name: &str| -> Result<Option<Duration>> {
             var(name)
-                .map(|v| crate::ttl::parse(&v).map_err(|e| Error::Config(format!("{name}: {e}"))))
+                .map(|v| {
+                    crate::ttl::parse(&v).map_err(|e| Error::Config(format!("{name}: {e}")))
+                })
                 .transpose()
         };
         if let Some(d) = ttl("CACHE_TTL_DEFAULT")? {
@@ -1413,12 +1391,7 @@ mod tests {
     #[test]
     fn env_vars_are_read_and_bad_ones_named() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
         };
         let b = CacheBuilder::default()
             .from_env_vars(env(&[
@@ -1439,10 +1412,7 @@ mod tests {
             .from_env_vars(env(&[("CACHE_TTL_SHORT", "5 parsecs")]))
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("CACHE_TTL_SHORT") && e.contains("parsecs"),
-            "{e}"
-        );
+        assert!(e.contains("CACHE_TTL_SHORT") && e.contains("parsecs"), "{e}");
         let e = CacheBuilder::default()
             .from_env_vars(env(&[("CACHE_VERSION", "-1")]))
             .unwrap_err()

@@ -41,9 +41,7 @@ pub trait Codec: Send + Sync + fmt::Debug + 'static {
     fn decode_with(
         &self,
         bytes: &[u8],
-        visit: &mut dyn FnMut(
-            &mut dyn erased_serde::Deserializer<'_>,
-        ) -> Result<(), erased_serde::Error>,
+        visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error>,
     ) -> Result<()>;
 }
 
@@ -79,9 +77,7 @@ impl Codec for Json {
     fn decode_with(
         &self,
         bytes: &[u8],
-        visit: &mut dyn FnMut(
-            &mut dyn erased_serde::Deserializer<'_>,
-        ) -> Result<(), erased_serde::Error>,
+        visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error>,
     ) -> Result<()> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         {

@@ -49,9 +49,7 @@ pub(crate) fn parse_query(q: &str) -> Result<Vec<(String, String)>> {
         .filter(|p| !p.is_empty())
         .map(|pair| match pair.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => Err(Error::Config(format!(
-                "query parameter {pair:?} is not name=value"
-            ))),
+            _ => Err(Error::Config(format!("query parameter {pair:?} is not name=value"))),
         })
         .collect()
 }
@@ -116,9 +114,7 @@ mod tests {
     fn memory_urls() {
         assert!(memory_from("").is_ok());
         assert!(memory_from("?max_entries=10").is_ok());
-        let e = memory_from("?max_entries=10&max_bytes=5")
-            .unwrap_err()
-            .to_string();
+        let e = memory_from("?max_entries=10&max_bytes=5").unwrap_err().to_string();
         assert!(e.contains("max_bytes"), "{e}");
         let e = memory_from("?max_entires=10").unwrap_err().to_string();
         assert!(e.contains("max_entires"), "{e}");

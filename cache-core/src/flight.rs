@@ -33,9 +33,7 @@ pub(crate) struct Flights {
 
 impl std::fmt::Debug for Flights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Flights")
-            .field("in_flight", &self.lock().len())
-            .finish()
+        f.debug_struct("Flights").field("in_flight", &self.lock().len()).finish()
     }
 }
 
@@ -98,10 +96,7 @@ impl Leader<'_> {
         self.done = true;
         {
             let mut map = self.flights.lock();
-            if map
-                .get(&self.key)
-                .is_some_and(|s| Arc::ptr_eq(s, &self.slot))
-            {
+            if map.get(&self.key).is_some_and(|s| Arc::ptr_eq(s, &self.slot)) {
                 map.remove(&self.key);
             }
         }

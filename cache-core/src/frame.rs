@@ -103,21 +103,13 @@ impl FrameConfig {
                     payload: Cow::Borrowed(bytes),
                 });
             }
-            return Err(Error::Decode(
-                "value was not written by this toolkit (bad magic byte)".into(),
-            ));
+            return Err(Error::Decode("value was not written by this toolkit (bad magic byte)".into()));
         }
         if bytes.len() < HEADER_LEN {
-            return Err(Error::Decode(format!(
-                "value truncated: {} bytes",
-                bytes.len()
-            )));
+            return Err(Error::Decode(format!("value truncated: {} bytes", bytes.len())));
         }
         if bytes[1] != FORMAT_VERSION {
-            return Err(Error::Decode(format!(
-                "unknown value format version {}",
-                bytes[1]
-            )));
+            return Err(Error::Decode(format!("unknown value format version {}", bytes[1])));
         }
         let codec_id = bytes[2];
         let flags = bytes[3];
@@ -140,9 +132,7 @@ impl FrameConfig {
             }
             (Some(_), false) => return Err(Error::Decode("value is not signed".into())),
             (None, true) => {
-                return Err(Error::Decode(
-                    "value is signed but no signing key is configured".into(),
-                ))
+                return Err(Error::Decode("value is signed but no signing key is configured".into()))
             }
             (None, false) => {}
         }
@@ -184,9 +174,7 @@ fn decompress(data: &[u8]) -> Result<Vec<u8>> {
         .ok_or_else(|| Error::Decode("compressed value truncated".into()))?;
     let size = u32::from_le_bytes(*size) as usize;
     if size > MAX_DECOMPRESSED {
-        return Err(Error::Decode(format!(
-            "compressed value claims {size} bytes"
-        )));
+        return Err(Error::Decode(format!("compressed value claims {size} bytes")));
     }
     lz4_flex::decompress(rest, size).map_err(|e| Error::Decode(format!("lz4: {e}")))
 }
@@ -223,13 +211,7 @@ mod tests {
     #[test]
     fn corrupt_foreign_and_tampered_bytes_are_errors() {
         let cfg = FrameConfig::default();
-        for bad in [
-            &b""[..],
-            b"hello",
-            b"\xCA",
-            b"\xCA\x09\x01\x00",
-            b"\xCA\x01\x01\x80",
-        ] {
+        for bad in [&b""[..], b"hello", b"\xCA", b"\xCA\x09\x01\x00", b"\xCA\x01\x01\x80"] {
             assert!(cfg.decode("k", bad).is_err(), "{bad:?}");
         }
         let lz = FrameConfig {
@@ -255,10 +237,7 @@ mod tests {
         let enc = signed.encode("k", 1, None, b"1");
         assert!(other.decode("k", &enc).is_err());
         assert!(cfg.decode("k", &enc).is_err());
-        assert!(
-            signed.decode("k", b"42").is_err(),
-            "unsigned counters are refused when signing"
-        );
+        assert!(signed.decode("k", b"42").is_err(), "unsigned counters are refused when signing");
     }
 
     #[test]

@@ -22,10 +22,7 @@ const LONG_KEY_HEAD: usize = MAX_KEY_LEN - 1 - 64;
 /// Returns true if `c` must be escaped when it is interpolated into a key.
 #[inline]
 fn needs_escape(c: char) -> bool {
-    matches!(
-        c,
-        ':' | '*' | '?' | '[' | ']' | '{' | '}' | '\\' | '%' | ' '
-    ) || c.is_control()
+    matches!(c, ':' | '*' | '?' | '[' | ']' | '{' | '}' | '\\' | '%' | ' ') || c.is_control()
 }
 
 /// Appends `value` to `out`, escaped for use inside a key.
@@ -341,34 +338,19 @@ mod tests {
 
     #[test]
     fn escaping_is_injective_for_special_characters() {
-        let values = [
-            "a:b", "a%3Ab", "a*", "a?", "a[b]", "{x}", "a b", "a\\b", "a\nb", "%", "é:",
-        ];
+        let values = ["a:b", "a%3Ab", "a*", "a?", "a[b]", "{x}", "a b", "a\\b", "a\nb", "%", "é:"];
         let escaped: std::collections::HashSet<_> = values.iter().map(|v| escape(v)).collect();
         assert_eq!(escaped.len(), values.len());
         for e in &escaped {
-            assert!(
-                !e.contains([':', '*', '?', '[', ']', '{', '}', ' ', '\\', '\n']),
-                "{e}"
-            );
+            assert!(!e.contains([':', '*', '?', '[', ']', '{', '}', ' ', '\\', '\n']), "{e}");
         }
     }
 
     #[test]
     fn escaped_value_cannot_forge_a_neighbour_key() {
         // "user:{a}:{b}" with a="1:2", b="3" must differ from a="1", b="2:3".
-        let k1 = KeyBuf::new()
-            .lit("user:")
-            .arg("1:2")
-            .lit(":")
-            .arg("3")
-            .finish();
-        let k2 = KeyBuf::new()
-            .lit("user:")
-            .arg("1")
-            .lit(":")
-            .arg("2:3")
-            .finish();
+        let k1 = KeyBuf::new().lit("user:").arg("1:2").lit(":").arg("3").finish();
+        let k2 = KeyBuf::new().lit("user:").arg("1").lit(":").arg("2:3").finish();
         assert_ne!(k1, k2);
     }
 

@@ -35,10 +35,7 @@ pub async fn conformance(store: Arc<dyn Store>) {
     corrupt_values(&store).await;
     single_flight(&store).await;
     large_and_odd_values(&store).await;
-    store
-        .ping()
-        .await
-        .expect("conformance/ping: store does not answer");
+    store.ping().await.expect("conformance/ping: store does not answer");
 }
 
 /// A cache on `store` in a fresh namespace.
@@ -62,38 +59,19 @@ fn ctx(check: &str) -> impl Fn(crate::Error) -> String + '_ {
 
 macro_rules! ok {
     ($check:literal, $e:expr) => {
-        $e.await
-            .map_err(ctx($check))
-            .unwrap_or_else(|m| panic!("{m}"))
+        $e.await.map_err(ctx($check)).unwrap_or_else(|m| panic!("{m}"))
     };
 }
 
 async fn roundtrip(store: &Arc<dyn Store>) {
     let c = cache_on(store);
-    assert_eq!(
-        ok!("roundtrip", c.get::<String>("k")),
-        None,
-        "conformance/roundtrip: fresh key"
-    );
+    assert_eq!(ok!("roundtrip", c.get::<String>("k")), None, "conformance/roundtrip: fresh key");
     ok!("roundtrip", c.set("k", "v1"));
-    assert_eq!(
-        ok!("roundtrip", c.get::<String>("k")).as_deref(),
-        Some("v1")
-    );
+    assert_eq!(ok!("roundtrip", c.get::<String>("k")).as_deref(), Some("v1"));
     ok!("roundtrip", c.set("k", "v2"));
-    assert_eq!(
-        ok!("roundtrip", c.get::<String>("k")).as_deref(),
-        Some("v2"),
-        "conformance/roundtrip: overwrite"
-    );
-    assert!(
-        ok!("roundtrip", c.delete("k")),
-        "conformance/roundtrip: delete existing"
-    );
-    assert!(
-        !ok!("roundtrip", c.delete("k")),
-        "conformance/roundtrip: delete missing"
-    );
+    assert_eq!(ok!("roundtrip", c.get::<String>("k")).as_deref(), Some("v2"), "conformance/roundtrip: overwrite");
+    assert!(ok!("roundtrip", c.delete("k")), "conformance/roundtrip: delete existing");
+    assert!(!ok!("roundtrip", c.delete("k")), "conformance/roundtrip: delete missing");
     assert_eq!(ok!("roundtrip", c.get::<String>("k")), None);
 }
 
@@ -101,56 +79,28 @@ async fn ttl_expiry(store: &Arc<dyn Store>) {
     let c = cache_on(store);
     ok!("ttl", c.set_with("short", &1, Duration::from_millis(150)));
     ok!("ttl", c.set_with("long", &2, Duration::from_secs(60)));
-    assert_eq!(
-        ok!("ttl", c.get::<i32>("short")),
-        Some(1),
-        "conformance/ttl: before expiry"
-    );
+    assert_eq!(ok!("ttl", c.get::<i32>("short")), Some(1), "conformance/ttl: before expiry");
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(
-        ok!("ttl", c.get::<i32>("short")),
-        None,
-        "conformance/ttl: after expiry"
-    );
-    assert!(
-        !ok!("ttl", c.exists("short")),
-        "conformance/ttl: expired key exists"
-    );
+    assert_eq!(ok!("ttl", c.get::<i32>("short")), None, "conformance/ttl: after expiry");
+    assert!(!ok!("ttl", c.exists("short")), "conformance/ttl: expired key exists");
     assert_eq!(ok!("ttl", c.get::<i32>("long")), Some(2));
 }
 
 async fn add_take_exists(store: &Arc<dyn Store>) {
     let c = cache_on(store);
-    assert!(
-        ok!("add", c.add("a", &1, ())),
-        "conformance/add: absent key"
-    );
-    assert!(
-        !ok!("add", c.add("a", &2, ())),
-        "conformance/add: present key"
-    );
-    assert_eq!(
-        ok!("add", c.get::<i32>("a")),
-        Some(1),
-        "conformance/add: value kept"
-    );
+    assert!(ok!("add", c.add("a", &1, ())), "conformance/add: absent key");
+    assert!(!ok!("add", c.add("a", &2, ())), "conformance/add: present key");
+    assert_eq!(ok!("add", c.get::<i32>("a")), Some(1), "conformance/add: value kept");
     assert!(ok!("exists", c.exists("a")));
     assert_eq!(ok!("take", c.take::<i32>("a")), Some(1));
-    assert_eq!(
-        ok!("take", c.take::<i32>("a")),
-        None,
-        "conformance/take: second take"
-    );
+    assert_eq!(ok!("take", c.take::<i32>("a")), None, "conformance/take: second take");
     assert!(!ok!("exists", c.exists("a")));
 }
 
 async fn batches(store: &Arc<dyn Store>) {
     let c = cache_on(store);
     let values: Vec<(String, u32)> = (0..50).map(|i| (format!("b:{i}"), i)).collect();
-    ok!(
-        "set_many",
-        c.set_many(values.iter().map(|(k, v)| (k.as_str(), v)), ())
-    );
+    ok!("set_many", c.set_many(values.iter().map(|(k, v)| (k.as_str(), v)), ()));
     let mut keys: Vec<String> = values.iter().map(|(k, _)| k.clone()).collect();
     keys.push("b:missing".into());
     let got = ok!("get_many", c.get_many::<u32, _, _>(&keys));
@@ -159,56 +109,23 @@ async fn batches(store: &Arc<dyn Store>) {
         assert_eq!(*v, Some(i as u32), "conformance/get_many: slot {i}");
     }
     assert_eq!(got[50], None);
-    assert_eq!(
-        ok!("delete_many", c.delete_many(&keys)),
-        50,
-        "conformance/delete_many: count"
-    );
-    assert!(ok!("get_many", c.get_many::<u32, _, _>(&keys))
-        .iter()
-        .all(Option::is_none));
+    assert_eq!(ok!("delete_many", c.delete_many(&keys)), 50, "conformance/delete_many: count");
+    assert!(ok!("get_many", c.get_many::<u32, _, _>(&keys)).iter().all(Option::is_none));
 }
 
 async fn patterns(store: &Arc<dyn Store>) {
     let c = cache_on(store);
-    for k in [
-        "user:1",
-        "user:2",
-        "user:10",
-        "user:1:posts",
-        "post:1",
-        "user*",
-        "user:[x]",
-    ] {
+    for k in ["user:1", "user:2", "user:10", "user:1:posts", "post:1", "user*", "user:[x]"] {
         ok!("patterns", c.set(k, &1));
     }
     let mut got = ok!("keys", c.keys("user:?"));
     got.sort();
     assert_eq!(got, ["user:1", "user:2"], "conformance/keys: '?'");
-    assert_eq!(
-        ok!("keys", c.keys("user:[0-1]")),
-        ["user:1"],
-        "conformance/keys: class"
-    );
-    assert_eq!(
-        ok!("keys", c.keys("user\\*")),
-        ["user*"],
-        "conformance/keys: escaped '*'"
-    );
-    assert_eq!(
-        ok!("keys", c.keys("user:\\[x\\]")),
-        ["user:[x]"],
-        "conformance/keys: escaped class"
-    );
-    assert!(
-        c.keys("user:[0-").await.is_err(),
-        "conformance/keys: malformed pattern accepted"
-    );
-    assert_eq!(
-        ok!("delete_pattern", c.delete_pattern("user:*")),
-        5,
-        "conformance/delete_pattern: count"
-    );
+    assert_eq!(ok!("keys", c.keys("user:[0-1]")), ["user:1"], "conformance/keys: class");
+    assert_eq!(ok!("keys", c.keys("user\\*")), ["user*"], "conformance/keys: escaped '*'");
+    assert_eq!(ok!("keys", c.keys("user:\\[x\\]")), ["user:[x]"], "conformance/keys: escaped class");
+    assert!(c.keys("user:[0-").await.is_err(), "conformance/keys: malformed pattern accepted");
+    assert_eq!(ok!("delete_pattern", c.delete_pattern("user:*")), 5, "conformance/delete_pattern: count");
     assert_eq!(ok!("keys", c.keys("*")), ["post:1", "user*"]);
 }
 
@@ -217,92 +134,44 @@ async fn namespaces_and_versions(store: &Arc<dyn Store>) {
     let b = cache_on(store);
     ok!("namespaces", a.set("k", &"a"));
     ok!("namespaces", b.set("k", &"b"));
-    ok!(
-        "namespaces",
-        a.set_with("t", &1, SetOptions::new().tag("shared"))
-    );
-    ok!(
-        "namespaces",
-        b.set_with("t", &2, SetOptions::new().tag("shared"))
-    );
-    assert_eq!(
-        ok!("namespaces", a.delete_pattern("*")),
-        2,
-        "conformance/namespaces: pattern crossed namespaces"
-    );
-    assert_eq!(
-        ok!("namespaces", b.get::<String>("k")).as_deref(),
-        Some("b")
-    );
+    ok!("namespaces", a.set_with("t", &1, SetOptions::new().tag("shared")));
+    ok!("namespaces", b.set_with("t", &2, SetOptions::new().tag("shared")));
+    assert_eq!(ok!("namespaces", a.delete_pattern("*")), 2, "conformance/namespaces: pattern crossed namespaces");
+    assert_eq!(ok!("namespaces", b.get::<String>("k")).as_deref(), Some("b"));
     assert_eq!(ok!("namespaces", a.invalidate_tags(["shared"])), 0);
-    assert_eq!(
-        ok!("namespaces", b.get::<i32>("t")),
-        Some(2),
-        "conformance/namespaces: tag crossed namespaces"
-    );
+    assert_eq!(ok!("namespaces", b.get::<i32>("t")), Some(2), "conformance/namespaces: tag crossed namespaces");
     assert_eq!(ok!("namespaces", b.keys("*")).len(), 2);
 
     // Versions: a bump hides old entries, and clear/patterns never reach the old version.
     ok!("versions", b.set("old", &1));
     b.bump_version();
-    assert_eq!(
-        ok!("versions", b.get::<i32>("old")),
-        None,
-        "conformance/versions: bump"
-    );
+    assert_eq!(ok!("versions", b.get::<i32>("old")), None, "conformance/versions: bump");
     ok!("versions", b.set("new", &1));
-    assert_eq!(
-        ok!("versions", b.clear()),
-        1,
-        "conformance/versions: clear reached another version"
-    );
+    assert_eq!(ok!("versions", b.clear()), 1, "conformance/versions: clear reached another version");
     assert_eq!(ok!("versions", b.keys("*")).len(), 0);
 }
 
 async fn tags(store: &Arc<dyn Store>) {
     let c = cache_on(store);
-    ok!(
-        "tags",
-        c.set_with("u1", &1, SetOptions::new().tags(["users", "user:1"]))
-    );
-    ok!(
-        "tags",
-        c.set_with("u2", &2, SetOptions::new().tags(["users"]))
-    );
-    ok!(
-        "tags",
-        c.set_with("p1", &3, SetOptions::new().tags(["posts"]))
-    );
+    ok!("tags", c.set_with("u1", &1, SetOptions::new().tags(["users", "user:1"])));
+    ok!("tags", c.set_with("u2", &2, SetOptions::new().tags(["users"])));
+    ok!("tags", c.set_with("p1", &3, SetOptions::new().tags(["posts"])));
     ok!("tags", c.set("plain", &4));
     assert_eq!(ok!("tags", c.invalidate_tags(["user:1"])), 1);
     assert_eq!(ok!("tags", c.get::<i32>("u1")), None);
     assert_eq!(ok!("tags", c.get::<i32>("u2")), Some(2));
     assert_eq!(ok!("tags", c.invalidate_tags(["users", "posts"])), 2);
     assert_eq!(ok!("tags", c.get::<i32>("p1")), None);
-    assert_eq!(
-        ok!("tags", c.get::<i32>("plain")),
-        Some(4),
-        "conformance/tags: untagged key deleted"
-    );
+    assert_eq!(ok!("tags", c.get::<i32>("plain")), Some(4), "conformance/tags: untagged key deleted");
     // A key re-written without the tag is not deleted by the tag.
     ok!("tags", c.set_with("re", &1, SetOptions::new().tag("t")));
     ok!("tags", c.set("re", &2));
     ok!("tags", c.invalidate_tags(["t"]));
-    assert_eq!(
-        ok!("tags", c.get::<i32>("re")),
-        Some(2),
-        "conformance/tags: re-written key deleted by an old tag"
-    );
+    assert_eq!(ok!("tags", c.get::<i32>("re")), Some(2), "conformance/tags: re-written key deleted by an old tag");
     // A tag can be used again after invalidation.
-    ok!(
-        "tags",
-        c.set_with("again", &1, SetOptions::new().tag("users"))
-    );
+    ok!("tags", c.set_with("again", &1, SetOptions::new().tag("users")));
     assert_eq!(ok!("tags", c.invalidate_tags(["users"])), 1);
-    assert!(
-        c.invalidate_tags([""]).await.is_err(),
-        "conformance/tags: empty tag accepted"
-    );
+    assert!(c.invalidate_tags([""]).await.is_err(), "conformance/tags: empty tag accepted");
 }
 
 async fn counters(store: &Arc<dyn Store>) {
@@ -310,11 +179,7 @@ async fn counters(store: &Arc<dyn Store>) {
     assert_eq!(ok!("incr", c.incr("n", 1)), 1);
     assert_eq!(ok!("incr", c.incr("n", 10)), 11);
     assert_eq!(ok!("decr", c.decr("n", 12)), -1);
-    assert_eq!(
-        ok!("incr", c.get::<i64>("n")),
-        Some(-1),
-        "conformance/incr: counter readable"
-    );
+    assert_eq!(ok!("incr", c.get::<i64>("n")), Some(-1), "conformance/incr: counter readable");
     let hits = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -329,11 +194,7 @@ async fn counters(store: &Arc<dyn Store>) {
     for t in tasks {
         t.await.expect("conformance/incr: task");
     }
-    assert_eq!(
-        ok!("incr", c.get::<i64>("par")),
-        Some(50),
-        "conformance/incr: not atomic"
-    );
+    assert_eq!(ok!("incr", c.get::<i64>("par")), Some(50), "conformance/incr: not atomic");
     ok!("incr", c.set("text", "abc"));
     assert!(
         matches!(c.incr("text", 1).await, Err(crate::Error::Decode(_))),
@@ -346,71 +207,34 @@ async fn expire_and_ttl(store: &Arc<dyn Store>) {
     assert_eq!(ok!("ttl", c.ttl("none")), KeyTtl::Missing);
     ok!("ttl", c.set("p", &1));
     assert_eq!(ok!("ttl", c.ttl("p")), KeyTtl::Persistent);
-    assert!(ok!(
-        "expire",
-        c.expire("p", Some(Duration::from_millis(2500)))
-    ));
-    let left = ok!("ttl", c.ttl("p"))
-        .remaining()
-        .expect("conformance/ttl: expiry set");
+    assert!(ok!("expire", c.expire("p", Some(Duration::from_millis(2500)))));
+    let left = ok!("ttl", c.ttl("p")).remaining().expect("conformance/ttl: expiry set");
     assert!(
         left <= Duration::from_millis(2500) && left > Duration::from_millis(1500),
         "conformance/ttl: remaining {left:?} after expire(2.5s)"
     );
     assert!(ok!("expire", c.expire("p", None)));
-    assert_eq!(
-        ok!("ttl", c.ttl("p")),
-        KeyTtl::Persistent,
-        "conformance/expire: persist"
-    );
-    assert!(!ok!(
-        "expire",
-        c.expire("none", Some(Duration::from_secs(1)))
-    ));
+    assert_eq!(ok!("ttl", c.ttl("p")), KeyTtl::Persistent, "conformance/expire: persist");
+    assert!(!ok!("expire", c.expire("none", Some(Duration::from_secs(1)))));
     ok!("expire", c.expire("p", Some(Duration::from_millis(100))));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        ok!("ttl", c.ttl("p")),
-        KeyTtl::Missing,
-        "conformance/expire: shortened TTL ignored"
-    );
+    assert_eq!(ok!("ttl", c.ttl("p")), KeyTtl::Missing, "conformance/expire: shortened TTL ignored");
 }
 
 async fn corrupt_values(store: &Arc<dyn Store>) {
     let c = cache_on(store);
     let full = c.full_key("bad").expect("key");
-    for junk in [
-        &b"not ours"[..],
-        b"\xCA\x01\x01\x00{not json",
-        b"\xCA\x07",
-        b"",
-    ] {
+    for junk in [&b"not ours"[..], b"\xCA\x01\x01\x00{not json", b"\xCA\x07", b""] {
         store
-            .set(
-                &full,
-                Bytes::copy_from_slice(junk),
-                &WriteOptions::default(),
-            )
+            .set(&full, Bytes::copy_from_slice(junk), &WriteOptions::default())
             .await
             .expect("conformance/corrupt: raw set");
         let before = c.stats().decode_errors;
-        assert_eq!(
-            ok!("corrupt", c.get::<String>("bad")),
-            None,
-            "conformance/corrupt: {junk:?} decoded"
-        );
-        assert_eq!(
-            c.stats().decode_errors,
-            before + 1,
-            "conformance/corrupt: not counted"
-        );
+        assert_eq!(ok!("corrupt", c.get::<String>("bad")), None, "conformance/corrupt: {junk:?} decoded");
+        assert_eq!(c.stats().decode_errors, before + 1, "conformance/corrupt: not counted");
     }
     ok!("corrupt", c.set("bad", "fine"));
-    assert_eq!(
-        ok!("corrupt", c.get::<String>("bad")).as_deref(),
-        Some("fine"),
-        "conformance/corrupt: not replaced"
-    );
+    assert_eq!(ok!("corrupt", c.get::<String>("bad")).as_deref(), Some("fine"), "conformance/corrupt: not replaced");
     // A value of the wrong type is a miss too.
     assert_eq!(ok!("corrupt", c.get::<u64>("bad")), None);
 }
@@ -435,35 +259,20 @@ async fn single_flight(store: &Arc<dyn Store>) {
     for t in tasks {
         assert_eq!(t.await.expect("conformance/single_flight: task"), 7);
     }
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        1,
-        "conformance/single_flight: loader ran more than once"
-    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "conformance/single_flight: loader ran more than once");
 }
 
 async fn large_and_odd_values(store: &Arc<dyn Store>) {
     let c = cache_on(store);
     let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
     ok!("large", c.set("big", &big));
-    assert_eq!(
-        ok!("large", c.get::<Vec<u8>>("big")).as_ref(),
-        Some(&big),
-        "conformance/large: 1 MB value"
-    );
+    assert_eq!(ok!("large", c.get::<Vec<u8>>("big")).as_ref(), Some(&big), "conformance/large: 1 MB value");
     for key in ["ключ:ü", "a b", "tab\there", "{x}", "%41"] {
         ok!("odd keys", c.set(key, key));
-        assert_eq!(
-            ok!("odd keys", c.get::<String>(key)).as_deref(),
-            Some(key),
-            "conformance/odd keys: {key:?}"
-        );
+        assert_eq!(ok!("odd keys", c.get::<String>(key)).as_deref(), Some(key), "conformance/odd keys: {key:?}");
     }
     let long = "k".repeat(5000);
     ok!("long key", c.set(&long, &1));
     assert_eq!(ok!("long key", c.get::<i32>(&long)), Some(1));
-    assert!(
-        c.get::<i32>("").await.is_err(),
-        "conformance/keys: empty key accepted"
-    );
+    assert!(c.get::<i32>("").await.is_err(), "conformance/keys: empty key accepted");
 }

@@ -20,9 +20,7 @@ use crate::error::{Error, Result};
 pub fn parse(s: &str) -> Result<Duration> {
     let t = s.trim();
     if t.is_empty() {
-        return Err(Error::Config(
-            "empty TTL: expected seconds or a duration like \"5m\"".into(),
-        ));
+        return Err(Error::Config("empty TTL: expected seconds or a duration like \"5m\"".into()));
     }
     if let Ok(secs) = t.parse::<u64>() {
         return Ok(Duration::from_secs(secs));

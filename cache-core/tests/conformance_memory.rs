@@ -11,8 +11,5 @@ async fn memory_store_passes_the_conformance_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entry_bounded_memory_store_passes_the_conformance_suite() {
-    testing::conformance(Arc::new(
-        MemoryStore::builder().max_entries(100_000).build(),
-    ))
-    .await;
+    testing::conformance(Arc::new(MemoryStore::builder().max_entries(100_000).build())).await;
 }

@@ -34,10 +34,7 @@ struct Entry {
 
 impl Entry {
     fn weight(&self, key: &str) -> u64 {
-        let tags: usize = self
-            .tags
-            .as_deref()
-            .map_or(0, |t| t.iter().map(|t| t.len() + 16).sum());
+        let tags: usize = self.tags.as_deref().map_or(0, |t| t.iter().map(|t| t.len() + 16).sum());
         (key.len() + self.data.len() + tags + ENTRY_OVERHEAD) as u64
     }
 

@@ -130,12 +130,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Writes a value, replacing any old one (and its TTL and tags).
-    fn set<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-        opts: &'a WriteOptions,
-    ) -> BoxFuture<'a, Result<()>>;
+    fn set<'a>(&'a self, key: &'a str, value: Bytes, opts: &'a WriteOptions)
+        -> BoxFuture<'a, Result<()>>;
 
     /// Writes many values with the same options.
     fn set_many<'a>(
@@ -152,12 +148,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Writes a value only if the key is absent; returns whether it was written.
-    fn add<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-        opts: &'a WriteOptions,
-    ) -> BoxFuture<'a, Result<bool>>;
+    fn add<'a>(&'a self, key: &'a str, value: Bytes, opts: &'a WriteOptions)
+        -> BoxFuture<'a, Result<bool>>;
 
     /// Deletes a key; returns whether it existed.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>>;
