@@ -305,7 +305,10 @@ fn decide(e: &Entry, req: &CacheControl, now_ms: u64) -> Use {
     }
     let age = e.age_ms(now_ms);
     let fresh = age < e.lifetime_ms;
-    let within_max_age = req.max_age.is_none_or(|m| age <= m.saturating_mul(1000));
+    // `max-age=0` is how clients ask for revalidation, whatever the sub-second age.
+    let within_max_age = req
+        .max_age
+        .is_none_or(|m| m > 0 && age <= m.saturating_mul(1000));
     let min_fresh_ok = req
         .min_fresh
         .is_none_or(|m| e.lifetime_ms.saturating_sub(age) >= m.saturating_mul(1000));
@@ -946,9 +949,7 @@ where
 {
     let etag = entry.headers.get(header::ETAG).cloned();
     let last_modified = entry.headers.get(header::LAST_MODIFIED).cloned();
-    if etag.is_none() && last_modified.is_none() {
-        return fetch(ctx, job, body).await;
-    }
+    // Without a validator this is a plain refetch, which still honours stale-if-error.
     let req_headers = job.parts.headers.clone();
     let mut parts = job.parts.clone();
     parts.method = Method::GET;
