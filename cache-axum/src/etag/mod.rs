@@ -7,7 +7,23 @@
 //! Modified` carrying the fields RFC 9110 §15.4.5 requires. On unsafe methods, `If-Match` (strong
 //! comparison) and `If-None-Match` are checked against the current representation, found with a
 //! `GET` through the same service, and a failed precondition is answered `412` without running
-//! the handler.
+//! the handler. That `GET` needs the layer to wrap the whole `Router` (axum gives each method of
+//! a route its own copy of a layer added with `Router::layer`, so behind routing it could only
+//! reach the unsafe handler); there, without validator mode, preconditions pass through
+//! unevaluated. Wrap a router like this:
+//!
+//! ```
+//! use axum::{extract::Request, routing::get, Router, ServiceExt};
+//! use cache_axum::EtagLayer;
+//! use tower_layer::Layer;
+//!
+//! let router: Router = Router::new().route("/doc", get(|| async { "v1" }).put(|| async { "ok" }));
+//! let app = EtagLayer::new().layer(router);
+//! # async {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await.unwrap();
+//! # };
+//! ```
 //!
 //! In **validator mode** the ETag comes from a key of the [`Cache`](cache_core::Cache) rather
 //! than from the body: it is a digest of the value stored there (for example the `#[cached]`

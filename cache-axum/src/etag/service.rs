@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
+use axum::extract::OriginalUri;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
@@ -184,7 +185,13 @@ where
     let if_none_match = conditional::parse_list(req.headers(), &header::IF_NONE_MATCH);
     if is_unsafe(&method) && (if_match.is_some() || if_none_match.is_some()) {
         let (parts, body) = req.into_parts();
-        let current = current_etag(&mut ctx, &parts).await?;
+        let Some(current) = current_etag(&mut ctx, &parts).await? else {
+            tracing::debug!(target: "cache_axum", uri = %parts.uri, "precondition not evaluated: the layer sits behind routing and has no validator");
+            return Ok(ctx
+                .call(Request::from_parts(parts, body))
+                .await?
+                .map(Body::new));
+        };
         let current = current.as_ref().and_then(|v| v.to_str().ok());
         let failed = match (&if_match, &if_none_match) {
             // A malformed If-Match cannot be shown to hold.
@@ -205,12 +212,17 @@ where
 }
 
 /// The ETag of the current representation of an unsafe request's target: the validator stamp,
-/// or a `GET` through the inner service (its own ETag or its body's digest). `None` when the
-/// resource has no current representation.
+/// or a `GET` through the inner service (its own ETag or its body's digest); `Some(None)` when
+/// the resource has no current representation.
+///
+/// The `GET` is only sent when this layer wraps a whole `Router` (the request carries no
+/// `OriginalUri`, which axum sets while routing): behind routing, axum gives each method its own
+/// copy of the layer, and a "GET" sent inward would run the unsafe handler. Then, without a
+/// validator stamp, the preconditions cannot be evaluated: `None`.
 async fn current_etag<S, ResBody>(
     ctx: &mut Ctx<S>,
     parts: &Parts,
-) -> Result<Option<HeaderValue>, S::Error>
+) -> Result<Option<Option<HeaderValue>>, S::Error>
 where
     S: Service<Request<Body>, Response = Response<ResBody>>,
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
@@ -218,8 +230,11 @@ where
 {
     if let Some(v) = &ctx.cfg.validator {
         if let Some(tag) = stamp(v, parts).await {
-            return Ok(Some(tag));
+            return Ok(Some(Some(tag)));
         }
+    }
+    if parts.extensions.get::<OriginalUri>().is_some() {
+        return Ok(None);
     }
     let mut probe = parts.clone();
     probe.method = Method::GET;
@@ -235,14 +250,14 @@ where
     }
     let res = ctx.call(Request::from_parts(probe, Body::empty())).await?;
     if !res.status().is_success() {
-        return Ok(None);
+        return Ok(Some(None));
     }
     if let Some(tag) = res.headers().get(header::ETAG) {
-        return Ok(Some(tag.clone()));
+        return Ok(Some(Some(tag.clone())));
     }
     match res.into_body().collect().await {
-        Ok(body) => Ok(Some(etag_of("", &body.to_bytes()))),
-        Err(_) => Ok(None),
+        Ok(body) => Ok(Some(Some(etag_of("", &body.to_bytes())))),
+        Err(_) => Ok(Some(None)),
     }
 }
 

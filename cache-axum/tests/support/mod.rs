@@ -216,6 +216,27 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
+/// Serves a whole service (a `Router` wrapped by a layer, so the layer runs before routing).
+pub async fn serve_service<S>(svc: S) -> SocketAddr
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let make = axum::ServiceExt::<axum::extract::Request>::into_make_service(svc);
+    tokio::spawn(async move {
+        axum::serve(listener, make).await.unwrap();
+    });
+    addr
+}
+
 /// A response as the client saw it.
 #[derive(Debug)]
 pub struct Resp {
