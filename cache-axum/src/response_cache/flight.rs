@@ -51,6 +51,23 @@ impl Flights {
         })
     }
 
+    /// Waits for the flight on `key`, if there is one (an invalidation must not be overtaken
+    /// by a response fetched before it and stored after it).
+    /// Returns whether there was one to wait for.
+    pub(crate) async fn settled(&self, key: &str) -> bool {
+        let rx = {
+            let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+            map.get(key).map(|(_, rx)| rx.clone())
+        };
+        match rx {
+            Some(rx) => {
+                wait(rx).await;
+                true
+            }
+            None => false,
+        }
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.map

@@ -516,29 +516,49 @@ fn plan(
     })
 }
 
-/// Writes an entry (and the variants record when it varies). Failures are logged and counted
-/// by the `Cache`, never returned.
-async fn store(cfg: &Config, keys: &Keys, entry: &Entry, ttl: Duration, tags: Vec<String>) {
+/// Writes an entry (and the variants record when it varies) behind the response: the client
+/// does not wait for the store. The leader guard, if any, is held until the write lands, so
+/// requests of this process that miss meanwhile wait for it instead of calling the inner
+/// service. Failures are logged and counted by the `Cache`, never returned.
+fn store(
+    cfg: &Config,
+    keys: &Keys,
+    entry: &Entry,
+    ttl: Duration,
+    tags: Vec<String>,
+    leader: Option<Leader>,
+) {
     let opts = SetOptions::new()
         .ttl(ttl)
         .tags(tags)
         .tag(keys.resource_tag.clone());
-    let result = if entry.vary.is_empty() {
-        cfg.cache.set_bytes(&keys.base, entry.encode(), opts).await
+    let mut writes = Vec::with_capacity(2);
+    if entry.vary.is_empty() {
+        writes.push((keys.base.clone(), entry.encode()));
     } else {
         let names: Vec<HeaderName> = entry.vary.iter().map(|(n, _)| n.clone()).collect();
-        let key = format!("{}:var:{}", keys.base, hash_fields_stored(entry));
-        match cfg
-            .cache
-            .set_bytes(&keys.base, entry::encode_variants(&names), opts.clone())
-            .await
-        {
-            Ok(()) => cfg.cache.set_bytes(&key, entry.encode(), opts).await,
-            Err(e) => Err(e),
+        writes.push((keys.base.clone(), entry::encode_variants(&names)));
+        writes.push((
+            format!("{}:var:{}", keys.base, hash_fields_stored(entry)),
+            entry.encode(),
+        ));
+    }
+    let cache = cfg.cache.clone();
+    let write = async move {
+        for (key, bytes) in writes {
+            if let Err(e) = cache.set_bytes(&key, bytes, opts.clone()).await {
+                tracing::warn!(target: "cache_axum", key, error = %e, "response not stored");
+                break;
+            }
         }
+        drop(leader);
     };
-    if let Err(e) = result {
-        tracing::warn!(target: "cache_axum", key = keys.base, error = %e, "response not stored");
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn(write);
+        }
+        // No runtime to write from: the response is simply not stored.
+        Err(_) => tracing::warn!(target: "cache_axum", "no tokio runtime; response not stored"),
     }
 }
 
@@ -665,18 +685,20 @@ fn same_origin(parts: &Parts, value: &HeaderValue) -> Option<Uri> {
 /// `Content-Location` (all variants at once, through their resource tags).
 async fn invalidate(cfg: &Config, parts: &Parts, res_headers: &HeaderMap) {
     let mut tags = Vec::new();
-    if let Some(id) = resource_id(cfg, parts) {
-        tags.push(resource_tag(&id));
-    }
+    let mut targets = vec![parts.clone()];
     for name in [header::LOCATION, header::CONTENT_LOCATION] {
-        let Some(uri) = res_headers.get(&name).and_then(|v| same_origin(parts, v)) else {
-            continue;
-        };
-        let mut target = parts.clone();
+        if let Some(uri) = res_headers.get(&name).and_then(|v| same_origin(parts, v)) {
+            let mut target = parts.clone();
+            target.uri = uri;
+            targets.push(target);
+        }
+    }
+    for target in &mut targets {
         target.method = Method::GET;
-        target.uri = uri;
-        if let Some(id) = resource_id(cfg, &target) {
-            tags.push(resource_tag(&id));
+        if let Some(keys) = keys_for(cfg, target) {
+            // Let a fetch of this resource in flight here land first, then drop it too.
+            cfg.flights.settled(&keys.base).await;
+            tags.push(keys.resource_tag);
         }
     }
     if let Err(e) = cfg.cache.invalidate_tags(&tags).await {
@@ -724,6 +746,7 @@ where
     let has_auth = parts.headers.contains_key(header::AUTHORIZATION);
     let cond = take_conditionals(&mut parts.headers);
     let mut waited = false;
+    let mut leader = None;
     loop {
         let Ok(found) = lookup(&ctx.cfg, &keys, &parts.headers).await else {
             restore(&mut parts.headers, cond);
@@ -744,6 +767,13 @@ where
                 Use::Revalidate => stale = Some((entry, key)),
             }
         }
+        // Responses are stored behind the response that carried them: a miss here may be a
+        // write still in flight, so wait for it once and look again.
+        let no_flight = req_cc.only_if_cached || has_auth || method == Method::HEAD;
+        if no_flight && !waited && ctx.cfg.flights.settled(&keys.base).await {
+            waited = true;
+            continue;
+        }
         if req_cc.only_if_cached {
             let mut res = Response::new(Body::empty());
             *res.status_mut() = StatusCode::GATEWAY_TIMEOUT;
@@ -760,25 +790,27 @@ where
             ctx.label(&mut res, Status::Miss);
             return Ok(res);
         }
-        let leader = if has_auth || waited {
-            None
-        } else {
+        if leader.is_none() && !has_auth && !waited {
             match ctx.cfg.flights.join(&keys.base) {
-                Join::Leader(leader) => Some(leader),
+                Join::Leader(l) => {
+                    // A write may have landed between our lookup and our join: look again.
+                    leader = Some(l);
+                    continue;
+                }
                 Join::Follower(rx) => {
                     flight::wait(rx).await;
                     waited = true;
                     continue;
                 }
             }
-        };
+        }
         let job = Job {
             parts,
             method,
             cond,
             keys,
             req_cc,
-            _leader: leader,
+            leader,
         };
         return match stale {
             Some((entry, key)) => revalidate(ctx, job, body, entry, key).await,
@@ -809,13 +841,13 @@ struct Job {
     keys: Keys,
     req_cc: CacheControl,
     /// Held until the response is stored: concurrent misses wait on it.
-    _leader: Option<Leader>,
+    leader: Option<Leader>,
 }
 
 /// Fetches from the inner service, stores what may be stored, and answers.
 async fn fetch<S, ResBody>(
     mut ctx: Ctx<S>,
-    job: Job,
+    mut job: Job,
     body: Body,
 ) -> Result<Response<Body>, S::Error>
 where
@@ -824,14 +856,15 @@ where
     ResBody::Error: Into<BoxError>,
 {
     let req_headers = job.parts.headers.clone();
-    let mut parts = job.parts.clone();
+    // The request goes to the inner service; only its headers are needed afterwards.
+    let mut parts = std::mem::replace(&mut job.parts, Request::new(()).into_parts().0);
     parts.method = Method::GET;
     let request_time = now_ms();
     let res = ctx.call(Request::from_parts(parts, body)).await?;
     let response_time = now_ms();
     Ok(take_response(
         &ctx.cfg,
-        &job,
+        &mut job,
         &req_headers,
         res,
         request_time,
@@ -845,7 +878,7 @@ where
 /// whether it was stored.
 async fn take_response<ResBody>(
     cfg: &Config,
-    job: &Job,
+    job: &mut Job,
     req_headers: &HeaderMap,
     res: Response<ResBody>,
     request_time: u64,
@@ -913,7 +946,7 @@ where
         flags: plan.flags,
         vary,
     };
-    store(cfg, &job.keys, &entry, plan.ttl, tags).await;
+    store(cfg, &job.keys, &entry, plan.ttl, tags, job.leader.take());
     (
         serve(cfg, entry, now_ms(), &job.method, &job.cond, Status::Miss),
         true,
@@ -937,7 +970,7 @@ impl RetainFields for HeaderMap {
 /// Revalidates a stored response with a conditional request (RFC 9111 §4.3).
 async fn revalidate<S, ResBody>(
     mut ctx: Ctx<S>,
-    job: Job,
+    mut job: Job,
     body: Body,
     entry: Entry,
     key: String,
@@ -994,7 +1027,7 @@ where
         }
         let updated = refresh(
             &ctx.cfg,
-            &job,
+            &mut job,
             &req_headers,
             entry,
             res,
@@ -1023,7 +1056,7 @@ where
     }
     let (res, stored) = take_response(
         &ctx.cfg,
-        &job,
+        &mut job,
         &req_headers,
         res,
         request_time,
@@ -1043,7 +1076,7 @@ where
 /// the freshness starts over. Stores the result and returns it.
 async fn refresh<B>(
     cfg: &Config,
-    job: &Job,
+    job: &mut Job,
     req_headers: &HeaderMap,
     mut entry: Entry,
     res: Response<B>,
@@ -1081,7 +1114,7 @@ async fn refresh<B>(
             entry.swr_ms = p.swr_ms;
             entry.sie_ms = p.sie_ms;
             entry.flags = p.flags;
-            store(cfg, &job.keys, &entry, p.ttl, tags).await;
+            store(cfg, &job.keys, &entry, p.ttl, tags, job.leader.take());
         }
         None => {
             // The origin no longer lets us keep it.
@@ -1127,7 +1160,7 @@ fn spawn_revalidation<S, ResBody>(
         cond: HeaderMap::new(),
         keys: keys.clone(),
         req_cc: CacheControl::default(),
-        _leader: Some(leader),
+        leader: Some(leader),
     };
     runtime.spawn(async move {
         let _ = revalidate(ctx, job, Body::empty(), entry, key).await;

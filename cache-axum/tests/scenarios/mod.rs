@@ -1227,12 +1227,25 @@ pub async fn two_instances_share_one_store(store: Arc<dyn Store>) {
         t.origin.get("/shared", Spec::ok(A).cc("max-age=60"));
         t.origin.set("POST", "/shared", Spec::ok("").status(204));
     }
+    // Stores are written behind the response: another instance sees them once they land.
+    let probe = handle();
+    let landed = || async {
+        for _ in 0..500 {
+            if probe.get_bytes("rc:/shared").await.unwrap().is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the write never landed");
+    };
     assert_eq!(a.client.get("/shared").await.x_cache(), "MISS");
+    landed().await;
     let rb = b.client.get("/shared").await;
     assert_eq!((rb.x_cache(), rb.text().as_str()), ("HIT", A));
     assert_eq!((a.origin.gets("/shared"), b.origin.gets("/shared")), (1, 0));
     b.client.send("POST", "/shared", &[]).await;
     assert_eq!(a.client.get("/shared").await.x_cache(), "MISS");
+    landed().await;
     assert_eq!(b.client.get("/shared").await.x_cache(), "HIT");
     assert_eq!((a.origin.gets("/shared"), b.origin.gets("/shared")), (2, 0));
 }
