@@ -53,8 +53,7 @@ fn routes(calls: Calls) -> Router {
         .route(
             "/stream",
             get(|| async {
-                let chunks =
-                    futures_util::stream::iter(["a", "b"].map(|s| Ok::<_, std::io::Error>(s)));
+                let chunks = futures_util::stream::iter(["a", "b"].map(Ok::<_, std::io::Error>));
                 Body::from_stream(chunks)
             }),
         )

@@ -8,6 +8,10 @@ use tower_layer::Layer;
 use super::service::Etag;
 
 /// Bodies up to this size get a computed ETag by default: 1 MiB.
+///
+/// ```
+/// assert_eq!(cache_axum::etag::DEFAULT_MAX_ETAG_BODY, 1 << 20);
+/// ```
 pub const DEFAULT_MAX_ETAG_BODY: usize = 1 << 20;
 
 pub(crate) type KeyFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;

@@ -220,7 +220,8 @@ fn decode_response(r: &mut Reader) -> Option<Entry> {
         vary.push((name, present.then_some(value)));
     }
     let nheaders = r.u16()?;
-    let mut headers = HeaderMap::with_capacity(usize::from(nheaders));
+    // Room for the `Age` and status fields added when it is served.
+    let mut headers = HeaderMap::with_capacity(usize::from(nheaders) + 2);
     for _ in 0..nheaders {
         let name = r.name()?;
         let value = r.value()?;

@@ -16,8 +16,16 @@ pub(crate) type KeyFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
 pub(crate) type Predicate = Arc<dyn Fn(&Parts) -> bool + Send + Sync>;
 
 /// Default bound on buffered (and stored) bodies: 1 MiB.
+///
+/// ```
+/// assert_eq!(cache_axum::response_cache::DEFAULT_MAX_BODY, 1 << 20);
+/// ```
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 /// Default time a stale response with a validator is kept for revalidation: 10 minutes.
+///
+/// ```
+/// assert_eq!(cache_axum::response_cache::DEFAULT_KEEP_STALE.as_secs(), 600);
+/// ```
 pub const DEFAULT_KEEP_STALE: Duration = Duration::from_secs(600);
 
 /// Everything a [`ResponseCache`] service shares with its clones.

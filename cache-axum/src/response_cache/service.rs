@@ -73,16 +73,32 @@ impl<S> ResponseCache<S> {
     }
 
     /// The inner service.
+    ///
+    /// ```
+    /// let svc = cache_axum::ResponseCache::new(7u8, cache_core::Cache::memory());
+    /// assert_eq!(*svc.get_ref(), 7);
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    ///
+    /// ```
+    /// let mut svc = cache_axum::ResponseCache::new(7u8, cache_core::Cache::memory());
+    /// *svc.get_mut() = 8;
+    /// assert_eq!(svc.into_inner(), 8);
+    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
+    ///
+    /// ```
+    /// let svc = cache_axum::ResponseCache::new(7u8, cache_core::Cache::memory());
+    /// assert_eq!(svc.into_inner(), 7);
+    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -172,9 +188,8 @@ where
 struct Keys {
     /// The primary key: a response, or the variants record of a URI with `Vary`.
     base: String,
-    /// The tag every stored response of this resource carries, so invalidating the resource
-    /// drops all its variants in one call.
-    resource_tag: String,
+    /// The resource identity (path and query, or the key function's result).
+    id: String,
 }
 
 fn now_ms() -> u64 {
@@ -194,9 +209,13 @@ fn resource_id(cfg: &Config, parts: &Parts) -> Option<String> {
     }
 }
 
-fn resource_tag(id: &str) -> String {
-    let hash = blake3::hash(id.as_bytes());
-    format!("rc-uri:{}", &hash.to_hex()[..32])
+impl Keys {
+    /// The tag every stored response of this resource carries, so invalidating the resource
+    /// drops all its variants in one call. Computed only when writing or invalidating.
+    fn resource_tag(&self) -> String {
+        let hash = blake3::hash(self.id.as_bytes());
+        format!("rc-uri:{}", &hash.to_hex()[..32])
+    }
 }
 
 /// The normalized value of a request field for `Vary` matching: all its lines, comma-joined.
@@ -244,7 +263,7 @@ fn keys_for(cfg: &Config, parts: &Parts) -> Option<Keys> {
     }
     Some(Keys {
         base: key.finish(),
-        resource_tag: resource_tag(&id),
+        id,
     })
 }
 
@@ -531,7 +550,7 @@ fn store(
     let opts = SetOptions::new()
         .ttl(ttl)
         .tags(tags)
-        .tag(keys.resource_tag.clone());
+        .tag(keys.resource_tag());
     let mut writes = Vec::with_capacity(2);
     if entry.vary.is_empty() {
         writes.push((keys.base.clone(), entry.encode()));
@@ -698,7 +717,7 @@ async fn invalidate(cfg: &Config, parts: &Parts, res_headers: &HeaderMap) {
         if let Some(keys) = keys_for(cfg, target) {
             // Let a fetch of this resource in flight here land first, then drop it too.
             cfg.flights.settled(&keys.base).await;
-            tags.push(keys.resource_tag);
+            tags.push(keys.resource_tag());
         }
     }
     if let Err(e) = cfg.cache.invalidate_tags(&tags).await {
@@ -706,7 +725,7 @@ async fn invalidate(cfg: &Config, parts: &Parts, res_headers: &HeaderMap) {
     }
 }
 
-async fn handle<S, ResBody>(mut ctx: Ctx<S>, req: Request<Body>) -> Result<Response<Body>, S::Error>
+async fn handle<S, ResBody>(ctx: Ctx<S>, req: Request<Body>) -> Result<Response<Body>, S::Error>
 where
     S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -714,20 +733,12 @@ where
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
+    // The hit path stays inline; every path that calls the inner service is boxed, so this
+    // future stays small (it is moved into a box on every request).
     let (mut parts, body) = req.into_parts();
     let method = parts.method.clone();
     if method != Method::GET && method != Method::HEAD {
-        if !is_unsafe(&method) {
-            return pass(ctx, Request::from_parts(parts, body)).await;
-        }
-        let target = parts.clone();
-        let res = ctx.call(Request::from_parts(parts, body)).await?;
-        if res.status().is_success() || res.status().is_redirection() {
-            invalidate(&ctx.cfg, &target, res.headers()).await;
-        }
-        let mut res = res.map(Body::new);
-        ctx.label(&mut res, Status::Bypass);
-        return Ok(res);
+        return Box::pin(other_method(ctx, Request::from_parts(parts, body))).await;
     }
     let bypass = ctx.cfg.predicate.as_ref().is_some_and(|p| !p(&parts))
         // Ranges and the preconditions this cache does not evaluate go to the origin.
@@ -740,17 +751,18 @@ where
         keys_for(&ctx.cfg, &parts)
     };
     let Some(keys) = keys else {
-        return pass(ctx, Request::from_parts(parts, body)).await;
+        return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
     };
     let req_cc = CacheControl::parse(&parts.headers);
     let has_auth = parts.headers.contains_key(header::AUTHORIZATION);
     let cond = take_conditionals(&mut parts.headers);
+    let cfg_status_header = ctx.cfg.status_header.clone();
     let mut waited = false;
     let mut leader = None;
     loop {
         let Ok(found) = lookup(&ctx.cfg, &keys, &parts.headers).await else {
             restore(&mut parts.headers, cond);
-            return pass(ctx, Request::from_parts(parts, body)).await;
+            return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
         };
         let now = now_ms();
         let mut stale = None;
@@ -783,11 +795,10 @@ where
         if method == Method::HEAD && stale.is_none() {
             // A HEAD response has no body to store: forward it as it is.
             restore(&mut parts.headers, cond);
-            let mut res = ctx
-                .call(Request::from_parts(parts, body))
-                .await?
-                .map(Body::new);
-            ctx.label(&mut res, Status::Miss);
+            let mut res = Box::pin(pass(ctx, Request::from_parts(parts, body))).await?;
+            if let Some(name) = &cfg_status_header {
+                res.headers_mut().insert(name.clone(), Status::Miss.value());
+            }
             return Ok(res);
         }
         if leader.is_none() && !has_auth && !waited {
@@ -813,10 +824,34 @@ where
             leader,
         };
         return match stale {
-            Some((entry, key)) => revalidate(ctx, job, body, entry, key).await,
-            None => fetch(ctx, job, body).await,
+            Some((entry, key)) => Box::pin(revalidate(ctx, job, body, entry, key)).await,
+            None => Box::pin(fetch(ctx, job, body)).await,
         };
     }
+}
+
+/// Methods other than `GET`/`HEAD`: unsafe ones invalidate what they change.
+async fn other_method<S, ResBody>(
+    mut ctx: Ctx<S>,
+    req: Request<Body>,
+) -> Result<Response<Body>, S::Error>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    if !is_unsafe(req.method()) {
+        return pass(ctx, req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let target = parts.clone();
+    let res = ctx.call(Request::from_parts(parts, body)).await?;
+    if res.status().is_success() || res.status().is_redirection() {
+        invalidate(&ctx.cfg, &target, res.headers()).await;
+    }
+    let mut res = res.map(Body::new);
+    ctx.label(&mut res, Status::Bypass);
+    Ok(res)
 }
 
 /// Calls the inner service for a request the cache does not handle.
@@ -1120,7 +1155,7 @@ async fn refresh<B>(
             // The origin no longer lets us keep it.
             entry.lifetime_ms = 0;
             entry.initial_age_ms = 0;
-            if let Err(e) = cfg.cache.invalidate_tags([&job.keys.resource_tag]).await {
+            if let Err(e) = cfg.cache.invalidate_tags([job.keys.resource_tag()]).await {
                 tracing::warn!(target: "cache_axum", error = %e, "unstorable response not dropped");
             }
         }
@@ -1279,9 +1314,7 @@ mod tests {
 
     #[test]
     fn keys_escape_the_uri_so_it_cannot_forge_another_key() {
-        let cfg = match ResponseCacheLayer::new(Cache::memory()) {
-            l => tower_layer::Layer::layer(&l, ()).cfg,
-        };
+        let cfg = tower_layer::Layer::layer(&ResponseCacheLayer::new(Cache::memory()), ()).cfg;
         let parts =
             |uri: &'static str| Request::builder().uri(uri).body(()).unwrap().into_parts().0;
         let a = keys_for(&cfg, &parts("/a:vb:x")).unwrap();
