@@ -562,6 +562,12 @@ fn store(
             entry.encode(),
         ));
     }
+    // A request that did not lead a flight (one with `Authorization`, say) opens one for the
+    // write, so the next request here waits for it rather than missing.
+    let leader = leader.or_else(|| match cfg.flights.join(&keys.base) {
+        Join::Leader(l) => Some(l),
+        Join::Follower(_) => None,
+    });
     let cache = cfg.cache.clone();
     let write = async move {
         for (key, bytes) in writes {
@@ -773,7 +779,7 @@ where
                     return Ok(serve(&ctx.cfg, entry, now, &method, &cond, Status::Stale))
                 }
                 Use::StaleWhileRevalidate => {
-                    spawn_revalidation(&ctx, &parts, &keys, entry.clone(), key);
+                    spawn_revalidation(&ctx, &parts, &keys, entry.clone(), key, leader.take());
                     return Ok(serve(&ctx.cfg, entry, now, &method, &cond, Status::Stale));
                 }
                 Use::Revalidate => stale = Some((entry, key)),
@@ -1170,6 +1176,7 @@ fn spawn_revalidation<S, ResBody>(
     keys: &Keys,
     entry: Entry,
     key: String,
+    held: Option<Leader>,
 ) where
     S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -1180,24 +1187,42 @@ fn spawn_revalidation<S, ResBody>(
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    let Join::Leader(leader) = ctx.cfg.flights.join(&keys.base) else {
-        // Someone is already refreshing it.
-        return;
-    };
     let ctx = Ctx {
         svc: ctx.svc.clone(),
         ready: false,
         cfg: Arc::clone(&ctx.cfg),
     };
-    let job = Job {
-        parts: parts.clone(),
-        method: Method::GET,
-        cond: HeaderMap::new(),
-        keys: keys.clone(),
-        req_cc: CacheControl::default(),
-        leader: Some(leader),
-    };
+    let parts = parts.clone();
+    let keys = keys.clone();
     runtime.spawn(async move {
+        // This request may already lead the key's flight (it looked again after joining).
+        let leader = match held {
+            Some(leader) => leader,
+            None => match ctx.cfg.flights.join(&keys.base) {
+                Join::Leader(leader) => leader,
+                Join::Follower(rx) => {
+                    // Whoever leads may be refreshing it already, or only finishing the write
+                    // that stored it: wait, and refresh only if it is still stale.
+                    flight::wait(rx).await;
+                    let fresh = matches!(
+                        lookup(&ctx.cfg, &keys, &parts.headers).await,
+                        Ok(Some((e, _))) if decide(&e, &CacheControl::default(), now_ms()) == Use::Fresh
+                    );
+                    match ctx.cfg.flights.join(&keys.base) {
+                        Join::Leader(leader) if !fresh => leader,
+                        _ => return,
+                    }
+                }
+            },
+        };
+        let job = Job {
+            parts,
+            method: Method::GET,
+            cond: HeaderMap::new(),
+            keys,
+            req_cc: CacheControl::default(),
+            leader: Some(leader),
+        };
         let _ = revalidate(ctx, job, Body::empty(), entry, key).await;
     });
 }
