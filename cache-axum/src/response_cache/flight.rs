@@ -51,20 +51,17 @@ impl Flights {
         })
     }
 
+    /// The flight on `key` right now, to wait on later.
+    pub(crate) fn watch(&self, key: &str) -> Option<watch::Receiver<()>> {
+        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(key).map(|(_, rx)| rx.clone())
+    }
+
     /// Waits for the flight on `key`, if there is one (an invalidation must not be overtaken
     /// by a response fetched before it and stored after it).
-    /// Returns whether there was one to wait for.
-    pub(crate) async fn settled(&self, key: &str) -> bool {
-        let rx = {
-            let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-            map.get(key).map(|(_, rx)| rx.clone())
-        };
-        match rx {
-            Some(rx) => {
-                wait(rx).await;
-                true
-            }
-            None => false,
+    pub(crate) async fn settled(&self, key: &str) {
+        if let Some(rx) = self.watch(key) {
+            wait(rx).await;
         }
     }
 

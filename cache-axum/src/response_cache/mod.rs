@@ -24,6 +24,9 @@
 //!   of a same-origin `Location`/`Content-Location`. [`CacheOptions`] or the tag header tag a
 //!   response for [`Cache::invalidate_tags`].
 //! - **Coalescing**: concurrent misses on one key make one call to the inner service.
+//! - **Write-behind**: a response is stored after it is sent, so the client never waits for
+//!   the store; requests of the same process that miss meanwhile wait for the write (and an
+//!   unsafe method waits for it before invalidating), other instances see it once it lands.
 //! - **Bounded**: bodies above [`max_body`](ResponseCacheLayer::max_body) stream through,
 //!   unbuffered and unstored.
 //!

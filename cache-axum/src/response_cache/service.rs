@@ -547,10 +547,12 @@ fn store(
     tags: Vec<String>,
     leader: Option<Leader>,
 ) {
-    let opts = SetOptions::new()
-        .ttl(ttl)
-        .tags(tags)
-        .tag(keys.resource_tag());
+    let mut opts = SetOptions::new().ttl(ttl).tags(tags);
+    if !entry.vary.is_empty() || !cfg.vary_by.is_empty() {
+        // A resource stored under several keys is invalidated through its tag; one stored
+        // under its base key alone is simply deleted (a tag costs a write to the tag index).
+        opts = opts.tag(keys.resource_tag());
+    }
     let mut writes = Vec::with_capacity(2);
     if entry.vary.is_empty() {
         writes.push((keys.base.clone(), entry.encode()));
@@ -710,6 +712,7 @@ fn same_origin(parts: &Parts, value: &HeaderValue) -> Option<Uri> {
 /// `Content-Location` (all variants at once, through their resource tags).
 async fn invalidate(cfg: &Config, parts: &Parts, res_headers: &HeaderMap) {
     let mut tags = Vec::new();
+    let mut bases = Vec::new();
     let mut targets = vec![parts.clone()];
     for name in [header::LOCATION, header::CONTENT_LOCATION] {
         if let Some(uri) = res_headers.get(&name).and_then(|v| same_origin(parts, v)) {
@@ -724,11 +727,19 @@ async fn invalidate(cfg: &Config, parts: &Parts, res_headers: &HeaderMap) {
             // Let a fetch of this resource in flight here land first, then drop it too.
             cfg.flights.settled(&keys.base).await;
             tags.push(keys.resource_tag());
+            bases.push(keys.base);
         }
     }
-    if let Err(e) = cfg.cache.invalidate_tags(&tags).await {
+    if let Err(e) = drop_resources(cfg, &bases, &tags).await {
         tracing::warn!(target: "cache_axum", error = %e, "invalidation after an unsafe method failed");
     }
+}
+
+/// Deletes resources: their base keys, and every key tagged with their resource tags.
+async fn drop_resources(cfg: &Config, bases: &[String], tags: &[String]) -> cache_core::Result<()> {
+    cfg.cache.delete_many(bases).await?;
+    cfg.cache.invalidate_tags(tags).await?;
+    Ok(())
 }
 
 async fn handle<S, ResBody>(ctx: Ctx<S>, req: Request<Body>) -> Result<Response<Body>, S::Error>
@@ -763,9 +774,18 @@ where
     let has_auth = parts.headers.contains_key(header::AUTHORIZATION);
     let cond = take_conditionals(&mut parts.headers);
     let cfg_status_header = ctx.cfg.status_header.clone();
+    // Requests that never join a flight (they may not share a response, or must not wait for
+    // an inner call) still must not miss a response whose write is in flight: note the flight
+    // before looking up, and wait for it on a miss.
+    let no_flight = req_cc.only_if_cached || has_auth || method == Method::HEAD;
     let mut waited = false;
     let mut leader = None;
     loop {
+        let pending = if no_flight && !waited {
+            ctx.cfg.flights.watch(&keys.base)
+        } else {
+            None
+        };
         let Ok(found) = lookup(&ctx.cfg, &keys, &parts.headers).await else {
             restore(&mut parts.headers, cond);
             return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
@@ -785,10 +805,8 @@ where
                 Use::Revalidate => stale = Some((entry, key)),
             }
         }
-        // Responses are stored behind the response that carried them: a miss here may be a
-        // write still in flight, so wait for it once and look again.
-        let no_flight = req_cc.only_if_cached || has_auth || method == Method::HEAD;
-        if no_flight && !waited && ctx.cfg.flights.settled(&keys.base).await {
+        if let Some(rx) = pending {
+            flight::wait(rx).await;
             waited = true;
             continue;
         }
@@ -1161,7 +1179,8 @@ async fn refresh<B>(
             // The origin no longer lets us keep it.
             entry.lifetime_ms = 0;
             entry.initial_age_ms = 0;
-            if let Err(e) = cfg.cache.invalidate_tags([job.keys.resource_tag()]).await {
+            let (bases, tags) = ([job.keys.base.clone()], [job.keys.resource_tag()]);
+            if let Err(e) = drop_resources(cfg, &bases, &tags).await {
                 tracing::warn!(target: "cache_axum", error = %e, "unstorable response not dropped");
             }
         }
