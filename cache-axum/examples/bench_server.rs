@@ -1,11 +1,12 @@
-//! Servers for the HTTP load benchmark (`scripts/bench-http.sh`): the same handler with no
-//! layer and behind `ResponseCacheLayer` on the in-memory cache.
+//! A server for the HTTP load benchmark (`scripts/bench-http.sh`): the same handler with no
+//! layer (`bare`) or behind `ResponseCacheLayer` on the in-memory cache (`cached`). One
+//! process per variant, so the benchmark can also read each one's CPU time.
 //!
-//! Run with: cargo run --release -p cache-axum --example bench_server
+//! Run with: cargo run --release -p cache-axum --example bench_server -- cached
 //!
-//! Prints `bare=ADDR cached=ADDR` once both listen. Routes on both: `GET /item` (cacheable for
-//! an hour; a hit after the first request) and `GET /miss/{*rest}` (the same response under
-//! unique paths, so every request is a miss that is stored).
+//! Prints `addr=ADDR` once it listens. Routes: `GET /item` (cacheable for an hour; a hit after
+//! the first request) and `GET /miss/{*rest}` (the same response under unique paths, so every
+//! request is a miss that is stored).
 
 use axum::routing::get;
 use axum::Router;
@@ -40,9 +41,16 @@ async fn listen(app: Router) -> std::io::Result<std::net::SocketAddr> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let bare = listen(routes()).await?;
-    let cached = listen(routes().layer(ResponseCacheLayer::new(Cache::memory()))).await?;
-    println!("bare={bare} cached={cached}");
+    let app = match std::env::args().nth(1).as_deref() {
+        Some("bare") => routes(),
+        Some("cached") => routes().layer(ResponseCacheLayer::new(Cache::memory())),
+        _ => {
+            eprintln!("usage: bench_server bare|cached");
+            std::process::exit(2);
+        }
+    };
+    let addr = listen(app).await?;
+    println!("addr={addr}");
     std::future::pending::<()>().await;
     Ok(())
 }

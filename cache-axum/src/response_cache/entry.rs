@@ -52,8 +52,10 @@ pub(crate) struct Entry {
 /// What a key holds: a response, or the Vary names of a URI whose responses live under
 /// per-variant keys.
 #[derive(Debug)]
+// Decoded once per lookup and moved out at once: boxing would cost an allocation per hit.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Record {
-    Response(Box<Entry>),
+    Response(Entry),
     Variants(Vec<HeaderName>),
 }
 
@@ -193,7 +195,7 @@ pub(crate) fn decode(buf: Bytes) -> Option<Record> {
         return None;
     }
     match r.u8()? {
-        KIND_RESPONSE => decode_response(&mut r).map(|e| Record::Response(Box::new(e))),
+        KIND_RESPONSE => decode_response(&mut r).map(Record::Response),
         KIND_VARIANTS => {
             let n = r.u16()?;
             let names = (0..n).map(|_| r.name()).collect::<Option<Vec<_>>>()?;

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -188,24 +189,21 @@ where
 struct Keys {
     /// The primary key: a response, or the variants record of a URI with `Vary`.
     base: String,
-    /// The resource identity (path and query, or the key function's result).
-    id: String,
+    /// `base[..id_end]` is `rc:` and the escaped resource identity (path and query, or the
+    /// key function's result).
+    id_end: usize,
 }
 
 fn now_ms() -> u64 {
     policy::unix_ms(SystemTime::now())
 }
 
-fn resource_id(cfg: &Config, parts: &Parts) -> Option<String> {
+fn resource_id<'a>(cfg: &Config, parts: &'a Parts) -> Option<Cow<'a, str>> {
     match &cfg.key_fn {
-        Some(f) => f(parts),
-        None => Some(
-            parts
-                .uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_owned(),
-        ),
+        Some(f) => f(parts).map(Cow::Owned),
+        None => Some(Cow::Borrowed(
+            parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        )),
     }
 }
 
@@ -213,7 +211,7 @@ impl Keys {
     /// The tag every stored response of this resource carries, so invalidating the resource
     /// drops all its variants in one call. Computed only when writing or invalidating.
     fn resource_tag(&self) -> String {
-        let hash = blake3::hash(self.id.as_bytes());
+        let hash = blake3::hash(&self.base.as_bytes()[..self.id_end]);
         format!("rc-uri:{}", &hash.to_hex()[..32])
     }
 }
@@ -255,16 +253,14 @@ fn keys_for(cfg: &Config, parts: &Parts) -> Option<Keys> {
     let id = resource_id(cfg, parts)?;
     let mut key = KeyBuf::with_capacity(id.len() + 48)
         .lit("rc:")
-        .arg(id.as_str());
+        .arg(id.as_ref())
+        .finish();
+    let id_end = key.len();
     if !cfg.vary_by.is_empty() {
-        key = key
-            .lit(":vb:")
-            .lit(&hash_fields(cfg.vary_by.iter(), &parts.headers));
+        key.push_str(":vb:");
+        key.push_str(&hash_fields(cfg.vary_by.iter(), &parts.headers));
     }
-    Some(Keys {
-        base: key.finish(),
-        id,
-    })
+    Some(Keys { base: key, id_end })
 }
 
 fn variant_key(base: &str, names: &[HeaderName], headers: &HeaderMap) -> String {
@@ -278,25 +274,26 @@ fn vary_matches(entry: &Entry, headers: &HeaderMap) -> bool {
         .all(|(name, stored)| field_value(headers, name).as_ref() == stored.as_ref())
 }
 
-/// Looks the request up: `Ok(Some((entry, key)))` on a matching stored response, `Err(())` when
-/// the cache failed (already logged and counted by the `Cache`).
+/// Looks the request up: `Ok(Some((entry, variant key)))` on a matching stored response (no
+/// variant key: it is under the base key), `Err(())` when the cache failed (already logged and
+/// counted by the `Cache`).
 async fn lookup(
     cfg: &Config,
     keys: &Keys,
     headers: &HeaderMap,
-) -> Result<Option<(Entry, String)>, ()> {
+) -> Result<Option<(Entry, Option<String>)>, ()> {
     let Some(bytes) = cfg.cache.get_bytes(&keys.base).await.map_err(drop)? else {
         return Ok(None);
     };
     match entry::decode(bytes) {
-        Some(Record::Response(e)) => Ok(vary_matches(&e, headers).then(|| (*e, keys.base.clone()))),
+        Some(Record::Response(e)) => Ok(vary_matches(&e, headers).then_some((e, None))),
         Some(Record::Variants(names)) => {
             let key = variant_key(&keys.base, &names, headers);
             let Some(bytes) = cfg.cache.get_bytes(&key).await.map_err(drop)? else {
                 return Ok(None);
             };
             match entry::decode(bytes) {
-                Some(Record::Response(e)) if vary_matches(&e, headers) => Ok(Some((*e, key))),
+                Some(Record::Response(e)) if vary_matches(&e, headers) => Ok(Some((e, Some(key)))),
                 _ => Ok(None),
             }
         }
@@ -773,7 +770,6 @@ where
     let req_cc = CacheControl::parse(&parts.headers);
     let has_auth = parts.headers.contains_key(header::AUTHORIZATION);
     let cond = take_conditionals(&mut parts.headers);
-    let cfg_status_header = ctx.cfg.status_header.clone();
     // Requests that never join a flight (they may not share a response, or must not wait for
     // an inner call) still must not miss a response whose write is in flight: note the flight
     // before looking up, and wait for it on a miss.
@@ -799,10 +795,11 @@ where
                     return Ok(serve(&ctx.cfg, entry, now, &method, &cond, Status::Stale))
                 }
                 Use::StaleWhileRevalidate => {
+                    let key = key.unwrap_or_else(|| keys.base.clone());
                     spawn_revalidation(&ctx, &parts, &keys, entry.clone(), key, leader.take());
                     return Ok(serve(&ctx.cfg, entry, now, &method, &cond, Status::Stale));
                 }
-                Use::Revalidate => stale = Some((entry, key)),
+                Use::Revalidate => stale = Some((entry, key.unwrap_or_else(|| keys.base.clone()))),
             }
         }
         if let Some(rx) = pending {
@@ -819,9 +816,10 @@ where
         if method == Method::HEAD && stale.is_none() {
             // A HEAD response has no body to store: forward it as it is.
             restore(&mut parts.headers, cond);
+            let label = ctx.cfg.status_header.clone();
             let mut res = Box::pin(pass(ctx, Request::from_parts(parts, body))).await?;
-            if let Some(name) = &cfg_status_header {
-                res.headers_mut().insert(name.clone(), Status::Miss.value());
+            if let Some(name) = label {
+                res.headers_mut().insert(name, Status::Miss.value());
             }
             return Ok(res);
         }
