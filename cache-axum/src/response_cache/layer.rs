@@ -67,7 +67,8 @@ pub(crate) struct Config {
 #[derive(Clone)]
 #[must_use]
 pub struct ResponseCacheLayer {
-    cfg: Config,
+    // Shared, so applying the layer (axum does it per connection) is an `Arc` clone.
+    cfg: Arc<Config>,
 }
 
 impl fmt::Debug for ResponseCacheLayer {
@@ -92,7 +93,7 @@ impl ResponseCacheLayer {
     /// ```
     pub fn new(cache: Cache) -> Self {
         Self {
-            cfg: Config {
+            cfg: Arc::new(Config {
                 cache,
                 default_ttl: None,
                 heuristic: true,
@@ -105,7 +106,7 @@ impl ResponseCacheLayer {
                 store_set_cookie: false,
                 keep_stale: DEFAULT_KEEP_STALE,
                 flights: Arc::new(Flights::default()),
-            },
+            }),
         }
     }
 
@@ -120,7 +121,7 @@ impl ResponseCacheLayer {
     /// # let _ = layer;
     /// ```
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
-        self.cfg.default_ttl = Some(ttl);
+        self.cfg_mut().default_ttl = Some(ttl);
         self
     }
 
@@ -132,7 +133,7 @@ impl ResponseCacheLayer {
     /// # let _ = layer;
     /// ```
     pub fn heuristic(mut self, on: bool) -> Self {
-        self.cfg.heuristic = on;
+        self.cfg_mut().heuristic = on;
         self
     }
 
@@ -149,13 +150,14 @@ impl ResponseCacheLayer {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.cfg.vary_by.extend(
+        let vary_by = &mut self.cfg_mut().vary_by;
+        vary_by.extend(
             headers
                 .into_iter()
                 .filter_map(|h| HeaderName::from_bytes(h.as_ref().as_bytes()).ok()),
         );
-        self.cfg.vary_by.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        self.cfg.vary_by.dedup();
+        vary_by.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        vary_by.dedup();
         self
     }
 
@@ -176,7 +178,7 @@ impl ResponseCacheLayer {
     where
         F: Fn(&Parts) -> Option<String> + Send + Sync + 'static,
     {
-        self.cfg.key_fn = Some(Arc::new(f));
+        self.cfg_mut().key_fn = Some(Arc::new(f));
         self
     }
 
@@ -192,7 +194,7 @@ impl ResponseCacheLayer {
     where
         F: Fn(&Parts) -> bool + Send + Sync + 'static,
     {
-        self.cfg.predicate = Some(Arc::new(f));
+        self.cfg_mut().predicate = Some(Arc::new(f));
         self
     }
 
@@ -205,7 +207,7 @@ impl ResponseCacheLayer {
     /// # let _ = layer;
     /// ```
     pub fn tag_header(mut self, name: Option<&str>) -> Self {
-        self.cfg.tag_header = name.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+        self.cfg_mut().tag_header = name.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
         self
     }
 
@@ -218,7 +220,7 @@ impl ResponseCacheLayer {
     /// # let _ = layer;
     /// ```
     pub fn status_header(mut self, name: Option<&str>) -> Self {
-        self.cfg.status_header = name.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+        self.cfg_mut().status_header = name.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
         self
     }
 
@@ -230,7 +232,7 @@ impl ResponseCacheLayer {
     /// # let _ = layer;
     /// ```
     pub fn max_body(mut self, bytes: usize) -> Self {
-        self.cfg.max_body = bytes;
+        self.cfg_mut().max_body = bytes;
         self
     }
 
@@ -242,7 +244,7 @@ impl ResponseCacheLayer {
     /// # let _ = layer;
     /// ```
     pub fn store_set_cookie(mut self, on: bool) -> Self {
-        self.cfg.store_set_cookie = on;
+        self.cfg_mut().store_set_cookie = on;
         self
     }
 
@@ -257,8 +259,12 @@ impl ResponseCacheLayer {
     /// # let _ = layer;
     /// ```
     pub fn keep_stale(mut self, keep: Duration) -> Self {
-        self.cfg.keep_stale = keep;
+        self.cfg_mut().keep_stale = keep;
         self
+    }
+
+    fn cfg_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.cfg)
     }
 
     /// The cache responses are stored in.
@@ -277,6 +283,6 @@ impl<S> Layer<S> for ResponseCacheLayer {
     type Service = ResponseCache<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ResponseCache::from_config(inner, Arc::new(self.cfg.clone()))
+        ResponseCache::from_config(inner, Arc::clone(&self.cfg))
     }
 }
