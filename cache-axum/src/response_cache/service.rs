@@ -231,11 +231,12 @@ fn field_value(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
     HeaderValue::from_maybe_shared(joined.freeze()).ok()
 }
 
-fn hash_fields<'a>(names: impl Iterator<Item = &'a HeaderName>, headers: &HeaderMap) -> String {
+/// A digest of field names and values (`None`: the field is absent).
+fn hash_fields<'a>(fields: impl Iterator<Item = (&'a HeaderName, Option<HeaderValue>)>) -> String {
     let mut h = blake3::Hasher::new();
-    for name in names {
+    for (name, value) in fields {
         h.update(name.as_str().as_bytes());
-        match field_value(headers, name) {
+        match value {
             Some(v) => {
                 h.update(&[1]);
                 h.update(&(v.len() as u64).to_be_bytes());
@@ -249,6 +250,14 @@ fn hash_fields<'a>(names: impl Iterator<Item = &'a HeaderName>, headers: &Header
     h.finalize().to_hex()[..32].to_owned()
 }
 
+/// `hash_fields` over a request's values for `names`.
+fn hash_request_fields<'a>(
+    names: impl Iterator<Item = &'a HeaderName>,
+    headers: &HeaderMap,
+) -> String {
+    hash_fields(names.map(|n| (n, field_value(headers, n))))
+}
+
 fn keys_for(cfg: &Config, parts: &Parts) -> Option<Keys> {
     let id = resource_id(cfg, parts)?;
     let mut key = KeyBuf::with_capacity(id.len() + 48)
@@ -258,13 +267,13 @@ fn keys_for(cfg: &Config, parts: &Parts) -> Option<Keys> {
     let id_end = key.len();
     if !cfg.vary_by.is_empty() {
         key.push_str(":vb:");
-        key.push_str(&hash_fields(cfg.vary_by.iter(), &parts.headers));
+        key.push_str(&hash_request_fields(cfg.vary_by.iter(), &parts.headers));
     }
     Some(Keys { base: key, id_end })
 }
 
 fn variant_key(base: &str, names: &[HeaderName], headers: &HeaderMap) -> String {
-    format!("{base}:var:{}", hash_fields(names.iter(), headers))
+    format!("{base}:var:{}", hash_request_fields(names.iter(), headers))
 }
 
 fn vary_matches(entry: &Entry, headers: &HeaderMap) -> bool {
@@ -557,7 +566,12 @@ fn store(
         let names: Vec<HeaderName> = entry.vary.iter().map(|(n, _)| n.clone()).collect();
         writes.push((keys.base.clone(), entry::encode_variants(&names)));
         writes.push((
-            format!("{}:var:{}", keys.base, hash_fields_stored(entry)),
+            // The same digest `variant_key` takes of a later request's values.
+            format!(
+                "{}:var:{}",
+                keys.base,
+                hash_fields(entry.vary.iter().map(|(n, v)| (n, v.clone())))
+            ),
             entry.encode(),
         ));
     }
@@ -584,18 +598,6 @@ fn store(
         // No runtime to write from: the response is simply not stored.
         Err(_) => tracing::warn!(target: "cache_axum", "no tokio runtime; response not stored"),
     }
-}
-
-/// The variant hash of a stored entry, computed from the request values it recorded (the same
-/// hash `variant_key` computes from a later request).
-fn hash_fields_stored(entry: &Entry) -> String {
-    let mut headers = HeaderMap::new();
-    for (name, value) in &entry.vary {
-        if let Some(v) = value {
-            headers.insert(name.clone(), v.clone());
-        }
-    }
-    hash_fields(entry.vary.iter().map(|(n, _)| n), &headers)
 }
 
 /// Reads a body into memory up to `limit` bytes. A larger body (or one with trailers, or one
