@@ -531,6 +531,93 @@ impl Cache {
         }
     }
 
+    /// Reads raw bytes written with [`set_bytes`](Cache::set_bytes), bypassing the codec (they
+    /// still go through the namespace and the value frame, so foreign, tampered or typed values
+    /// are a counted miss). For callers with their own compact binary format, such as the HTTP
+    /// response cache.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = cache_core::Cache::memory();
+    /// cache.set_bytes("blob", Bytes::from_static(b"\x00\x01"), ()).await?;
+    /// assert_eq!(cache.get_bytes("blob").await?.as_deref(), Some(&b"\x00\x01"[..]));
+    /// cache.set("typed", &1).await?;
+    /// assert_eq!(cache.get_bytes("typed").await?, None);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>> {
+        let full = self.full_key(key)?;
+        let stored = self
+            .inner
+            .store
+            .get(&full)
+            .await
+            .map_err(|e| self.backend_error("get", &full, e))?;
+        let out = stored.and_then(|bytes| match self.inner.frame.decode(&full, &bytes) {
+            Ok(frame) if frame.codec_id == crate::codec::RAW_ID => Some(match frame.payload {
+                std::borrow::Cow::Borrowed(p) => bytes.slice_ref(p),
+                std::borrow::Cow::Owned(p) => Bytes::from(p),
+            }),
+            Ok(frame) => {
+                self.count(|c| &c.decode_errors, 1);
+                tracing::warn!(target: "cache", key = full, codec = frame.codec_id, "typed value read as raw bytes; treated as a miss");
+                None
+            }
+            Err(e) => {
+                self.count(|c| &c.decode_errors, 1);
+                tracing::warn!(target: "cache", key = full, error = %e, "undecodable cached value treated as a miss");
+                None
+            }
+        });
+        self.count_read(out.is_some());
+        Ok(out)
+    }
+
+    /// Writes raw bytes (no codec) with options; read them back with
+    /// [`get_bytes`](Cache::get_bytes). A zero TTL writes nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bytes::Bytes;
+    /// use cache_core::SetOptions;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = cache_core::Cache::memory();
+    /// let opts = SetOptions::new().ttl(Duration::from_secs(60)).tag("pages");
+    /// cache.set_bytes("page:/", Bytes::from_static(b"<html>"), opts).await?;
+    /// assert_eq!(cache.invalidate_tags(["pages"]).await?, 1);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn set_bytes(
+        &self,
+        key: &str,
+        value: Bytes,
+        opts: impl Into<SetOptions>,
+    ) -> Result<()> {
+        let full = self.full_key(key)?;
+        let opts = opts.into();
+        let ttl = self.resolve_ttl(opts.ttl);
+        if ttl == Some(Duration::ZERO) {
+            return Ok(());
+        }
+        let bytes = self
+            .inner
+            .frame
+            .encode(&full, crate::codec::RAW_ID, None, &value);
+        let tags = opts
+            .tags
+            .iter()
+            .map(|t| self.tag_key(t))
+            .collect::<Result<Vec<_>>>()?;
+        self.inner
+            .store
+            .set(&full, bytes, &WriteOptions { ttl, tags })
+            .await
+            .map_err(|e| self.backend_error("set", &full, e))?;
+        self.count(|c| &c.sets, 1);
+        Ok(())
+    }
+
     /// Writes a value with the default TTL.
     ///
     /// ```

@@ -59,6 +59,10 @@ pub struct Json;
 /// The header id of [`Json`].
 pub const JSON_ID: u8 = 1;
 
+/// The header id of raw bytes written with [`Cache::set_bytes`](crate::Cache::set_bytes): no
+/// codec, the payload is the caller's bytes as they are.
+pub const RAW_ID: u8 = 0;
+
 impl Codec for Json {
     fn id(&self) -> u8 {
         JSON_ID

@@ -1,0 +1,40 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use http::Response;
+use pin_project_lite::pin_project;
+
+/// The boxed work of one request: the optional precondition check, the inner call and the
+/// body digest are sequential awaits, which a boxed `async` block expresses far more clearly than a
+/// hand-written state machine, at the cost of one allocation per request.
+pub(crate) type BoxFuture<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
+
+pin_project! {
+    /// Response future of [`Etag`](super::Etag).
+    pub struct ResponseFuture<E> {
+        #[pin]
+        inner: BoxFuture<E>,
+    }
+}
+
+impl<E> ResponseFuture<E> {
+    pub(crate) fn new(inner: BoxFuture<E>) -> Self {
+        Self { inner }
+    }
+}
+
+impl<E> Future for ResponseFuture<E> {
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+impl<E> std::fmt::Debug for ResponseFuture<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

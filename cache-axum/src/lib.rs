@@ -1,0 +1,41 @@
+//! HTTP caching for axum on the cache-rs [`Cache`](cache_core::Cache):
+//!
+//! - [`ResponseCacheLayer`]: a shared HTTP cache (RFC 9111) for `GET`/`HEAD` responses, stored
+//!   in the `Cache`, so it is shared by every instance on one Redis;
+//! - [`EtagLayer`]: strong ETags, `304 Not Modified` and `412 Precondition Failed`;
+//! - [`LayerCache`]: the layer's cache in handlers (`State<Cache>` works as usual).
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::{extract::State, routing::{get, post}, Router};
+//! use cache_axum::{CacheOptions, EtagLayer, ResponseCacheLayer};
+//! use cache_core::Cache;
+//!
+//! async fn list(State(cache): State<Cache>) -> (CacheOptions, [(&'static str, &'static str); 1], String) {
+//!     let n: u64 = cache.get_or_set("count", (), || async { 3 }).await;
+//!     (CacheOptions::new().tag("posts"), [("cache-control", "max-age=60")], format!("{n} posts"))
+//! }
+//!
+//! async fn create(State(cache): State<Cache>) -> &'static str {
+//!     // POST /posts already drops the cached GET /posts; the tag drops the rest.
+//!     let _ = cache.invalidate_tags(["posts"]).await;
+//!     "created"
+//! }
+//!
+//! let cache = Cache::memory();
+//! let app: Router = Router::new()
+//!     .route("/posts", get(list).post(create))
+//!     .layer(EtagLayer::new())
+//!     .layer(ResponseCacheLayer::new(cache.clone()).default_ttl(Duration::from_secs(10)))
+//!     .with_state(cache);
+//! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod conditional;
+pub mod etag;
+mod extract;
+pub mod response_cache;
+
+pub use etag::{Etag, EtagLayer};
+pub use extract::LayerCache;
+pub use response_cache::{CacheOptions, ResponseCache, ResponseCacheLayer};

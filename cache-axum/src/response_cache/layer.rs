@@ -1,0 +1,288 @@
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cache_core::Cache;
+use http::header::HeaderName;
+use http::request::Parts;
+use tower_layer::Layer;
+
+use super::flight::Flights;
+use super::service::ResponseCache;
+
+/// A key function: the identity of a request's resource, or `None` to bypass the cache.
+pub(crate) type KeyFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
+/// A predicate: whether a request may use the cache at all.
+pub(crate) type Predicate = Arc<dyn Fn(&Parts) -> bool + Send + Sync>;
+
+/// Default bound on buffered (and stored) bodies: 1 MiB.
+///
+/// ```
+/// assert_eq!(cache_axum::response_cache::DEFAULT_MAX_BODY, 1 << 20);
+/// ```
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+/// Default time a stale response with a validator is kept for revalidation: 10 minutes.
+///
+/// ```
+/// assert_eq!(cache_axum::response_cache::DEFAULT_KEEP_STALE.as_secs(), 600);
+/// ```
+pub const DEFAULT_KEEP_STALE: Duration = Duration::from_secs(600);
+
+/// Everything a [`ResponseCache`] service shares with its clones.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) cache: Cache,
+    pub(crate) default_ttl: Option<Duration>,
+    pub(crate) heuristic: bool,
+    pub(crate) vary_by: Vec<HeaderName>,
+    pub(crate) key_fn: Option<KeyFn>,
+    pub(crate) predicate: Option<Predicate>,
+    pub(crate) tag_header: Option<HeaderName>,
+    pub(crate) status_header: Option<HeaderName>,
+    pub(crate) max_body: usize,
+    pub(crate) store_set_cookie: bool,
+    pub(crate) keep_stale: Duration,
+    pub(crate) flights: Arc<Flights>,
+}
+
+/// A [`Layer`] that caches `GET`/`HEAD` responses in a [`Cache`] as an RFC 9111 shared cache;
+/// see the [module docs](crate::response_cache) for what it implements.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{routing::get, Router};
+/// use cache_axum::ResponseCacheLayer;
+/// use cache_core::Cache;
+///
+/// let cache = Cache::memory();
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { ([("cache-control", "max-age=60")], "hello") }))
+///     .layer(
+///         ResponseCacheLayer::new(cache)
+///             .default_ttl(Duration::from_secs(5))
+///             .vary_by(["accept-language"])
+///             .max_body(256 * 1024),
+///     );
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct ResponseCacheLayer {
+    // Shared, so applying the layer (axum does it per connection) is an `Arc` clone.
+    cfg: Arc<Config>,
+}
+
+impl fmt::Debug for ResponseCacheLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseCacheLayer")
+            .field("cache", &self.cfg.cache)
+            .field("default_ttl", &self.cfg.default_ttl)
+            .field("vary_by", &self.cfg.vary_by)
+            .field("max_body", &self.cfg.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseCacheLayer {
+    /// A response cache storing in `cache`, with strict RFC 9111 defaults: no default TTL, the
+    /// `Last-Modified` heuristic on, `x-cache` status header, `cache-tag` tag header, 1 MiB body
+    /// bound, `Set-Cookie` responses not stored.
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory());
+    /// # let _ = layer;
+    /// ```
+    pub fn new(cache: Cache) -> Self {
+        Self {
+            cfg: Arc::new(Config {
+                cache,
+                default_ttl: None,
+                heuristic: true,
+                vary_by: Vec::new(),
+                key_fn: None,
+                predicate: None,
+                tag_header: Some(HeaderName::from_static("cache-tag")),
+                status_header: Some(HeaderName::from_static("x-cache")),
+                max_body: DEFAULT_MAX_BODY,
+                store_set_cookie: false,
+                keep_stale: DEFAULT_KEEP_STALE,
+                flights: Arc::new(Flights::default()),
+            }),
+        }
+    }
+
+    /// The freshness lifetime of responses that carry no freshness information (no
+    /// `s-maxage`, `max-age` or `Expires`), applied only where RFC 9111 §4.2.2 allows a
+    /// heuristic: heuristically cacheable status codes, or `public`. Off by default.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .default_ttl(Duration::from_secs(30));
+    /// # let _ = layer;
+    /// ```
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.cfg_mut().default_ttl = Some(ttl);
+        self
+    }
+
+    /// Whether responses with a `Last-Modified` and no other freshness information get the
+    /// usual heuristic lifetime (10 % of their age, at most a day). On by default.
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory()).heuristic(false);
+    /// # let _ = layer;
+    /// ```
+    pub fn heuristic(mut self, on: bool) -> Self {
+        self.cfg_mut().heuristic = on;
+        self
+    }
+
+    /// Request headers that always take part in the key, as if every response had them in
+    /// `Vary`. Invalid names are ignored.
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .vary_by(["accept-language", "x-tenant"]);
+    /// # let _ = layer;
+    /// ```
+    pub fn vary_by<I, S>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let vary_by = &mut self.cfg_mut().vary_by;
+        vary_by.extend(
+            headers
+                .into_iter()
+                .filter_map(|h| HeaderName::from_bytes(h.as_ref().as_bytes()).ok()),
+        );
+        vary_by.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        vary_by.dedup();
+        self
+    }
+
+    /// Replaces the resource identity in the key (by default the path and query). Return
+    /// `None` to bypass the cache for a request. The result is escaped, so it cannot forge
+    /// another key. The same function names the resources an unsafe method invalidates
+    /// (applied to the unsafe request, and to it with the `Location`/`Content-Location` URI).
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .key_fn(|req| {
+    ///         let host = req.headers.get("host")?.to_str().ok()?;
+    ///         Some(format!("{host}{}", req.uri.path()))
+    ///     });
+    /// # let _ = layer;
+    /// ```
+    pub fn key_fn<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    {
+        self.cfg_mut().key_fn = Some(Arc::new(f));
+        self
+    }
+
+    /// Only requests for which `f` returns true use the cache; others pass through
+    /// (`x-cache: BYPASS`).
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .predicate(|req| !req.uri.path().starts_with("/admin"));
+    /// # let _ = layer;
+    /// ```
+    pub fn predicate<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Parts) -> bool + Send + Sync + 'static,
+    {
+        self.cfg_mut().predicate = Some(Arc::new(f));
+        self
+    }
+
+    /// The response header whose comma-separated values tag the stored response (default
+    /// `cache-tag`); it is removed before the response reaches the client. `None` turns it off.
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .tag_header(Some("x-cache-tags"));
+    /// # let _ = layer;
+    /// ```
+    pub fn tag_header(mut self, name: Option<&str>) -> Self {
+        self.cfg_mut().tag_header = name.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+        self
+    }
+
+    /// The response header that reports `HIT`, `MISS`, `STALE`, `BYPASS` or `REVALIDATED`
+    /// (default `x-cache`). `None` turns it off.
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .status_header(Some("x-cache-status"));
+    /// # let _ = layer;
+    /// ```
+    pub fn status_header(mut self, name: Option<&str>) -> Self {
+        self.cfg_mut().status_header = name.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+        self
+    }
+
+    /// Bodies larger than this stream through to the client unbuffered and are not stored
+    /// (default [`DEFAULT_MAX_BODY`]).
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory()).max_body(64 * 1024);
+    /// # let _ = layer;
+    /// ```
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.cfg_mut().max_body = bytes;
+        self
+    }
+
+    /// Store responses that set cookies (off by default: a shared cache would hand one
+    /// client's cookie to every other client).
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory()).store_set_cookie(true);
+    /// # let _ = layer;
+    /// ```
+    pub fn store_set_cookie(mut self, on: bool) -> Self {
+        self.cfg_mut().store_set_cookie = on;
+        self
+    }
+
+    /// How long a response that has a validator (`ETag` or `Last-Modified`) is kept after it
+    /// goes stale, so it can be revalidated with a conditional request (default
+    /// [`DEFAULT_KEEP_STALE`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .keep_stale(Duration::from_secs(3600));
+    /// # let _ = layer;
+    /// ```
+    pub fn keep_stale(mut self, keep: Duration) -> Self {
+        self.cfg_mut().keep_stale = keep;
+        self
+    }
+
+    fn cfg_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.cfg)
+    }
+
+    /// The cache responses are stored in.
+    ///
+    /// ```
+    /// let cache = cache_core::Cache::memory();
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache.clone());
+    /// assert!(layer.cache().same_as(&cache));
+    /// ```
+    pub fn cache(&self) -> &Cache {
+        &self.cfg.cache
+    }
+}
+
+impl<S> Layer<S> for ResponseCacheLayer {
+    type Service = ResponseCache<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ResponseCache::from_config(inner, Arc::clone(&self.cfg))
+    }
+}

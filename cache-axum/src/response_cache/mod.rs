@@ -1,0 +1,69 @@
+//! A shared HTTP cache (RFC 9111) for `GET`/`HEAD` responses, stored in a [`Cache`].
+//!
+//! Because responses live in the [`Cache`], instances of a service on one Redis share them.
+//! The layer behaves like a reverse-proxy cache running in-process:
+//!
+//! - **Freshness** from `s-maxage`, `max-age`, `Expires` (a bad date is already expired), and a
+//!   heuristic only where RFC 9111 §4.2.2 allows one: `Last-Modified` (10 % of the age, at most
+//!   a day) or the optional [`default_ttl`](ResponseCacheLayer::default_ttl). Every served
+//!   response carries `Age`.
+//! - **Request directives** `no-store`, `no-cache` (and `Pragma: no-cache`), `max-age`,
+//!   `max-stale`, `min-fresh`, `only-if-cached` (504 when nothing usable is stored).
+//! - **Response directives** `no-store`, `private` (never stored here), `no-cache` (stored,
+//!   revalidated before every use), `must-revalidate`, `proxy-revalidate`, `public`, and
+//!   `stale-while-revalidate`/`stale-if-error` (RFC 5861).
+//! - **`Vary`**: a URI whose responses vary keeps a small variants record under its key and
+//!   each variant under `{key}:var:{digest of the request's values}`; `Vary: *` is never stored.
+//! - **Privacy**: requests with `Authorization` only get and store responses marked `public`,
+//!   `s-maxage` or `must-revalidate`; responses with `Set-Cookie` are not stored unless
+//!   [`store_set_cookie`](ResponseCacheLayer::store_set_cookie).
+//! - **Validation**: a stale response is revalidated with `If-None-Match`/`If-Modified-Since`;
+//!   a 304 updates the stored fields and freshness. Clients' own `If-None-Match` and
+//!   `If-Modified-Since` are answered by the cache with a 304.
+//! - **Invalidation**: a successful unsafe method drops every stored variant of its target and
+//!   of a same-origin `Location`/`Content-Location`. [`CacheOptions`] or the tag header tag a
+//!   response for [`Cache::invalidate_tags`].
+//! - **Coalescing**: concurrent misses on one key make one call to the inner service.
+//! - **Write-behind**: a response is stored after it is sent, so the client never waits for
+//!   the store; requests of the same process that miss meanwhile wait for the write (and an
+//!   unsafe method waits for it before invalidating), other instances see it once it lands.
+//! - **Bounded**: bodies above [`max_body`](ResponseCacheLayer::max_body) stream through,
+//!   unbuffered and unstored.
+//!
+//! Keys are `rc:{path and query}` inside the cache namespace, with the path escaped so a URL
+//! can never forge another key. The host is not part of the default key (one service, one
+//! site); use [`key_fn`](ResponseCacheLayer::key_fn) to add it. Cache failures never fail a
+//! request: they are logged, counted in the cache's stats, and the inner service answers.
+//! Requests with `Range`, `If-Match`, `If-Unmodified-Since` or `If-Range` go to the inner
+//! service untouched.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use cache_axum::ResponseCacheLayer;
+//! use cache_core::Cache;
+//!
+//! async fn page() -> ([(&'static str, &'static str); 1], &'static str) {
+//!     ([("cache-control", "public, max-age=60, stale-while-revalidate=30")], "<h1>hi</h1>")
+//! }
+//!
+//! let cache = Cache::memory();
+//! let app: Router = Router::new()
+//!     .route("/", get(page))
+//!     .layer(ResponseCacheLayer::new(cache.clone()));
+//! ```
+//!
+//! [`Cache`]: cache_core::Cache
+//! [`Cache::invalidate_tags`]: cache_core::Cache::invalidate_tags
+
+mod control;
+mod entry;
+mod flight;
+mod future;
+mod layer;
+mod policy;
+mod service;
+
+pub use control::CacheOptions;
+pub use future::ResponseFuture;
+pub use layer::{ResponseCacheLayer, DEFAULT_KEEP_STALE, DEFAULT_MAX_BODY};
+pub use service::ResponseCache;

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# HTTP load benchmark of cache-axum's ResponseCacheLayer on loopback, as ratios against a bare
+# handler returning the same bytes, all measured in this one run.
+#
+#   ./scripts/bench-http.sh              # 7 rounds of 2 s per case
+#   ROUNDS=9 SECS=3 CONNS=32 ./scripts/bench-http.sh
+#
+# Per round, back to back (order alternating between rounds): wrk on the bare server and on the
+# cached one, for hits (GET /item, stored after the first request) and for misses (unique
+# paths, each stored). Reported, with medians over rounds:
+#   hit/bare    requests/s of cached hits / requests/s of the bare handler     (target >= 0.90)
+#   miss c=1    mean latency of a miss, one request at a time, vs bare         (target <= +5 %)
+#   miss c=N    bare_rps / miss_rps - 1: the added latency at N connections
+#   cpu columns server CPU time per request (from /proc), vs bare: the same comparison, but
+#               insensitive to other load on the machine
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-7}
+SECS=${SECS:-2}
+CONNS=${CONNS:-32}
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "wrk not found: installing it (Debian package)" >&2
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
+fi
+
+cargo build -q --release -p cache-axum --example bench_server
+bin="${CARGO_TARGET_DIR:-target}/release/examples/bench_server"
+
+tmp=$(mktemp -d)
+"$bin" bare >"$tmp/bare.out" &
+bare_pid=$!
+"$bin" cached >"$tmp/cached.out" &
+cached_pid=$!
+trap 'kill "$bare_pid" "$cached_pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do
+  grep -q '^addr=' "$tmp/bare.out" && grep -q '^addr=' "$tmp/cached.out" && break
+  sleep 0.1
+done
+bare=$(sed 's/^addr=//' "$tmp/bare.out")
+cached=$(sed 's/^addr=//' "$tmp/cached.out")
+
+# Unique paths per request (misses), and a machine-readable summary: req/s, mean latency (us),
+# requests, non-2xx responses.
+lua="$tmp/bench.lua"
+cat >"$lua" <<'LUA'
+local unique = os.getenv("UNIQUE") == "1"
+local n, prefix = 0, tostring(math.random(1, 1e9))
+request = function()
+  if unique then
+    n = n + 1
+    return wrk.format("GET", "/miss/" .. prefix .. "/" .. n)
+  end
+  return wrk.format("GET", "/item")
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.2f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency.mean, summary.requests, summary.errors.status))
+end
+LUA
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick_us=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN {print 1e6 / hz}')
+
+run() { # pid addr unique conns -> "rps mean_us cpu_us_per_request"
+  local before after r
+  before=$(cpu_ticks "$1")
+  r=$(UNIQUE=$3 wrk -t1 -c"$4" -d"${SECS}s" -s "$lua" "http://$2" | awk '/^RESULT/ {print $2, $3, $4, $5}')
+  after=$(cpu_ticks "$1")
+  set -- $r "$before" "$after"
+  [ "$4" = "0" ] || { echo "non-2xx responses during the run" >&2; exit 1; }
+  awk -v rps="$1" -v lat="$2" -v n="$3" -v b="$5" -v a="$6" -v t="$tick_us" \
+    'BEGIN {printf "%s %s %.2f\n", rps, lat, (a - b) * t / n}'
+}
+
+# Warm up (and store /item in the cache).
+wrk -t1 -c4 -d1s "http://$bare/item" >/dev/null
+wrk -t1 -c4 -d1s "http://$cached/item" >/dev/null
+hit=$(curl -s -o /dev/null -D - "http://$cached/item" 2>/dev/null | tr -d '\r' \
+  | awk -F': ' 'tolower($1)=="x-cache" {print $2}' || true)
+
+pct() { awk -v c="$1" 'BEGIN {printf "%+.1f%%", c * 100}'; }
+printf '%-5s %9s %9s %8s %9s %9s %8s %9s %9s %8s %8s %8s\n' round bare_rps hit_rps hit/bare \
+  bare_c1us miss_c1us miss_c1 bare_urps miss_rps "miss_c$CONNS" cpu_hit cpu_miss
+declare -a R C1 CN CH CM
+for i in $(seq "$ROUNDS"); do
+  cases=("B0 $bare_pid $bare 0 $CONNS" "H0 $cached_pid $cached 0 $CONNS"
+         "B1 $bare_pid $bare 1 1" "M1 $cached_pid $cached 1 1"
+         "BU $bare_pid $bare 1 $CONNS" "MU $cached_pid $cached 1 $CONNS")
+  [ $((i % 2)) -eq 0 ] && cases=("${cases[1]}" "${cases[0]}" "${cases[3]}" "${cases[2]}" "${cases[5]}" "${cases[4]}")
+  declare -A res=()
+  for c in "${cases[@]}"; do
+    set -- $c
+    res[$1]=$(run "$2" "$3" "$4" "$5")
+  done
+  read -r b_rps _ b_cpu <<<"${res[B0]}"; read -r h_rps _ h_cpu <<<"${res[H0]}"
+  read -r _ b_lat _ <<<"${res[B1]}"; read -r _ m_lat _ <<<"${res[M1]}"
+  read -r bu_rps _ bu_cpu <<<"${res[BU]}"; read -r m_rps _ m_cpu <<<"${res[MU]}"
+  r=$(awk -v h="$h_rps" -v b="$b_rps" 'BEGIN {printf "%.3f", h / b}')
+  c1=$(awk -v m="$m_lat" -v b="$b_lat" 'BEGIN {printf "%.4f", m / b - 1}')
+  cn=$(awk -v m="$m_rps" -v b="$bu_rps" 'BEGIN {printf "%.4f", b / m - 1}')
+  ch=$(awk -v h="$h_cpu" -v b="$b_cpu" 'BEGIN {printf "%.3f", h / b}')
+  cm=$(awk -v m="$m_cpu" -v b="$bu_cpu" 'BEGIN {printf "%.3f", m / b}')
+  R+=("$r"); C1+=("$c1"); CN+=("$cn"); CH+=("$ch"); CM+=("$cm")
+  printf '%-5s %9s %9s %8s %9s %9s %8s %9s %9s %8s %8s %8s\n' "$i" "$b_rps" "$h_rps" "$r" \
+    "$b_lat" "$m_lat" "$(pct "$c1")" "$bu_rps" "$m_rps" "$(pct "$cn")" "$ch" "$cm"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo
+echo "x-cache on /item after warm-up: ${hit:-unknown (curl missing)}; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'median hit/bare requests/s:                 %s   (target >= 0.90)\n' "$(median "${R[@]}")"
+printf 'median added latency of a miss, c=1:        %s   (target <= +5%%)\n' "$(pct "$(median "${C1[@]}")")"
+printf 'median added latency of a miss, c=%-3s       %s\n' "$CONNS:" "$(pct "$(median "${CN[@]}")")"
+printf 'median server CPU per request, hit/bare:    %s\n' "$(median "${CH[@]}")"
+printf 'median server CPU per request, miss/bare:   %s\n' "$(median "${CM[@]}")"
