@@ -1,0 +1,333 @@
+//! Run with: cargo run -p cache-examples --bin demo
+//!
+//! The demo service: a small JSON API of users and their posts over a data source that is slow
+//! on purpose (`SLOW_MS`, default 300 ms per query), cached at every level the toolkit offers:
+//!
+//! - `#[cached]` on the data-source reads (`user:{id}`, `posts:user:{id}`, tagged),
+//! - `#[cache_invalidate]` on the writes,
+//! - `#[memoize]` on a pure function (`/fib/{n}`),
+//! - `ResponseCacheLayer` (shared HTTP cache: `x-cache: MISS|HIT|…`, `Age`) and `EtagLayer`
+//!   (strong ETags, `304 Not Modified`),
+//! - tags purged from a handler through `State<Cache>`,
+//! - `/cache/stats` (JSON), `/metrics` (Prometheus), `/health` (cache ping).
+//!
+//! In-memory by default; `CACHE_URL=redis://…`, `tiered+redis://…` or
+//! `redis-cluster://…` moves it to Redis with no code change. Listens on `BIND`
+//! (default `127.0.0.1:3000`) and shuts down gracefully on Ctrl-C.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cache_axum::{CacheOptions, EtagLayer, ResponseCacheLayer};
+use cache_core::{cache_invalidate, cached, memoize, Cache};
+use serde::{Deserialize, Serialize};
+
+/// A user of the demo API.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct User {
+    id: u64,
+    name: String,
+    email: String,
+}
+
+/// A post of a user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Post {
+    id: u64,
+    user_id: u64,
+    title: String,
+}
+
+/// The slow data source: a map behind a lock, with a delay on every query.
+#[derive(Debug)]
+struct Db {
+    users: RwLock<HashMap<u64, User>>,
+    posts: RwLock<Vec<Post>>,
+    delay: Duration,
+}
+
+impl Db {
+    fn seeded(delay: Duration) -> Self {
+        let names = [
+            "Ada Lovelace",
+            "Alan Turing",
+            "Grace Hopper",
+            "Edsger Dijkstra",
+        ];
+        let users = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let id = i as u64 + 1;
+                let email = format!(
+                    "{}@example.com",
+                    n.split(' ').next().unwrap_or("user").to_lowercase()
+                );
+                (
+                    id,
+                    User {
+                        id,
+                        name: (*n).to_string(),
+                        email,
+                    },
+                )
+            })
+            .collect();
+        let posts = (1..=8)
+            .map(|i| Post {
+                id: i,
+                user_id: (i - 1) % 4 + 1,
+                title: format!("Post number {i}"),
+            })
+            .collect();
+        Db {
+            users: RwLock::new(users),
+            posts: RwLock::new(posts),
+            delay,
+        }
+    }
+
+    async fn slow(&self) {
+        tokio::time::sleep(self.delay).await;
+    }
+}
+
+type AppDb = Arc<Db>;
+
+/// The application state: the cache (for `State<Cache>`) and the data source.
+#[derive(Clone)]
+struct AppState {
+    cache: Cache,
+    db: AppDb,
+}
+
+impl axum::extract::FromRef<AppState> for Cache {
+    fn from_ref(state: &AppState) -> Cache {
+        state.cache.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for AppDb {
+    fn from_ref(state: &AppState) -> AppDb {
+        state.db.clone()
+    }
+}
+
+// The data layer: cached reads, invalidating writes. No `cache = …`: they use the global cache
+// that `main` sets from the environment.
+
+#[cached(key = "user:{id}", ttl = "5m", tags = ["users"])]
+async fn find_user(db: &Db, id: u64) -> Option<User> {
+    tracing::info!(id, "loading user from the slow data source");
+    db.slow().await;
+    db.users.read().ok()?.get(&id).cloned()
+}
+
+#[cached(key = "posts:user:{id}", ttl = "5m", tags = ["posts", "user:{id}"])]
+async fn posts_of(db: &Db, id: u64) -> Vec<Post> {
+    tracing::info!(id, "loading posts from the slow data source");
+    db.slow().await;
+    db.posts
+        .read()
+        .map(|p| p.iter().filter(|p| p.user_id == id).cloned().collect())
+        .unwrap_or_default()
+}
+
+#[cached(key = "users:all", ttl = "1m", tags = ["users"])]
+async fn all_users(db: &Db) -> Vec<User> {
+    tracing::info!("loading every user from the slow data source");
+    db.slow().await;
+    let mut users: Vec<User> = db
+        .users
+        .read()
+        .map(|u| u.values().cloned().collect())
+        .unwrap_or_default();
+    users.sort_by_key(|u| u.id);
+    users
+}
+
+/// Why a write failed.
+#[derive(Debug)]
+struct NotFound;
+
+#[cache_invalidate(keys = ["user:{id}"], tags = ["users", "user:{id}"])]
+async fn rename_user(db: &Db, id: u64, name: String) -> Result<User, NotFound> {
+    db.slow().await;
+    let mut users = db.users.write().map_err(|_| NotFound)?;
+    let user = users.get_mut(&id).ok_or(NotFound)?;
+    user.name = name;
+    Ok(user.clone())
+}
+
+#[memoize(capacity = 1000)]
+fn fib(n: u64) -> u64 {
+    if n < 2 {
+        n
+    } else {
+        fib(n - 1).wrapping_add(fib(n - 2))
+    }
+}
+
+// Handlers.
+
+async fn get_user(State(db): State<AppDb>, Path(id): Path<u64>) -> Response {
+    match find_user(&db, id).await {
+        Some(user) => (
+            [(header::CACHE_CONTROL, "public, max-age=30")],
+            CacheOptions::new().tags(["users", &format!("user:{id}")]),
+            Json(user),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "no such user" })),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Rename {
+    name: String,
+}
+
+async fn put_user(
+    State(db): State<AppDb>,
+    Path(id): Path<u64>,
+    Json(body): Json<Rename>,
+) -> Response {
+    match rename_user(&db, id, body.name).await {
+        Ok(user) => Json(user).into_response(),
+        Err(NotFound) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "no such user" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn list_users(State(db): State<AppDb>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=30")],
+        CacheOptions::new().tag("users"),
+        Json(all_users(&db).await),
+    )
+}
+
+async fn user_posts(State(db): State<AppDb>, Path(id): Path<u64>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=30")],
+        CacheOptions::new().tags(["posts", &format!("user:{id}")]),
+        Json(posts_of(&db, id).await),
+    )
+}
+
+async fn get_fib(Path(n): Path<u64>) -> Response {
+    if n > 90 {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": "n must be at most 90" })),
+        )
+            .into_response();
+    }
+    let value = fib(n);
+    let memo = fib_memo().stats();
+    Json(serde_json::json!({ "n": n, "fib": value, "memo_hits": memo.hits, "memo_misses": memo.misses })).into_response()
+}
+
+#[derive(Deserialize)]
+struct Purge {
+    tag: String,
+}
+
+/// Purges a tag: both the `#[cached]` data and the HTTP responses carrying it.
+async fn purge(State(cache): State<Cache>, Json(body): Json<Purge>) -> Response {
+    match cache.invalidate_tags([body.tag.as_str()]).await {
+        Ok(n) => Json(serde_json::json!({ "tag": body.tag, "deleted": n })).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+async fn health(State(cache): State<Cache>) -> Response {
+    match cache.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ok", "store": cache.store().name() })).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "degraded", "store": cache.store().name(), "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+async fn stats(State(cache): State<Cache>) -> impl IntoResponse {
+    let s = cache.stats();
+    Json(serde_json::json!({
+        "store": cache.store().name(),
+        "hit_ratio": s.hit_ratio(),
+        "stats": s,
+        "tiers": cache.store().tier_stats(),
+    }))
+}
+
+fn app(cache: Cache, db: AppDb) -> Router {
+    let api = Router::new()
+        .route("/users", get(list_users))
+        .route("/users/{id}", get(get_user).put(put_user))
+        .route("/users/{id}/posts", get(user_posts))
+        .route("/fib/{n}", get(get_fib))
+        .layer(EtagLayer::new())
+        .layer(ResponseCacheLayer::new(cache.clone()));
+    Router::new()
+        .merge(api)
+        .route("/admin/purge", post(purge))
+        .route("/health", get(health))
+        .route("/cache/stats", get(stats))
+        .with_state(AppState { cache, db })
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,cache=warn".into()),
+        )
+        .init();
+    if let Err(e) = run().await {
+        tracing::error!("{e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let cache = Cache::from_env().await?;
+    Cache::set_global(cache.clone())?;
+    let delay = std::env::var("SLOW_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_millis(300), Duration::from_millis);
+    let db = Arc::new(Db::seeded(delay));
+    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    tracing::info!(addr = %listener.local_addr()?, store = cache.store().name(), "demo listening");
+    // The tests read this line to find the port when BIND ends in :0.
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app(cache, db))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("Ctrl-C: shutting down");
+        })
+        .await?;
+    Ok(())
+}
