@@ -58,7 +58,3 @@ pub mod __private {
     pub use ::serde;
     pub use ::tracing;
 }
-
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
