@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Makes sure redis-server and redis-cli are installed (Debian packages), for the tests.
+# Makes sure what the tests need from the system is installed (Debian packages):
+# redis-server and redis-cli (the tests start their own servers), openssl (the TLS test makes
+# its certificates) and curl (CI checks the demo with it).
 set -euo pipefail
-if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
-  exit 0
-fi
-echo "installing redis-server and redis-tools..." >&2
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "installing ${need[*]}..." >&2
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
-command -v redis-server >/dev/null || { echo "redis-server could not be installed" >&2; exit 1; }
+$SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+for cmd in redis-server redis-cli openssl curl; do
+  command -v "$cmd" >/dev/null || { echo "$cmd could not be installed" >&2; exit 1; }
+done
