@@ -120,7 +120,10 @@ async fn stats(State(d): State<Dashboard>) -> Response {
 async fn metrics(State(d): State<Dashboard>) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"),
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
             (header::CACHE_CONTROL, "no-store"),
         ],
         render_metrics(&d.cache),
@@ -184,9 +187,7 @@ async fn purge(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> R
         return refuse(StatusCode::BAD_REQUEST, "missing tag");
     }
     match d.cache.invalidate_tags([tag]).await {
-        Ok(deleted) => {
-            json_response(&serde_json::json!({ "tag": tag, "deleted": deleted }))
-        }
+        Ok(deleted) => json_response(&serde_json::json!({ "tag": tag, "deleted": deleted })),
         Err(e) => refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("purge failed: {e}"),

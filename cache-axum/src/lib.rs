@@ -36,8 +36,8 @@
 mod conditional;
 mod dashboard;
 pub mod etag;
-pub mod observe;
 mod extract;
+pub mod observe;
 pub mod response_cache;
 
 pub use dashboard::{dashboard, Dashboard};

@@ -408,7 +408,10 @@ pub(crate) fn json_response<T: Serialize>(value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => (
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             ],
             body,
@@ -494,7 +497,8 @@ fn set_gauges(cache: &Cache) {
         metrics::gauge!("cache_tier_pending").set(t.pending as f64);
     }
     for f in cache_core::stats::functions() {
-        metrics::counter!("cache_function_hits_total", "function" => f.name.clone()).absolute(f.hits);
+        metrics::counter!("cache_function_hits_total", "function" => f.name.clone())
+            .absolute(f.hits);
         metrics::counter!("cache_function_misses_total", "function" => f.name).absolute(f.misses);
     }
 }

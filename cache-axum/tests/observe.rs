@@ -96,11 +96,17 @@ async fn stats_json_reports_cache_routes_functions_and_invalidations() {
     assert!(s["tiers"].is_null());
     let routes = s["routes"].as_array().unwrap();
     let items = routes.iter().find(|r| r["route"] == "/items/{id}").unwrap();
-    assert_eq!((items["hit"].as_u64(), items["miss"].as_u64()), (Some(1), Some(1)), "{s}");
+    assert_eq!(
+        (items["hit"].as_u64(), items["miss"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
     let other = routes.iter().find(|r| r["route"] == "other").unwrap();
     assert_eq!(other["total"].as_u64(), Some(1), "{s}");
     // The dashboard's own requests are not counted: it is nested outside the layer.
-    assert!(routes.iter().all(|r| !r["route"].as_str().unwrap().starts_with("/cache")));
+    assert!(routes
+        .iter()
+        .all(|r| !r["route"].as_str().unwrap().starts_with("/cache")));
     let f = s["functions"].as_array().unwrap();
     let item_fn = f.iter().find(|f| f["name"] == "observe::item").unwrap();
     // Function counts are process-wide: other tests call `item` too.
@@ -122,7 +128,8 @@ async fn metrics_text_has_cache_counters_and_route_counts() {
     assert_eq!(status, 200);
     let hits = cache.stats().hits;
     assert!(
-        text.lines().any(|l| l == format!("cache_hits_total {hits}")),
+        text.lines()
+            .any(|l| l == format!("cache_hits_total {hits}")),
         "{text}"
     );
     assert!(text.contains("cache_entries "), "{text}");
@@ -156,17 +163,32 @@ async fn purge_needs_the_right_token() {
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("missing token"), "{body}");
 
-    let (status, body) =
-        send(addr, "POST", "/cache/purge", &json, r#"{"tag":"t","token":"nope"}"#).await;
+    let (status, body) = send(
+        addr,
+        "POST",
+        "/cache/purge",
+        &json,
+        r#"{"tag":"t","token":"nope"}"#,
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("wrong token"), "{body}");
-    assert!(cache.exists("a").await.unwrap(), "a refused purge deletes nothing");
+    assert!(
+        cache.exists("a").await.unwrap(),
+        "a refused purge deletes nothing"
+    );
 
     let (status, body) = send(addr, "POST", "/cache/purge", &json, "{not json").await;
     assert_eq!(status, 400, "{body}");
 
-    let (status, body) =
-        send(addr, "POST", "/cache/purge", &json, r#"{"tag":"t","token":"s3cret"}"#).await;
+    let (status, body) = send(
+        addr,
+        "POST",
+        "/cache/purge",
+        &json,
+        r#"{"tag":"t","token":"s3cret"}"#,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["deleted"].as_u64(), Some(2));
@@ -213,7 +235,14 @@ async fn the_page_is_self_contained() {
     let addr = serve(app(&cache, &HttpStats::new(), None)).await;
     let (status, html) = get_text(addr, "/cache").await;
     assert_eq!(status, 200);
-    for id in ["hit-ratio", "chart", "purge-tag", "purge-token", "purge-submit", "purge-result"] {
+    for id in [
+        "hit-ratio",
+        "chart",
+        "purge-tag",
+        "purge-token",
+        "purge-submit",
+        "purge-result",
+    ] {
         assert!(html.contains(&format!("id=\"{id}\"")), "missing #{id}");
     }
     // No external assets.

@@ -232,8 +232,9 @@ where
                 // callers meanwhile get the stale value from the engine's follower path.
                 runtime.spawn(async move {
                     // Not counted at the site: no caller waited for this run.
-                    let _ = cached_at::<S, R, _, _>(None, &task_cache, Some(key), opts, body, unless)
-                        .await;
+                    let _ =
+                        cached_at::<S, R, _, _>(None, &task_cache, Some(key), opts, body, unless)
+                            .await;
                 });
             }
             S::wrap(v)

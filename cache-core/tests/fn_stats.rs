@@ -39,7 +39,11 @@ async fn cached_functions_count_hits_and_misses_under_their_names() {
     assert_eq!(maybe(0).await, None);
     assert_eq!(maybe(0).await, None);
     assert_eq!(counts("fn_stats::maybe"), (0, 2));
-    assert_eq!(counts("fn_stats::double"), (2, 2), "counts are per function");
+    assert_eq!(
+        counts("fn_stats::double"),
+        (2, 2),
+        "counts are per function"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +73,10 @@ async fn invalidations_are_logged_newest_last_and_bounded() {
             InvalidationKind::Version,
         ]
     );
-    assert_eq!((log[0].deleted, log[0].targets.clone()), (1, vec!["u:2".to_owned()]));
+    assert_eq!(
+        (log[0].deleted, log[0].targets.clone()),
+        (1, vec!["u:2".to_owned()])
+    );
     assert_eq!(log[1].target_count, 3);
     assert_eq!(log[3].deleted, 1);
     assert_eq!(log[5].targets, ["2"]);
@@ -87,6 +94,9 @@ async fn invalidations_are_logged_newest_last_and_bounded() {
     let keys: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
     cache.delete_many(&keys).await.unwrap();
     let last = cache.recent_invalidations().pop().unwrap();
-    assert_eq!(last.targets.len(), cache_core::stats::InvalidationEvent::MAX_TARGETS);
+    assert_eq!(
+        last.targets.len(),
+        cache_core::stats::InvalidationEvent::MAX_TARGETS
+    );
     assert_eq!(last.target_count, 50);
 }
