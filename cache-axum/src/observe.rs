@@ -1,5 +1,5 @@
 //! Observability: per-route HTTP cache outcomes ([`StatsLayer`]), the stats JSON
-//! ([`stats_json`]) and Prometheus text ([`metrics`]).
+//! ([`stats_json`]) and Prometheus text ([`metrics()`]).
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -445,7 +445,7 @@ fn exporter() -> &'static Exporter {
 
 /// Installs a Prometheus recorder as the global `metrics` recorder, once per process, and
 /// returns its handle; `None` if the application installed another recorder first (then
-/// [`metrics`] still renders the cache's own gauges). Calling it again is cheap.
+/// [`metrics()`] still renders the cache's own gauges). Calling it again is cheap.
 ///
 /// ```
 /// let first = cache_axum::observe::install_recorder().is_some();
