@@ -56,8 +56,9 @@ impl Dashboard {
         }
     }
 
-    /// The token `POST /purge` requires (`None` or an empty string: purging disabled). Only its
-    /// blake3 hash is kept, and tokens are compared by hash in constant time.
+    /// The token `POST /purge` requires (`None` or an empty string: purging disabled; a bare
+    /// `None` needs a type: `None::<&str>`). Only its blake3 hash is kept, and tokens are
+    /// compared by hash in constant time.
     ///
     /// ```
     /// let d = cache_axum::Dashboard::new(cache_core::Cache::memory()).token(Some("s3cret"));

@@ -100,3 +100,30 @@ async fn invalidations_are_logged_newest_last_and_bounded() {
     );
     assert_eq!(last.target_count, 50);
 }
+
+static BG_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[cached(key = "fn_stats:bg", ttl = std::time::Duration::from_millis(200), stale = "1h", background = true, cache = CACHE.get_or_init(Cache::memory))]
+async fn refreshed() -> u64 {
+    BG_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+}
+
+#[tokio::test]
+async fn a_stale_value_served_is_a_hit_and_the_background_refresh_is_no_miss() {
+    assert_eq!(refreshed().await, 1); // miss: the body ran for this caller
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await; // past the TTL
+    assert_eq!(refreshed().await, 1); // stale, served at once: a hit; a refresh is spawned
+    let mut seen = 1;
+    for _ in 0..300 {
+        seen = refreshed().await;
+        if seen == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen, 2, "the background refresh stored its value");
+    assert_eq!(BG_CALLS.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let (hits, misses) = counts("fn_stats::refreshed");
+    assert_eq!(misses, 1, "only the first call waited for the body");
+    assert!(hits >= 2, "{hits}");
+}
