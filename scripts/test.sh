@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 "$(dirname "$0")/ensure-redis.sh"
+"$(dirname "$0")/ensure-chromium.sh"
 
 cargo nextest run --workspace --all-features --no-fail-fast
 cargo test --workspace --all-features --doc

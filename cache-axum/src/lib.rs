@@ -3,7 +3,9 @@
 //! - [`ResponseCacheLayer`]: a shared HTTP cache (RFC 9111) for `GET`/`HEAD` responses, stored
 //!   in the `Cache`, so it is shared by every instance on one Redis;
 //! - [`EtagLayer`]: strong ETags, `304 Not Modified` and `412 Precondition Failed`;
-//! - [`LayerCache`]: the layer's cache in handlers (`State<Cache>` works as usual).
+//! - [`LayerCache`]: the layer's cache in handlers (`State<Cache>` works as usual);
+//! - [`observe`]: per-route stats, stats JSON and Prometheus text; [`Dashboard`]: a browser
+//!   dashboard to nest in your app.
 //!
 //! ```
 //! use std::time::Duration;
@@ -32,10 +34,13 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod conditional;
+mod dashboard;
 pub mod etag;
 mod extract;
+pub mod observe;
 pub mod response_cache;
 
+pub use dashboard::{dashboard, Dashboard};
 pub use etag::{Etag, EtagLayer};
 pub use extract::LayerCache;
 pub use response_cache::{CacheOptions, ResponseCache, ResponseCacheLayer};

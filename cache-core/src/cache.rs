@@ -17,7 +17,7 @@ use crate::frame::FrameConfig;
 use crate::key;
 use crate::options::{SetOptions, TtlChoice};
 use crate::pattern;
-use crate::stats::{Counters, Stats};
+use crate::stats::{Counters, InvalidationEvent, InvalidationKind, InvalidationLog, Stats};
 use crate::store::{KeyTtl, MemoryStore, Store, WriteOptions};
 
 /// The default namespace prefix.
@@ -80,6 +80,7 @@ struct Inner {
     frame: FrameConfig,
     counters: Counters,
     flights: Flights,
+    invalidations: InvalidationLog,
 }
 
 impl std::fmt::Debug for Cache {
@@ -304,6 +305,7 @@ impl Cache {
             .publish_version(&self.inner.prefix, new)
             .await
             .map_err(|e| self.backend_error("bump_version", &self.inner.prefix, e))?;
+        self.log_invalidation(InvalidationKind::Version, [new.to_string()], 0);
         Ok(new)
     }
 
@@ -917,6 +919,7 @@ impl Cache {
             .await
             .map_err(|e| self.backend_error("delete", &full, e))?;
         self.count(|c| &c.deletes, u64::from(existed));
+        self.log_invalidation(InvalidationKind::Key, [key], u64::from(existed));
         Ok(existed)
     }
 
@@ -934,7 +937,8 @@ impl Cache {
         I: IntoIterator<Item = K>,
         K: AsRef<str>,
     {
-        let full = self.full_keys(keys)?;
+        let keys: Vec<K> = keys.into_iter().collect();
+        let full = self.full_keys(&keys)?;
         let n = self
             .inner
             .store
@@ -942,6 +946,7 @@ impl Cache {
             .await
             .map_err(|e| self.backend_error("delete_many", "", e))?;
         self.count(|c| &c.deletes, n);
+        self.log_invalidation(InvalidationKind::Keys, &keys, n);
         Ok(n)
     }
 
@@ -1121,6 +1126,7 @@ impl Cache {
             .await
             .map_err(|e| self.backend_error("delete_pattern", &full, e))?;
         self.count(|c| &c.deletes, n);
+        self.log_invalidation(InvalidationKind::Pattern, [pattern], n);
         Ok(n)
     }
 
@@ -1139,8 +1145,9 @@ impl Cache {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let tags = tags
-            .into_iter()
+        let names: Vec<S> = tags.into_iter().collect();
+        let tags = names
+            .iter()
             .map(|t| self.tag_key(t.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let n = self
@@ -1150,6 +1157,7 @@ impl Cache {
             .await
             .map_err(|e| self.backend_error("invalidate_tags", "", e))?;
         self.count(|c| &c.deletes, n);
+        self.log_invalidation(InvalidationKind::Tags, &names, n);
         Ok(n)
     }
 
@@ -1259,12 +1267,38 @@ impl Cache {
             .await
             .map_err(|e| self.backend_error("clear", &full, e))?;
         self.count(|c| &c.deletes, n);
+        self.log_invalidation(InvalidationKind::Clear, [""; 0], n);
         Ok(n)
     }
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot(self.inner.store.stats())
+    }
+
+    /// The most recent invalidations through this cache (deletes, patterns, tags, clears and
+    /// version bumps that succeeded), oldest first; up to 64 are kept.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = cache_core::Cache::memory();
+    /// cache.set("user:1", &1).await?;
+    /// cache.delete("user:1").await?;
+    /// let events = cache.recent_invalidations();
+    /// assert_eq!(events[0].targets, ["user:1"]);
+    /// assert_eq!(events[0].deleted, 1);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn recent_invalidations(&self) -> Vec<InvalidationEvent> {
+        self.inner.invalidations.snapshot()
+    }
+
+    fn log_invalidation<I, S>(&self, kind: InvalidationKind, targets: I, deleted: u64)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.inner.invalidations.record(kind, targets, deleted);
     }
 
     /// Resets the counters (entries and bytes are not counters and stay).
@@ -1489,6 +1523,7 @@ impl CacheBuilder {
                 frame: self.frame,
                 counters: Counters::default(),
                 flights: Flights::default(),
+                invalidations: InvalidationLog::default(),
             }),
         }
     }

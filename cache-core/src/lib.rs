@@ -30,7 +30,7 @@ pub mod memo;
 mod options;
 pub mod pattern;
 mod private;
-mod stats;
+pub mod stats;
 pub mod store;
 pub mod ttl;
 
@@ -53,6 +53,7 @@ pub mod __private {
     pub use crate::key::KeyBuf;
     pub use crate::memo::{MemoHandle, MemoSlot, TypedSlot};
     pub use crate::private::*;
+    pub use crate::stats::FnSite;
     pub use crate::{Cache, SetOptions};
     pub use ::core::time::Duration;
     pub use ::serde;

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use crate::cache::{OwnErrors, Peek};
 use crate::memo::TableSource;
+use crate::stats::FnSite;
 use crate::{Cache, Error, SetOptions};
 
 /// How a return type splits into the part that is stored and the part that is passed through.
@@ -133,8 +135,27 @@ impl ArgsDigest {
 }
 
 /// The body of a `#[cached]` function: serve `key` from `cache`, or run `body` and store what
-/// `S` says is storable unless `unless` says no. Cache failures fall through to `body`.
+/// `S` says is storable unless `unless` says no. Cache failures fall through to `body`. The call
+/// counts at `site` as a hit when `body` did not run, else as a miss.
 pub async fn cached<S, R, Fut, U>(
+    site: &'static FnSite,
+    cache: &Cache,
+    key: Option<String>,
+    opts: SetOptions,
+    body: Fut,
+    unless: U,
+) -> R
+where
+    S: Shape<R>,
+    S::Value: Serialize + DeserializeOwned,
+    Fut: Future<Output = R>,
+    U: FnOnce(&S::Value) -> bool,
+{
+    cached_at::<S, R, Fut, U>(Some(site), cache, key, opts, body, unless).await
+}
+
+async fn cached_at<S, R, Fut, U>(
+    site: Option<&'static FnSite>,
     cache: &Cache,
     key: Option<String>,
     opts: SetOptions,
@@ -149,13 +170,24 @@ where
 {
     let Some(key) = key else {
         cache.count_error();
+        if let Some(site) = site {
+            site.record(false);
+        }
         return body.await;
     };
-    let loader = || async move { S::split(body.await) };
-    match cache
+    // An atomic rather than a `Cell`, so the caller's future stays `Send`.
+    let ran = AtomicBool::new(false);
+    let loader = || {
+        ran.store(true, Relaxed);
+        async move { S::split(body.await) }
+    };
+    let out = cache
         .load::<S::Value, R, OwnErrors, _, _>(&key, &opts, loader, |v| !unless(v))
-        .await
-    {
+        .await;
+    if let Some(site) = site {
+        site.record(!ran.load(Relaxed));
+    }
+    match out {
         Ok(v) => S::wrap(v),
         Err(r) => r,
     }
@@ -165,6 +197,7 @@ where
 /// stale value gets it at once, and the refresh runs in a spawned task (one per key: a caller
 /// that finds a refresh in flight spawns none). Outside a Tokio runtime it runs as [`cached`].
 pub async fn cached_background<S, R, Fut, U>(
+    site: &'static FnSite,
     cache: Cache,
     key: Option<String>,
     opts: SetOptions,
@@ -180,25 +213,33 @@ where
 {
     let Some(key) = key else {
         cache.count_error();
+        site.record(false);
         return body.await;
     };
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return cached::<S, R, _, _>(&cache, Some(key), opts, body, unless).await;
+        return cached::<S, R, _, _>(site, &cache, Some(key), opts, body, unless).await;
     };
     match cache.peek::<S::Value>(&key).await {
-        Peek::Fresh(v) => S::wrap(v),
+        Peek::Fresh(v) => {
+            site.record(true);
+            S::wrap(v)
+        }
         Peek::Stale(v, in_flight) => {
+            site.record(true);
             if !in_flight {
                 let task_cache = cache.clone();
                 // The task's load finds the stale value, leads the refresh and stores the result;
                 // callers meanwhile get the stale value from the engine's follower path.
                 runtime.spawn(async move {
-                    let _ = cached::<S, R, _, _>(&task_cache, Some(key), opts, body, unless).await;
+                    // Not counted at the site: no caller waited for this run.
+                    let _ =
+                        cached_at::<S, R, _, _>(None, &task_cache, Some(key), opts, body, unless)
+                            .await;
                 });
             }
             S::wrap(v)
         }
-        Peek::Other => cached::<S, R, _, _>(&cache, Some(key), opts, body, unless).await,
+        Peek::Other => cached::<S, R, _, _>(site, &cache, Some(key), opts, body, unless).await,
     }
 }
 

@@ -407,9 +407,13 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
     let block = &f.block;
     let allows = allows();
     let (attrs, vis) = (&f.attrs, &f.vis);
+    let fn_name = sig.ident.to_string();
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
+            // Per-function hit/miss counters, listed by `cache_core::stats::functions()`.
+            static __CACHE_SITE: #krate::__private::FnSite =
+                #krate::__private::FnSite::new(::core::concat!(::core::module_path!(), "::", #fn_name));
             #handle_let
             let __cache_key: ::core::option::Option<::std::string::String> = #key;
             let __cache_opts = #opts;
@@ -419,7 +423,7 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
                 __cache_ret
             };
             #condition
-            #call(#handle_arg, __cache_key, __cache_opts, __cache_body, #unless).await
+            #call(&__CACHE_SITE, #handle_arg, __cache_key, __cache_opts, __cache_body, #unless).await
         }
     })
 }

@@ -1,0 +1,556 @@
+//! Observability: per-route HTTP cache outcomes ([`StatsLayer`]), the stats JSON
+//! ([`stats_json`]) and Prometheus text ([`metrics()`]).
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use cache_axum::observe::{self, StatsLayer};
+//! use cache_axum::ResponseCacheLayer;
+//! use cache_core::Cache;
+//!
+//! let cache = Cache::memory();
+//! let app: Router = Router::new()
+//!     .route("/posts", get(|| async { "posts" }))
+//!     // Outside the response cache, so it sees the `x-cache` header the cache sets.
+//!     .layer(ResponseCacheLayer::new(cache.clone()))
+//!     .layer(StatsLayer::new())
+//!     .route("/stats", get(observe::stats_json).with_state(cache.clone()))
+//!     .route("/metrics", get(observe::metrics).with_state(cache));
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll};
+
+use axum::extract::{MatchedPath, State};
+use axum::response::{IntoResponse, Response};
+use cache_core::Cache;
+use http::{header, HeaderValue, Request};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use pin_project_lite::pin_project;
+use serde::Serialize;
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The response header [`ResponseCacheLayer`](crate::ResponseCacheLayer) sets.
+const X_CACHE: &str = "x-cache";
+
+/// The outcomes counted per route, in the order of [`RouteStats`]' fields.
+const OUTCOMES: [&str; 6] = ["HIT", "MISS", "STALE", "BYPASS", "REVALIDATED", "none"];
+
+/// Per-route counts of HTTP cache outcomes, shared by a [`StatsLayer`] and whatever reads them
+/// (the [`stats_json`] handler, the [`dashboard`](crate::dashboard)). Cloning shares the counts.
+///
+/// ```
+/// let stats = cache_axum::observe::HttpStats::new();
+/// assert!(stats.routes().is_empty());
+/// ```
+#[derive(Clone, Default)]
+pub struct HttpStats {
+    routes: Arc<Mutex<HashMap<Arc<str>, [u64; 6]>>>,
+}
+
+impl fmt::Debug for HttpStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpStats")
+            .field("routes", &self.routes().len())
+            .finish()
+    }
+}
+
+impl HttpStats {
+    /// An empty, unshared registry (for tests or several apps in one process).
+    ///
+    /// ```
+    /// let layer = cache_axum::observe::StatsLayer::with_stats(cache_axum::observe::HttpStats::new());
+    /// # let _ = layer;
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The process-wide registry that [`StatsLayer::new`] records into and the dashboard reads
+    /// by default.
+    ///
+    /// ```
+    /// let a = cache_axum::observe::HttpStats::global();
+    /// let b = cache_axum::observe::HttpStats::global();
+    /// assert_eq!(a.routes(), b.routes());
+    /// ```
+    pub fn global() -> Self {
+        static GLOBAL: OnceLock<HttpStats> = OnceLock::new();
+        GLOBAL.get_or_init(HttpStats::new).clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, [u64; 6]>> {
+        // Counts stay consistent even if a holder panicked: each update is one increment.
+        self.routes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one response of `route` with the given `x-cache` value (`None`: no header).
+    ///
+    /// ```
+    /// let stats = cache_axum::observe::HttpStats::new();
+    /// stats.record("/posts", Some("HIT"));
+    /// stats.record("/posts", Some("weird"));
+    /// let r = &stats.routes()[0];
+    /// assert_eq!((r.hit, r.none, r.total), (1, 1, 2));
+    /// ```
+    pub fn record(&self, route: &str, outcome: Option<&str>) {
+        // Unknown values count as "none": the label set stays bounded.
+        let i = outcome
+            .and_then(|o| OUTCOMES[..5].iter().position(|k| k.eq_ignore_ascii_case(o)))
+            .unwrap_or(5);
+        {
+            let mut map = self.lock();
+            match map.get_mut(route) {
+                Some(counts) => counts[i] += 1,
+                None => {
+                    let mut counts = [0; 6];
+                    counts[i] = 1;
+                    map.insert(Arc::from(route), counts);
+                }
+            }
+        }
+        metrics::counter!(
+            "cache_http_responses_total",
+            "route" => route.to_owned(),
+            "status" => OUTCOMES[i],
+        )
+        .increment(1);
+    }
+
+    /// A snapshot of every route's counts, sorted by route.
+    ///
+    /// ```
+    /// let stats = cache_axum::observe::HttpStats::new();
+    /// stats.record("/b", None);
+    /// stats.record("/a", Some("MISS"));
+    /// let routes: Vec<_> = stats.routes().into_iter().map(|r| r.route).collect();
+    /// assert_eq!(routes, ["/a", "/b"]);
+    /// ```
+    pub fn routes(&self) -> Vec<RouteStats> {
+        let mut out: Vec<RouteStats> = self
+            .lock()
+            .iter()
+            .map(|(route, c)| RouteStats {
+                route: route.to_string(),
+                hit: c[0],
+                miss: c[1],
+                stale: c[2],
+                bypass: c[3],
+                revalidated: c[4],
+                none: c[5],
+                total: c.iter().sum(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.route.cmp(&b.route));
+        out
+    }
+}
+
+/// The HTTP cache outcomes of one route, from [`HttpStats::routes`].
+///
+/// ```
+/// let r = cache_axum::observe::RouteStats::default();
+/// assert_eq!(r.total, 0);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RouteStats {
+    /// The matched route (`/users/{id}`), or `other` for requests no route matched.
+    pub route: String,
+    /// `x-cache: HIT`.
+    pub hit: u64,
+    /// `x-cache: MISS`.
+    pub miss: u64,
+    /// `x-cache: STALE`.
+    pub stale: u64,
+    /// `x-cache: BYPASS`.
+    pub bypass: u64,
+    /// `x-cache: REVALIDATED`.
+    pub revalidated: u64,
+    /// No (or an unknown) `x-cache` header.
+    pub none: u64,
+    /// Every response.
+    pub total: u64,
+}
+
+/// A [`Layer`] that counts each response by route and `x-cache` header in an [`HttpStats`]
+/// and as the `cache_http_responses_total{route, status}` counter of the `metrics` crate.
+///
+/// Put it outside [`ResponseCacheLayer`](crate::ResponseCacheLayer) (a later `.layer(..)`), so
+/// it sees the header. The route is axum's [`MatchedPath`]: with `Router::layer` it is set for
+/// every matched route; unmatched requests count as `other`.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use cache_axum::observe::StatsLayer;
+///
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hi" }))
+///     .layer(StatsLayer::new());
+/// ```
+#[derive(Debug, Clone)]
+pub struct StatsLayer {
+    stats: HttpStats,
+}
+
+impl StatsLayer {
+    /// Records into [`HttpStats::global`]. Also installs the Prometheus recorder (see
+    /// [`install_recorder`]) so counts from the first request on are exported.
+    ///
+    /// ```
+    /// let layer = cache_axum::observe::StatsLayer::new();
+    /// # let _ = layer;
+    /// ```
+    pub fn new() -> Self {
+        Self::with_stats(HttpStats::global())
+    }
+
+    /// Records into `stats`.
+    ///
+    /// ```
+    /// use cache_axum::observe::{HttpStats, StatsLayer};
+    /// let stats = HttpStats::new();
+    /// let layer = StatsLayer::with_stats(stats.clone());
+    /// # let _ = layer;
+    /// ```
+    pub fn with_stats(stats: HttpStats) -> Self {
+        let _ = install_recorder();
+        Self { stats }
+    }
+}
+
+impl Default for StatsLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for StatsLayer {
+    type Service = StatsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        StatsService {
+            inner,
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+/// The [`Service`] of a [`StatsLayer`].
+///
+/// ```
+/// use cache_axum::observe::{StatsLayer, StatsService};
+/// use tower_layer::Layer;
+/// let svc: StatsService<()> = StatsLayer::new().layer(());
+/// # let _ = svc;
+/// ```
+#[derive(Debug, Clone)]
+pub struct StatsService<S> {
+    inner: S,
+    stats: HttpStats,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for StatsService<S>
+where
+    S: Service<Request<B>, Response = http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = StatsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        StatsFuture {
+            inner: self.inner.call(req),
+            route,
+            stats: Some(self.stats.clone()),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of a [`StatsService`].
+    pub struct StatsFuture<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+        stats: Option<HttpStats>,
+    }
+}
+
+impl<F> fmt::Debug for StatsFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatsFuture")
+            .field("route", &self.route.as_ref().map(MatchedPath::as_str))
+            .finish()
+    }
+}
+
+impl<F, ResBody, E> Future for StatsFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let out = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(res), Some(stats)) = (&out, this.stats.take()) {
+            let route = this.route.as_ref().map_or("other", MatchedPath::as_str);
+            let outcome = res.headers().get(X_CACHE).and_then(|v| v.to_str().ok());
+            stats.record(route, outcome);
+        }
+        Poll::Ready(out)
+    }
+}
+
+/// Everything [`stats_json`] serves, for one cache.
+///
+/// ```
+/// use cache_axum::observe::{HttpStats, StatsReport};
+/// let report = StatsReport::collect(&cache_core::Cache::memory(), &HttpStats::new());
+/// assert_eq!(report.hit_ratio, 0.0);
+/// ```
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct StatsReport {
+    /// The cache's counters ([`Cache::stats`]).
+    pub cache: cache_core::Stats,
+    /// `hits / (hits + misses)` of the cache.
+    pub hit_ratio: f64,
+    /// Per-tier counters when the store is tiered.
+    pub tiers: Option<cache_core::store::TierStats>,
+    /// HTTP cache outcomes per route.
+    pub routes: Vec<RouteStats>,
+    /// Hits and misses per `#[cached]` function (process-wide).
+    pub functions: Vec<FunctionReport>,
+    /// The cache's most recent invalidations, newest first.
+    pub invalidations: Vec<cache_core::stats::InvalidationEvent>,
+}
+
+/// One `#[cached]` function in a [`StatsReport`].
+///
+/// ```
+/// let f = cache_axum::observe::FunctionReport::default();
+/// assert_eq!(f.hit_ratio, 0.0);
+/// ```
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct FunctionReport {
+    /// The function's path.
+    pub name: String,
+    /// Calls served from the cache.
+    pub hits: u64,
+    /// Calls that ran the body.
+    pub misses: u64,
+    /// `hits / (hits + misses)`.
+    pub hit_ratio: f64,
+}
+
+impl StatsReport {
+    /// Collects a report for `cache` with the routes of `http`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_axum::observe::{HttpStats, StatsReport};
+    /// let cache = cache_core::Cache::memory();
+    /// cache.delete("gone").await?;
+    /// let report = StatsReport::collect(&cache, &HttpStats::new());
+    /// assert_eq!(report.invalidations[0].targets, ["gone"]);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn collect(cache: &Cache, http: &HttpStats) -> Self {
+        let stats = cache.stats();
+        let mut invalidations = cache.recent_invalidations();
+        invalidations.reverse();
+        Self {
+            cache: stats,
+            hit_ratio: stats.hit_ratio(),
+            tiers: cache.store().tier_stats(),
+            routes: http.routes(),
+            functions: cache_core::stats::functions()
+                .into_iter()
+                .map(|f| FunctionReport {
+                    hit_ratio: f.hit_ratio(),
+                    name: f.name,
+                    hits: f.hits,
+                    misses: f.misses,
+                })
+                .collect(),
+            invalidations,
+        }
+    }
+}
+
+/// `GET` handler: the [`StatsReport`] of the cache in the state (routes from
+/// [`HttpStats::global`]) as JSON.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// let app: Router = Router::new()
+///     .route("/stats", get(cache_axum::observe::stats_json))
+///     .with_state(cache_core::Cache::memory());
+/// ```
+pub async fn stats_json(State(cache): State<Cache>) -> Response {
+    json_response(&StatsReport::collect(&cache, &HttpStats::global()))
+}
+
+pub(crate) fn json_response<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => (
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("stats did not serialize: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+enum Exporter {
+    /// Ours is the process's global recorder: it sees the `metrics` calls of the whole app.
+    Global(PrometheusHandle),
+    /// Another recorder is global; this one only holds the cache gauges set at scrape time.
+    Local(PrometheusRecorder),
+}
+
+fn exporter() -> &'static Exporter {
+    static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+    EXPORTER.get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => Exporter::Global(handle),
+        Err(e) => {
+            tracing::info!(target: "cache", error = %e, "a metrics recorder is already installed; /metrics exports the cache gauges only");
+            Exporter::Local(PrometheusBuilder::new().build_recorder())
+        }
+    })
+}
+
+/// Installs a Prometheus recorder as the global `metrics` recorder, once per process, and
+/// returns its handle; `None` if the application installed another recorder first (then
+/// [`metrics()`] still renders the cache's own gauges). Calling it again is cheap.
+///
+/// ```
+/// let first = cache_axum::observe::install_recorder().is_some();
+/// assert_eq!(cache_axum::observe::install_recorder().is_some(), first);
+/// ```
+pub fn install_recorder() -> Option<PrometheusHandle> {
+    match exporter() {
+        Exporter::Global(h) => Some(h.clone()),
+        Exporter::Local(_) => None,
+    }
+}
+
+/// Sets the cache gauges through the current `metrics` recorder.
+fn set_gauges(cache: &Cache) {
+    let s = cache.stats();
+    for (name, v) in [
+        ("cache_hits_total", s.hits),
+        ("cache_misses_total", s.misses),
+        ("cache_sets_total", s.sets),
+        ("cache_deletes_total", s.deletes),
+        ("cache_evictions_total", s.evictions),
+        ("cache_expirations_total", s.expirations),
+        ("cache_errors_total", s.errors),
+        ("cache_decode_errors_total", s.decode_errors),
+    ] {
+        metrics::counter!(name).absolute(v);
+    }
+    metrics::gauge!("cache_entries").set(s.entries as f64);
+    metrics::gauge!("cache_bytes").set(s.bytes as f64);
+    metrics::gauge!("cache_hit_ratio").set(s.hit_ratio());
+    if let Some(t) = cache.store().tier_stats() {
+        for (name, v) in [
+            ("cache_tier_l1_hits_total", t.l1_hits),
+            ("cache_tier_l2_hits_total", t.l2_hits),
+            ("cache_tier_misses_total", t.misses),
+            ("cache_tier_promotions_total", t.promotions),
+            ("cache_tier_invalidations_sent_total", t.invalidations_sent),
+            (
+                "cache_tier_invalidations_received_total",
+                t.invalidations_received,
+            ),
+            ("cache_tier_resyncs_total", t.resyncs),
+            ("cache_tier_l2_errors_total", t.l2_errors),
+            ("cache_tier_breaker_opens_total", t.breaker_opens),
+        ] {
+            metrics::counter!(name).absolute(v);
+        }
+        metrics::gauge!("cache_tier_breaker_open").set(t.breaker_open as f64);
+        metrics::gauge!("cache_tier_pending").set(t.pending as f64);
+    }
+    for f in cache_core::stats::functions() {
+        metrics::counter!("cache_function_hits_total", "function" => f.name.clone())
+            .absolute(f.hits);
+        metrics::counter!("cache_function_misses_total", "function" => f.name).absolute(f.misses);
+    }
+}
+
+/// The Prometheus text exposition for `cache`: its counters and gauges (`cache_hits_total`,
+/// `cache_misses_total`, `cache_entries`, `cache_bytes`, `cache_hit_ratio`, ..., tier counters
+/// when tiered, `cache_function_{hits,misses}_total{function}`), set at each call, plus
+/// everything else recorded through `metrics` (such as [`StatsLayer`]'s
+/// `cache_http_responses_total`) when our recorder is the global one.
+///
+/// ```
+/// let text = cache_axum::observe::render_metrics(&cache_core::Cache::memory());
+/// assert!(text.contains("cache_hits_total"));
+/// ```
+pub fn render_metrics(cache: &Cache) -> String {
+    match exporter() {
+        Exporter::Global(handle) => {
+            set_gauges(cache);
+            handle.run_upkeep();
+            handle.render()
+        }
+        Exporter::Local(recorder) => {
+            metrics::with_local_recorder(recorder, || set_gauges(cache));
+            let mut text = String::from(
+                "# Another metrics recorder is installed globally: only the cache gauges are here; \
+                 per-route counters go to that recorder.\n",
+            );
+            text.push_str(&recorder.handle().render());
+            text
+        }
+    }
+}
+
+/// `GET` handler: [`render_metrics`] for the cache in the state, as
+/// `text/plain; version=0.0.4`.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// let app: Router = Router::new()
+///     .route("/metrics", get(cache_axum::observe::metrics))
+///     .with_state(cache_core::Cache::memory());
+/// ```
+pub async fn metrics(State(cache): State<Cache>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        render_metrics(&cache),
+    )
+        .into_response()
+}

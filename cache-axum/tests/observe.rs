@@ -1,0 +1,250 @@
+//! Stats JSON, Prometheus text, per-route counts and the dashboard's purge endpoint, over real
+//! TCP. Run with: cargo test -p cache-axum --test observe
+
+use std::net::SocketAddr;
+
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use cache_axum::observe::{HttpStats, StatsLayer};
+use cache_axum::{Dashboard, ResponseCacheLayer};
+use cache_core::{cached, Cache, SetOptions};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    let res = client
+        .request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn get_text(addr: SocketAddr, path: &str) -> (u16, String) {
+    send(addr, "GET", path, &[], "").await
+}
+
+#[cached(key = "observe:item:{id}", cache = cache, tags = ["items"])]
+async fn item(cache: &Cache, id: u64) -> String {
+    format!("item {id}")
+}
+
+/// An app with a cached route, `StatsLayer` outside the response cache, and the dashboard.
+fn app(cache: &Cache, http: &HttpStats, token: Option<&str>) -> Router {
+    let c = cache.clone();
+    Router::new()
+        .route(
+            "/items/{id}",
+            get(move |axum::extract::Path(id): axum::extract::Path<u64>| {
+                let c = c.clone();
+                async move { ([("cache-control", "max-age=60")], item(&c, id).await) }
+            }),
+        )
+        .layer(ResponseCacheLayer::new(cache.clone()))
+        .layer(StatsLayer::with_stats(http.clone()))
+        .nest(
+            "/cache",
+            Dashboard::new(cache.clone())
+                .token(token)
+                .http_stats(http.clone())
+                .router(),
+        )
+}
+
+#[tokio::test]
+async fn stats_json_reports_cache_routes_functions_and_invalidations() {
+    let cache = Cache::memory();
+    let http = HttpStats::new();
+    let addr = serve(app(&cache, &http, None)).await;
+
+    assert_eq!(get_text(addr, "/items/1").await.0, 200); // MISS
+    assert_eq!(get_text(addr, "/items/1").await.0, 200); // HIT
+    assert_eq!(get_text(addr, "/nope").await.0, 404); // counted as "other"
+    cache.delete("gone").await.unwrap();
+
+    let (status, body) = get_text(addr, "/cache/stats").await;
+    assert_eq!(status, 200);
+    let s: Value = serde_json::from_str(&body).unwrap();
+    // The response cache's own read and write, and the function's.
+    assert!(s["cache"]["hits"].as_u64().unwrap() >= 1, "{s}");
+    assert!(s["cache"]["entries"].as_u64().is_some(), "{s}");
+    assert!(s["hit_ratio"].as_f64().unwrap() > 0.0, "{s}");
+    assert!(s["tiers"].is_null());
+    let routes = s["routes"].as_array().unwrap();
+    let items = routes.iter().find(|r| r["route"] == "/items/{id}").unwrap();
+    assert_eq!(
+        (items["hit"].as_u64(), items["miss"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    let other = routes.iter().find(|r| r["route"] == "other").unwrap();
+    assert_eq!(other["total"].as_u64(), Some(1), "{s}");
+    // The dashboard's own requests are not counted: it is nested outside the layer.
+    assert!(routes
+        .iter()
+        .all(|r| !r["route"].as_str().unwrap().starts_with("/cache")));
+    let f = s["functions"].as_array().unwrap();
+    let item_fn = f.iter().find(|f| f["name"] == "observe::item").unwrap();
+    // Function counts are process-wide: other tests call `item` too.
+    assert!(item_fn["misses"].as_u64().unwrap() >= 1, "{s}");
+    let inv = s["invalidations"].as_array().unwrap();
+    assert_eq!(inv[0]["kind"], "key");
+    assert_eq!(inv[0]["targets"][0], "gone");
+}
+
+#[tokio::test]
+async fn metrics_text_has_cache_counters_and_route_counts() {
+    let cache = Cache::memory();
+    let http = HttpStats::new();
+    let addr = serve(app(&cache, &http, None)).await;
+    get_text(addr, "/items/7").await;
+    get_text(addr, "/items/7").await;
+
+    let (status, text) = get_text(addr, "/cache/metrics").await;
+    assert_eq!(status, 200);
+    let hits = cache.stats().hits;
+    assert!(
+        text.lines()
+            .any(|l| l == format!("cache_hits_total {hits}")),
+        "{text}"
+    );
+    assert!(text.contains("cache_entries "), "{text}");
+    assert!(text.contains("cache_hit_ratio "), "{text}");
+    assert!(
+        text.contains("cache_http_responses_total{route=\"/items/{id}\",status=\"HIT\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cache_function_misses_total{function=\"observe::item\"}"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn purge_needs_the_right_token() {
+    let cache = Cache::memory();
+    let http = HttpStats::new();
+    let addr = serve(app(&cache, &http, Some("s3cret"))).await;
+    let json = [("content-type", "application/json")];
+    cache
+        .set_with("a", &1, SetOptions::new().tag("t"))
+        .await
+        .unwrap();
+    cache
+        .set_with("b", &2, SetOptions::new().tag("t"))
+        .await
+        .unwrap();
+
+    let (status, body) = send(addr, "POST", "/cache/purge", &json, r#"{"tag":"t"}"#).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("missing token"), "{body}");
+
+    let (status, body) = send(
+        addr,
+        "POST",
+        "/cache/purge",
+        &json,
+        r#"{"tag":"t","token":"nope"}"#,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("wrong token"), "{body}");
+    assert!(
+        cache.exists("a").await.unwrap(),
+        "a refused purge deletes nothing"
+    );
+
+    let (status, body) = send(addr, "POST", "/cache/purge", &json, "{not json").await;
+    assert_eq!(status, 400, "{body}");
+
+    let (status, body) = send(
+        addr,
+        "POST",
+        "/cache/purge",
+        &json,
+        r#"{"tag":"t","token":"s3cret"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["deleted"].as_u64(), Some(2));
+    assert!(!cache.exists("a").await.unwrap());
+
+    // A form body and a bearer token work too.
+    cache
+        .set_with("c", &3, SetOptions::new().tag("u"))
+        .await
+        .unwrap();
+    let form = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("authorization", "Bearer s3cret"),
+    ];
+    let (status, body) = send(addr, "POST", "/cache/purge", &form, "tag=u").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"deleted\":1"), "{body}");
+}
+
+#[tokio::test]
+async fn purge_is_disabled_without_a_token() {
+    let cache = Cache::memory();
+    cache
+        .set_with("a", &1, SetOptions::new().tag("t"))
+        .await
+        .unwrap();
+    let addr = serve(app(&cache, &HttpStats::new(), None)).await;
+    let (status, body) = send(
+        addr,
+        "POST",
+        "/cache/purge",
+        &[("content-type", "application/json")],
+        r#"{"tag":"t","token":"anything"}"#,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("purging is disabled"), "{body}");
+    assert!(cache.exists("a").await.unwrap());
+}
+
+#[tokio::test]
+async fn the_page_is_self_contained() {
+    let cache = Cache::memory();
+    let addr = serve(app(&cache, &HttpStats::new(), None)).await;
+    let (status, html) = get_text(addr, "/cache").await;
+    assert_eq!(status, 200);
+    for id in [
+        "hit-ratio",
+        "chart",
+        "purge-tag",
+        "purge-token",
+        "purge-submit",
+        "purge-result",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "missing #{id}");
+    }
+    // No external assets.
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src="));
+}
