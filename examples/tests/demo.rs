@@ -135,7 +135,28 @@ async fn walk_through(demo: &Demo) {
     let (status, _, body) = call(Method::GET, &format!("{}/cache/stats", demo.base), &[], "").await;
     assert_eq!(status, StatusCode::OK);
     let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!(stats["stats"]["hits"].as_u64().unwrap() >= 1, "{body}");
+    assert!(stats["cache"]["hits"].as_u64().unwrap() >= 1, "{body}");
+    assert!(
+        body.contains("/users/{id}"),
+        "per-route stats missing: {body}"
+    );
+    assert!(
+        body.contains("find_user"),
+        "per-function stats missing: {body}"
+    );
+    let (status, _, body) = call(Method::GET, &format!("{}/metrics", demo.base), &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("cache_hits_total"), "{body}");
+    assert!(body.contains("cache_http_responses_total"), "{body}");
+    let (status, _, body) = call(
+        Method::GET,
+        &format!("{}/cache/dashboard", demo.base),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("id=\"chart\""), "dashboard page: {body}");
 }
 
 async fn ctrl_c(mut demo: Demo) {

@@ -9,7 +9,8 @@
 //! - `ResponseCacheLayer` (shared HTTP cache: `x-cache: MISS|HIT|…`, `Age`) and `EtagLayer`
 //!   (strong ETags, `304 Not Modified`),
 //! - tags purged from a handler through `State<Cache>`,
-//! - `/cache/stats` (JSON), `/metrics` (Prometheus), `/health` (cache ping).
+//! - `/cache/stats` (JSON), `/metrics` (Prometheus), `/health` (cache ping), and the browser
+//!   dashboard at `/cache/dashboard` (purge-by-tag needs `CACHE_DASHBOARD_TOKEN`).
 //!
 //! In-memory by default; `CACHE_URL=redis://…`, `tiered+redis://…` or
 //! `redis-cluster://…` moves it to Redis with no code change. Listens on `BIND`
@@ -24,6 +25,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use cache_axum::observe::{self, StatsLayer};
 use cache_axum::{CacheOptions, EtagLayer, ResponseCacheLayer};
 use cache_core::{cache_invalidate, cached, memoize, Cache};
 use serde::{Deserialize, Serialize};
@@ -269,16 +271,6 @@ async fn health(State(cache): State<Cache>) -> Response {
     }
 }
 
-async fn stats(State(cache): State<Cache>) -> impl IntoResponse {
-    let s = cache.stats();
-    Json(serde_json::json!({
-        "store": cache.store().name(),
-        "hit_ratio": s.hit_ratio(),
-        "stats": s,
-        "tiers": cache.store().tier_stats(),
-    }))
-}
-
 fn app(cache: Cache, db: AppDb) -> Router {
     let api = Router::new()
         .route("/users", get(list_users))
@@ -286,13 +278,23 @@ fn app(cache: Cache, db: AppDb) -> Router {
         .route("/users/{id}/posts", get(user_posts))
         .route("/fib/{n}", get(get_fib))
         .layer(EtagLayer::new())
-        .layer(ResponseCacheLayer::new(cache.clone()));
+        .layer(ResponseCacheLayer::new(cache.clone()))
+        // Outside the response cache, so it sees each response's x-cache status.
+        .layer(StatsLayer::new());
+    let token = std::env::var("CACHE_DASHBOARD_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     Router::new()
         .merge(api)
         .route("/admin/purge", post(purge))
         .route("/health", get(health))
-        .route("/cache/stats", get(stats))
-        .with_state(AppState { cache, db })
+        .route("/cache/stats", get(observe::stats_json))
+        .route("/metrics", get(observe::metrics))
+        .with_state(AppState {
+            cache: cache.clone(),
+            db,
+        })
+        .nest("/cache/dashboard", cache_axum::dashboard(cache, token))
 }
 
 #[tokio::main]
