@@ -300,11 +300,12 @@ impl Cache {
     /// ```
     pub async fn bump_version(&self) -> Result<u64> {
         let new = self.inner.version.fetch_add(1, Relaxed) + 1;
-        self.inner
-            .store
-            .publish_version(&self.inner.prefix, new)
-            .await
-            .map_err(|e| self.backend_error("bump_version", &self.inner.prefix, e))?;
+        self.call(
+            "bump_version",
+            &self.inner.prefix,
+            self.inner.store.publish_version(&self.inner.prefix, new),
+        )
+        .await?;
         self.log_invalidation(InvalidationKind::Version, [new.to_string()], 0);
         Ok(new)
     }
@@ -385,6 +386,16 @@ impl Cache {
     /// Counts a failure that did not come from the store (for the macros' runtime support).
     pub(crate) fn count_error(&self) {
         self.count(|c| &c.errors, 1);
+    }
+
+    /// Awaits a store call, counting and logging its failure.
+    async fn call<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        call: crate::store::BoxFuture<'_, Result<T>>,
+    ) -> Result<T> {
+        call.await.map_err(|e| self.backend_error(op, key, e))
     }
 
     /// Counts and logs a backend error, passing it on.
@@ -550,12 +561,7 @@ impl Cache {
     /// ```
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>> {
         let full = self.full_key(key)?;
-        let stored = self
-            .inner
-            .store
-            .get(&full)
-            .await
-            .map_err(|e| self.backend_error("get", &full, e))?;
+        let stored = self.call("get", &full, self.inner.store.get(&full)).await?;
         let out = stored.and_then(|bytes| match self.inner.frame.decode(&full, &bytes) {
             Ok(frame) if frame.codec_id == crate::codec::RAW_ID => Some(match frame.payload {
                 std::borrow::Cow::Borrowed(p) => bytes.slice_ref(p),
@@ -611,11 +617,14 @@ impl Cache {
             .iter()
             .map(|t| self.tag_key(t))
             .collect::<Result<Vec<_>>>()?;
-        self.inner
-            .store
-            .set(&full, bytes, &WriteOptions { ttl, tags })
-            .await
-            .map_err(|e| self.backend_error("set", &full, e))?;
+        self.call(
+            "set",
+            &full,
+            self.inner
+                .store
+                .set(&full, bytes, &WriteOptions { ttl, tags }),
+        )
+        .await?;
         self.count(|c| &c.sets, 1);
         Ok(())
     }
@@ -652,11 +661,8 @@ impl Cache {
         let Some((bytes, wopts)) = self.encode(&full, value, &opts.into())? else {
             return Ok(());
         };
-        self.inner
-            .store
-            .set(&full, bytes, &wopts)
-            .await
-            .map_err(|e| self.backend_error("set", &full, e))?;
+        self.call("set", &full, self.inner.store.set(&full, bytes, &wopts))
+            .await?;
         self.count(|c| &c.sets, 1);
         Ok(())
     }
@@ -681,11 +687,8 @@ impl Cache {
             return Ok(false);
         };
         let added = self
-            .inner
-            .store
-            .add(&full, bytes, &wopts)
-            .await
-            .map_err(|e| self.backend_error("add", &full, e))?;
+            .call("add", &full, self.inner.store.add(&full, bytes, &wopts))
+            .await?;
         if added {
             self.count(|c| &c.sets, 1);
         }
@@ -913,11 +916,8 @@ impl Cache {
     pub async fn delete(&self, key: &str) -> Result<bool> {
         let full = self.full_key(key)?;
         let existed = self
-            .inner
-            .store
-            .delete(&full)
-            .await
-            .map_err(|e| self.backend_error("delete", &full, e))?;
+            .call("delete", &full, self.inner.store.delete(&full))
+            .await?;
         self.count(|c| &c.deletes, u64::from(existed));
         self.log_invalidation(InvalidationKind::Key, [key], u64::from(existed));
         Ok(existed)
@@ -940,11 +940,8 @@ impl Cache {
         let keys: Vec<K> = keys.into_iter().collect();
         let full = self.full_keys(&keys)?;
         let n = self
-            .inner
-            .store
-            .delete_many(&full)
-            .await
-            .map_err(|e| self.backend_error("delete_many", "", e))?;
+            .call("delete_many", "", self.inner.store.delete_many(&full))
+            .await?;
         self.count(|c| &c.deletes, n);
         self.log_invalidation(InvalidationKind::Keys, &keys, n);
         Ok(n)
@@ -970,11 +967,8 @@ impl Cache {
     /// ```
     pub async fn exists(&self, key: &str) -> Result<bool> {
         let full = self.full_key(key)?;
-        self.inner
-            .store
-            .exists(&full)
+        self.call("exists", &full, self.inner.store.exists(&full))
             .await
-            .map_err(|e| self.backend_error("exists", &full, e))
     }
 
     /// Reads and deletes a value atomically.
@@ -990,11 +984,8 @@ impl Cache {
     pub async fn take<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let full = self.full_key(key)?;
         let bytes = self
-            .inner
-            .store
-            .take(&full)
-            .await
-            .map_err(|e| self.backend_error("take", &full, e))?;
+            .call("take", &full, self.inner.store.take(&full))
+            .await?;
         let out = match bytes {
             Some(b) => {
                 self.count(|c| &c.deletes, 1);
@@ -1026,11 +1017,8 @@ impl Cache {
     {
         let full = self.full_keys(keys)?;
         let values = self
-            .inner
-            .store
-            .get_many(&full)
-            .await
-            .map_err(|e| self.backend_error("get_many", "", e))?;
+            .call("get_many", "", self.inner.store.get_many(&full))
+            .await?;
         Ok(full
             .iter()
             .zip(values)
@@ -1071,11 +1059,8 @@ impl Cache {
             }
         }
         let Some(wopts) = wopts else { return Ok(()) };
-        self.inner
-            .store
-            .set_many(&batch, &wopts)
-            .await
-            .map_err(|e| self.backend_error("set_many", "", e))?;
+        self.call("set_many", "", self.inner.store.set_many(&batch, &wopts))
+            .await?;
         self.count(|c| &c.sets, batch.len() as u64);
         Ok(())
     }
@@ -1095,11 +1080,8 @@ impl Cache {
         let full = self.full_pattern(pattern)?;
         let ns = self.namespace();
         let mut keys = self
-            .inner
-            .store
-            .scan(&full)
-            .await
-            .map_err(|e| self.backend_error("keys", &full, e))?;
+            .call("keys", &full, self.inner.store.scan(&full))
+            .await?;
         for k in &mut keys {
             k.drain(..ns.len().min(k.len()));
         }
@@ -1120,11 +1102,12 @@ impl Cache {
     pub async fn delete_pattern(&self, pattern: &str) -> Result<u64> {
         let full = self.full_pattern(pattern)?;
         let n = self
-            .inner
-            .store
-            .delete_pattern(&full)
-            .await
-            .map_err(|e| self.backend_error("delete_pattern", &full, e))?;
+            .call(
+                "delete_pattern",
+                &full,
+                self.inner.store.delete_pattern(&full),
+            )
+            .await?;
         self.count(|c| &c.deletes, n);
         self.log_invalidation(InvalidationKind::Pattern, [pattern], n);
         Ok(n)
@@ -1151,11 +1134,12 @@ impl Cache {
             .map(|t| self.tag_key(t.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let n = self
-            .inner
-            .store
-            .invalidate_tags(&tags)
-            .await
-            .map_err(|e| self.backend_error("invalidate_tags", "", e))?;
+            .call(
+                "invalidate_tags",
+                "",
+                self.inner.store.invalidate_tags(&tags),
+            )
+            .await?;
         self.count(|c| &c.deletes, n);
         self.log_invalidation(InvalidationKind::Tags, &names, n);
         Ok(n)
@@ -1210,11 +1194,8 @@ impl Cache {
         if ttl == Some(Duration::ZERO) {
             return self.delete(key).await;
         }
-        self.inner
-            .store
-            .expire(&full, ttl)
+        self.call("expire", &full, self.inner.store.expire(&full, ttl))
             .await
-            .map_err(|e| self.backend_error("expire", &full, e))
     }
 
     /// Re-arms a key's TTL to the default TTL; returns whether the key exists.
@@ -1242,11 +1223,7 @@ impl Cache {
     /// ```
     pub async fn ttl(&self, key: &str) -> Result<KeyTtl> {
         let full = self.full_key(key)?;
-        self.inner
-            .store
-            .ttl(&full)
-            .await
-            .map_err(|e| self.backend_error("ttl", &full, e))
+        self.call("ttl", &full, self.inner.store.ttl(&full)).await
     }
 
     /// Deletes every key of this namespace and version (never anything else); returns how many.
@@ -1261,11 +1238,8 @@ impl Cache {
     pub async fn clear(&self) -> Result<u64> {
         let full = self.full_pattern("*")?;
         let n = self
-            .inner
-            .store
-            .clear(&full)
-            .await
-            .map_err(|e| self.backend_error("clear", &full, e))?;
+            .call("clear", &full, self.inner.store.clear(&full))
+            .await?;
         self.count(|c| &c.deletes, n);
         self.log_invalidation(InvalidationKind::Clear, [""; 0], n);
         Ok(n)
@@ -1324,11 +1298,7 @@ impl Cache {
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
     pub async fn ping(&self) -> Result<()> {
-        self.inner
-            .store
-            .ping()
-            .await
-            .map_err(|e| self.backend_error("ping", "", e))
+        self.call("ping", "", self.inner.store.ping()).await
     }
 
     /// Whether a load of `key` is in flight (for tests and diagnostics).
