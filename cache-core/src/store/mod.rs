@@ -27,8 +27,8 @@ pub use memory::{MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
 pub use tiered::{
-    Breaker, BreakerState, BusEvent, Invalidation, InvalidationBus, TierStats, TieredStore,
-    TieredStoreBuilder,
+    Breaker, BreakerState, BusEvent, BusSink, Invalidation, InvalidationBus, TierStats,
+    TieredStore, TieredStoreBuilder,
 };
 
 /// A boxed, `Send` future: the return type of [`Store`] methods, which keeps the trait object-safe.
