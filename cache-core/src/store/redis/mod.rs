@@ -602,15 +602,13 @@ impl Store for RedisStore {
                 self.write(key, value, opts, false, None).await?;
                 return Ok(());
             }
-            // Value and tag links are sent together (pipelined), not one after the other.
+            // Links first, then the value: whoever can read the value can also purge it by tag.
+            // (A purge between the two finds a link to a write that has not landed, and is
+            // ordered before this write.)
             let id = self.new_write_id();
-            let pair = [(key, id.clone())];
-            let (w, l) = futures_util::future::join(
-                self.write(key, value, opts, false, Some(&id)),
-                self.link_tags(&pair, opts),
-            )
-            .await;
-            w.and(l)
+            self.link_tags(&[(key, id.clone())], opts).await?;
+            self.write(key, value, opts, false, Some(&id)).await?;
+            Ok(())
         })
     }
 
@@ -633,14 +631,16 @@ impl Store for RedisStore {
                 .iter()
                 .map(|(k, _)| (k.as_str(), self.new_write_id()))
                 .collect();
-            let writes = try_join_all(
+            // Links first, then the values (see `set`).
+            self.link_tags(&pairs, opts).await?;
+            try_join_all(
                 entries
                     .iter()
                     .zip(&pairs)
                     .map(|((k, v), (_, id))| self.write(k, v.clone(), opts, false, Some(id))),
-            );
-            let (w, l) = futures_util::future::join(writes, self.link_tags(&pairs, opts)).await;
-            w.and(l)
+            )
+            .await?;
+            Ok(())
         })
     }
 
@@ -651,12 +651,12 @@ impl Store for RedisStore {
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
+            // Links first (see `set`); a link to a write that did not happen deletes nothing.
             let id = (!opts.tags.is_empty()).then(|| self.new_write_id());
-            let added = self.write(key, value, opts, true, id.as_deref()).await?;
-            if let (true, Some(id)) = (added, id) {
-                self.link_tags(&[(key, id)], opts).await?;
+            if let Some(id) = &id {
+                self.link_tags(&[(key, id.clone())], opts).await?;
             }
-            Ok(added)
+            self.write(key, value, opts, true, id.as_deref()).await
         })
     }
 
