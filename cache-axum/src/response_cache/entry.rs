@@ -13,6 +13,9 @@
 //! the tail of the stored bytes, so a hit hands it out without a copy. Decoding checks every
 //! length: bytes that do not parse are a miss, never a panic.
 
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
@@ -50,13 +53,63 @@ pub(crate) struct Entry {
 }
 
 /// What a key holds: a response, or the Vary names of a URI whose responses live under
-/// per-variant keys.
-#[derive(Debug)]
-// Decoded once per lookup and moved out at once: boxing would cost an allocation per hit.
-#[allow(clippy::large_enum_variant)]
+/// per-variant keys. Shared, so a decoded record can be reused by later hits (see
+/// [`Decoded`]).
+#[derive(Debug, Clone)]
 pub(crate) enum Record {
-    Response(Entry),
-    Variants(Vec<HeaderName>),
+    Response(Arc<Entry>),
+    Variants(Arc<[HeaderName]>),
+}
+
+/// Recently decoded records, so a hit on unchanged stored bytes does not parse them again.
+///
+/// Direct-mapped by key: a slot keeps the stored bytes it decoded (which also keeps their
+/// address from being reused) and the record. A lookup reuses the record only when the bytes
+/// it got are those very bytes (the memory store hands out the same allocation each time) or
+/// equal to them (a remote store hands out copies), so a reused record is always the one
+/// `decode` would return: invalidations and rewrites are seen exactly as without the table.
+/// Records over [`Decoded::MAX_BYTES`] are not kept, bounding what the table holds.
+pub(crate) struct Decoded {
+    slots: Box<[Mutex<Option<Slot>>]>,
+}
+
+/// Stored bytes and what they decode to.
+type Slot = (Bytes, Record);
+
+impl Default for Decoded {
+    fn default() -> Self {
+        Self {
+            slots: (0..Self::SLOTS).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+}
+
+impl Decoded {
+    const SLOTS: usize = 64;
+    /// At most 64 slots × 64 KiB stay referenced by the table.
+    const MAX_BYTES: usize = 64 * 1024;
+
+    /// `decode(bytes)`, reusing the record of the last decode of the same bytes under `key`.
+    pub(crate) fn decode(&self, key: &str, bytes: Bytes) -> Option<Record> {
+        if bytes.len() > Self::MAX_BYTES {
+            return decode(bytes);
+        }
+        let mut h = std::hash::DefaultHasher::new();
+        key.hash(&mut h);
+        // The modulo keeps the index in range, so the conversion cannot truncate it wrongly.
+        let slot = &self.slots[(h.finish() % Self::SLOTS as u64) as usize];
+        {
+            let held = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((b, record)) = held.as_ref() {
+                if (b.as_ptr() == bytes.as_ptr() && b.len() == bytes.len()) || *b == bytes {
+                    return Some(record.clone());
+                }
+            }
+        }
+        let record = decode(bytes.clone())?;
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some((bytes, record.clone()));
+        Some(record)
+    }
 }
 
 impl Entry {
@@ -195,10 +248,10 @@ pub(crate) fn decode(buf: Bytes) -> Option<Record> {
         return None;
     }
     match r.u8()? {
-        KIND_RESPONSE => decode_response(&mut r).map(Record::Response),
+        KIND_RESPONSE => decode_response(&mut r).map(|e| Record::Response(Arc::new(e))),
         KIND_VARIANTS => {
             let n = r.u16()?;
-            let names = (0..n).map(|_| r.name()).collect::<Option<Vec<_>>>()?;
+            let names = (0..n).map(|_| r.name()).collect::<Option<Arc<[_]>>>()?;
             Some(Record::Variants(names))
         }
         _ => None,
@@ -305,7 +358,7 @@ mod tests {
         let Some(Record::Variants(d)) = decode(encode_variants(&names)) else {
             panic!()
         };
-        assert_eq!(d, names);
+        assert_eq!(&d[..], &names[..]);
     }
 
     #[test]
