@@ -14,7 +14,7 @@
 //! length: bytes that do not parse are a miss, never a panic.
 
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -50,6 +50,9 @@ pub(crate) struct Entry {
     pub(crate) flags: u8,
     /// The Vary field names and the values the original request had for them.
     pub(crate) vary: Vec<(HeaderName, Option<HeaderValue>)>,
+    /// `headers` plus placeholders for the fields added when serving (see
+    /// [`Entry::served_headers`]); built on first use. Reset it when changing `headers`.
+    pub(crate) served: OnceLock<(Option<HeaderName>, HeaderMap)>,
 }
 
 /// What a key holds: a response, or the Vary names of a URI whose responses live under
@@ -121,6 +124,29 @@ impl Entry {
     pub(crate) fn age_ms(&self, now_ms: u64) -> u64 {
         self.initial_age_ms
             .saturating_add(now_ms.saturating_sub(self.response_time_ms))
+    }
+
+    /// The response fields to serve a shared entry with: a copy of `headers` with `Age` and
+    /// the status field (`status`, when given) already in place, so setting their values
+    /// replaces them without growing the map.
+    pub(crate) fn served_headers(&self, status: Option<&HeaderName>) -> HeaderMap {
+        let (name, headers) = self.served.get_or_init(|| {
+            let mut h = HeaderMap::with_capacity(self.headers.len() + 2);
+            for (n, v) in &self.headers {
+                h.append(n.clone(), v.clone());
+            }
+            h.insert(http::header::AGE, HeaderValue::from_static("0"));
+            if let Some(n) = status {
+                h.insert(n.clone(), HeaderValue::from_static(""));
+            }
+            (status.cloned(), h)
+        });
+        if name.as_ref() == status {
+            headers.clone()
+        } else {
+            // Another layer configuration shares this entry: no placeholders to reuse.
+            self.headers.clone()
+        }
     }
 
     pub(crate) fn encode(&self) -> Bytes {
@@ -297,6 +323,7 @@ fn decode_response(r: &mut Reader) -> Option<Entry> {
         sie_ms,
         flags,
         vary,
+        served: OnceLock::new(),
     })
 }
 
@@ -326,6 +353,7 @@ mod tests {
                 ),
                 (HeaderName::from_static("x-absent"), None),
             ],
+            served: OnceLock::new(),
         }
     }
 
@@ -347,6 +375,42 @@ mod tests {
             (60_000, 1, 2, AUTH_OK | NO_CACHE)
         );
         assert_eq!(d.age_ms(1_700_000_001_000), 1_005);
+    }
+
+    #[test]
+    fn decoded_table_reuses_only_identical_bytes() {
+        let table = Decoded::default();
+        let first = sample().encode();
+        let Some(Record::Response(a)) = table.decode("k", first.clone()) else {
+            panic!("not a response")
+        };
+        // The same allocation, and an equal copy (what a remote store returns): reused.
+        let Some(Record::Response(b)) = table.decode("k", first.clone()) else {
+            panic!()
+        };
+        let Some(Record::Response(c)) = table.decode("k", Bytes::from(first.to_vec())) else {
+            panic!()
+        };
+        assert!(Arc::ptr_eq(&a, &b) && Arc::ptr_eq(&a, &c));
+        // New bytes under the same key (a rewrite): decoded afresh.
+        let mut changed = sample();
+        changed.lifetime_ms = 1;
+        let Some(Record::Response(d)) = table.decode("k", changed.encode()) else {
+            panic!()
+        };
+        assert_eq!(d.lifetime_ms, 1);
+        assert!(table.decode("k", Bytes::from_static(b"junk")).is_none());
+    }
+
+    #[test]
+    fn served_headers_hold_placeholders_for_the_added_fields() {
+        let e = sample();
+        let status = HeaderName::from_static("x-cache");
+        let h = e.served_headers(Some(&status));
+        assert_eq!(h.len(), e.headers.len() + 2);
+        assert!(h.contains_key(http::header::AGE) && h.contains_key(&status));
+        // Another status field than the one cached: the plain fields.
+        assert_eq!(e.served_headers(None), e.headers);
     }
 
     #[test]

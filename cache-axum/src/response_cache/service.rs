@@ -395,13 +395,21 @@ fn serve(
 ) -> Response<Body> {
     let age = age_value(e.age_ms(now_ms) / 1000);
     let mut res =
-        if e.status == StatusCode::OK && conditional::is_not_modified(method, cond, &e.headers) {
+        // `cond` holds the client's own conditional fields: without any, a full response.
+        if e.status == StatusCode::OK
+            && !cond.is_empty()
+            && conditional::is_not_modified(method, cond, &e.headers)
+        {
             conditional::not_modified::<Body>(&e.headers)
         } else {
             // A record shared with the decoded table is copied (reference counts, no bytes).
             let (status, mut headers, body) = match Arc::try_unwrap(e) {
                 Ok(e) => (e.status, e.headers, e.body),
-                Err(e) => (e.status, e.headers.clone(), e.body.clone()),
+                Err(e) => (
+                    e.status,
+                    e.served_headers(ctx_cfg.status_header.as_ref()),
+                    e.body.clone(),
+                ),
             };
             let body = if method == Method::HEAD {
                 if !headers.contains_key(header::CONTENT_LENGTH) {
@@ -416,11 +424,22 @@ fn serve(
             *res.headers_mut() = headers;
             res
         };
-    res.headers_mut().insert(header::AGE, age);
+    set_field(res.headers_mut(), &header::AGE, age);
     if let Some(name) = &ctx_cfg.status_header {
-        res.headers_mut().insert(name.clone(), status.value());
+        set_field(res.headers_mut(), name, status.value());
     }
     res
+}
+
+/// `insert` that overwrites a placeholder in place (see `Entry::served_headers`): stored
+/// responses never hold these fields, so one that is present is the only value.
+fn set_field(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) {
+    match headers.get_mut(name) {
+        Some(slot) => *slot = value,
+        None => {
+            headers.insert(name.clone(), value);
+        }
+    }
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
@@ -994,6 +1013,7 @@ where
     };
     let unstored = |head: http::response::Parts, body: Body| {
         let mut res = if head.status == StatusCode::OK
+            && !job.cond.is_empty()
             && conditional::is_not_modified(&job.method, &job.cond, &head.headers)
         {
             conditional::not_modified::<Body>(&head.headers)
@@ -1030,6 +1050,7 @@ where
         sie_ms: plan.sie_ms,
         flags: plan.flags,
         vary,
+        served: std::sync::OnceLock::new(),
     };
     let entry = Arc::new(entry);
     store(
@@ -1190,6 +1211,8 @@ async fn refresh<B>(
         }
     }
     entry.response_time_ms = response_time;
+    // The fields changed: the copy kept for serving is out of date.
+    entry.served = std::sync::OnceLock::new();
     match plan(
         cfg,
         req_headers,
@@ -1305,6 +1328,7 @@ mod tests {
             sie_ms: 0,
             flags,
             vary: Vec::new(),
+            served: std::sync::OnceLock::new(),
         }
     }
 
