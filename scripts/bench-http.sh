@@ -83,7 +83,7 @@ hit=$(curl -s -o /dev/null -D - "http://$cached/item" 2>/dev/null | tr -d '\r' \
 pct() { awk -v c="$1" 'BEGIN {printf "%+.1f%%", c * 100}'; }
 printf '%-5s %9s %9s %8s %9s %9s %8s %9s %9s %8s %8s %8s\n' round bare_rps hit_rps hit/bare \
   bare_c1us miss_c1us miss_c1 bare_urps miss_rps "miss_c$CONNS" cpu_hit cpu_miss
-declare -a R C1 CN CH CM
+declare -a R C1 CN CH CM BR HR BL ML
 for i in $(seq "$ROUNDS"); do
   cases=("B0 $bare_pid $bare 0 $CONNS" "H0 $cached_pid $cached 0 $CONNS"
          "B1 $bare_pid $bare 1 1" "M1 $cached_pid $cached 1 1"
@@ -103,6 +103,7 @@ for i in $(seq "$ROUNDS"); do
   ch=$(awk -v h="$h_cpu" -v b="$b_cpu" 'BEGIN {printf "%.3f", h / b}')
   cm=$(awk -v m="$m_cpu" -v b="$bu_cpu" 'BEGIN {printf "%.3f", m / b}')
   R+=("$r"); C1+=("$c1"); CN+=("$cn"); CH+=("$ch"); CM+=("$cm")
+  BR+=("$b_rps"); HR+=("$h_rps"); BL+=("$b_lat"); ML+=("$m_lat")
   printf '%-5s %9s %9s %8s %9s %9s %8s %9s %9s %8s %8s %8s\n' "$i" "$b_rps" "$h_rps" "$r" \
     "$b_lat" "$m_lat" "$(pct "$c1")" "$bu_rps" "$m_rps" "$(pct "$cn")" "$ch" "$cm"
 done
@@ -114,3 +115,14 @@ printf 'median added latency of a miss, c=1:        %s   (target <= +5%%)\n' "$(
 printf 'median added latency of a miss, c=%-3s       %s\n' "$CONNS:" "$(pct "$(median "${CN[@]}")")"
 printf 'median server CPU per request, hit/bare:    %s\n' "$(median "${CH[@]}")"
 printf 'median server CPU per request, miss/bare:   %s\n' "$(median "${CM[@]}")"
+
+# Summary lines collected by scripts/bench.sh: medians of the per-round ratios above, with the
+# medians of the raw figures for context.
+r_med=$(median "${R[@]}")
+c1_med=$(median "${C1[@]}")
+awk -v o="$(median "${HR[@]}")" -v b="$(median "${BR[@]}")" -v r="$r_med" 'BEGIN {
+  printf "RESULT | http cached hit req/s vs bare handler | %.0f req/s | %.0f req/s | %.3fx | >= 0.90x | %s\n",
+    o, b, r, (r >= 0.90 ? "met" : "NOT met") }'
+awk -v o="$(median "${ML[@]}")" -v b="$(median "${BL[@]}")" -v c="$c1_med" 'BEGIN {
+  printf "RESULT | http miss added latency vs no layer (1 connection) | %.1f us | %.1f us | %.3fx | <= 1.05x | %s\n",
+    o, b, 1 + c, (1 + c <= 1.05 ? "met" : "NOT met") }'

@@ -13,6 +13,9 @@
 //! the tail of the stored bytes, so a hit hands it out without a copy. Decoding checks every
 //! length: bytes that do not parse are a miss, never a panic.
 
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
@@ -47,16 +50,69 @@ pub(crate) struct Entry {
     pub(crate) flags: u8,
     /// The Vary field names and the values the original request had for them.
     pub(crate) vary: Vec<(HeaderName, Option<HeaderValue>)>,
+    /// `headers` plus placeholders for the fields added when serving (see
+    /// [`Entry::served_headers`]); built on first use. Reset it when changing `headers`.
+    pub(crate) served: OnceLock<(Option<HeaderName>, HeaderMap)>,
 }
 
 /// What a key holds: a response, or the Vary names of a URI whose responses live under
-/// per-variant keys.
-#[derive(Debug)]
-// Decoded once per lookup and moved out at once: boxing would cost an allocation per hit.
-#[allow(clippy::large_enum_variant)]
+/// per-variant keys. Shared, so a decoded record can be reused by later hits (see
+/// [`Decoded`]).
+#[derive(Debug, Clone)]
 pub(crate) enum Record {
-    Response(Entry),
-    Variants(Vec<HeaderName>),
+    Response(Arc<Entry>),
+    Variants(Arc<[HeaderName]>),
+}
+
+/// Recently decoded records, so a hit on unchanged stored bytes does not parse them again.
+///
+/// Direct-mapped by key: a slot keeps the stored bytes it decoded (which also keeps their
+/// address from being reused) and the record. A lookup reuses the record only when the bytes
+/// it got are those very bytes (the memory store hands out the same allocation each time) or
+/// equal to them (a remote store hands out copies), so a reused record is always the one
+/// `decode` would return: invalidations and rewrites are seen exactly as without the table.
+/// Records over [`Decoded::MAX_BYTES`] are not kept, bounding what the table holds.
+pub(crate) struct Decoded {
+    slots: Box<[Mutex<Option<Slot>>]>,
+}
+
+/// Stored bytes and what they decode to.
+type Slot = (Bytes, Record);
+
+impl Default for Decoded {
+    fn default() -> Self {
+        Self {
+            slots: (0..Self::SLOTS).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+}
+
+impl Decoded {
+    const SLOTS: usize = 64;
+    /// At most 64 slots × 64 KiB stay referenced by the table.
+    const MAX_BYTES: usize = 64 * 1024;
+
+    /// `decode(bytes)`, reusing the record of the last decode of the same bytes under `key`.
+    pub(crate) fn decode(&self, key: &str, bytes: Bytes) -> Option<Record> {
+        if bytes.len() > Self::MAX_BYTES {
+            return decode(bytes);
+        }
+        let mut h = std::hash::DefaultHasher::new();
+        key.hash(&mut h);
+        // The modulo keeps the index in range, so the conversion cannot truncate it wrongly.
+        let slot = &self.slots[(h.finish() % Self::SLOTS as u64) as usize];
+        {
+            let held = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((b, record)) = held.as_ref() {
+                if (b.as_ptr() == bytes.as_ptr() && b.len() == bytes.len()) || *b == bytes {
+                    return Some(record.clone());
+                }
+            }
+        }
+        let record = decode(bytes.clone())?;
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some((bytes, record.clone()));
+        Some(record)
+    }
 }
 
 impl Entry {
@@ -68,6 +124,29 @@ impl Entry {
     pub(crate) fn age_ms(&self, now_ms: u64) -> u64 {
         self.initial_age_ms
             .saturating_add(now_ms.saturating_sub(self.response_time_ms))
+    }
+
+    /// The response fields to serve a shared entry with: a copy of `headers` with `Age` and
+    /// the status field (`status`, when given) already in place, so setting their values
+    /// replaces them without growing the map.
+    pub(crate) fn served_headers(&self, status: Option<&HeaderName>) -> HeaderMap {
+        let (name, headers) = self.served.get_or_init(|| {
+            let mut h = HeaderMap::with_capacity(self.headers.len() + 2);
+            for (n, v) in &self.headers {
+                h.append(n.clone(), v.clone());
+            }
+            h.insert(http::header::AGE, HeaderValue::from_static("0"));
+            if let Some(n) = status {
+                h.insert(n.clone(), HeaderValue::from_static(""));
+            }
+            (status.cloned(), h)
+        });
+        if name.as_ref() == status {
+            headers.clone()
+        } else {
+            // Another layer configuration shares this entry: no placeholders to reuse.
+            self.headers.clone()
+        }
     }
 
     pub(crate) fn encode(&self) -> Bytes {
@@ -195,10 +274,10 @@ pub(crate) fn decode(buf: Bytes) -> Option<Record> {
         return None;
     }
     match r.u8()? {
-        KIND_RESPONSE => decode_response(&mut r).map(Record::Response),
+        KIND_RESPONSE => decode_response(&mut r).map(|e| Record::Response(Arc::new(e))),
         KIND_VARIANTS => {
             let n = r.u16()?;
-            let names = (0..n).map(|_| r.name()).collect::<Option<Vec<_>>>()?;
+            let names = (0..n).map(|_| r.name()).collect::<Option<Arc<[_]>>>()?;
             Some(Record::Variants(names))
         }
         _ => None,
@@ -244,6 +323,7 @@ fn decode_response(r: &mut Reader) -> Option<Entry> {
         sie_ms,
         flags,
         vary,
+        served: OnceLock::new(),
     })
 }
 
@@ -273,6 +353,7 @@ mod tests {
                 ),
                 (HeaderName::from_static("x-absent"), None),
             ],
+            served: OnceLock::new(),
         }
     }
 
@@ -297,6 +378,42 @@ mod tests {
     }
 
     #[test]
+    fn decoded_table_reuses_only_identical_bytes() {
+        let table = Decoded::default();
+        let first = sample().encode();
+        let Some(Record::Response(a)) = table.decode("k", first.clone()) else {
+            panic!("not a response")
+        };
+        // The same allocation, and an equal copy (what a remote store returns): reused.
+        let Some(Record::Response(b)) = table.decode("k", first.clone()) else {
+            panic!()
+        };
+        let Some(Record::Response(c)) = table.decode("k", Bytes::from(first.to_vec())) else {
+            panic!()
+        };
+        assert!(Arc::ptr_eq(&a, &b) && Arc::ptr_eq(&a, &c));
+        // New bytes under the same key (a rewrite): decoded afresh.
+        let mut changed = sample();
+        changed.lifetime_ms = 1;
+        let Some(Record::Response(d)) = table.decode("k", changed.encode()) else {
+            panic!()
+        };
+        assert_eq!(d.lifetime_ms, 1);
+        assert!(table.decode("k", Bytes::from_static(b"junk")).is_none());
+    }
+
+    #[test]
+    fn served_headers_hold_placeholders_for_the_added_fields() {
+        let e = sample();
+        let status = HeaderName::from_static("x-cache");
+        let h = e.served_headers(Some(&status));
+        assert_eq!(h.len(), e.headers.len() + 2);
+        assert!(h.contains_key(http::header::AGE) && h.contains_key(&status));
+        // Another status field than the one cached: the plain fields.
+        assert_eq!(e.served_headers(None), e.headers);
+    }
+
+    #[test]
     fn variants_roundtrip() {
         let names = vec![
             HeaderName::from_static("accept"),
@@ -305,7 +422,7 @@ mod tests {
         let Some(Record::Variants(d)) = decode(encode_variants(&names)) else {
             panic!()
         };
-        assert_eq!(d, names);
+        assert_eq!(&d[..], &names[..]);
     }
 
     #[test]

@@ -6,62 +6,78 @@
 //! uncacheable resource never serializes its callers into waves.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64,
+    Ordering::{Acquire, Release},
+};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// The in-flight table, shared by every clone of one layer.
 #[derive(Default)]
 pub(crate) struct Flights {
-    map: Mutex<HashMap<String, (u64, watch::Receiver<()>)>>,
-    next_id: AtomicU64,
+    // One allocation for the key (shared by the table and the leader) and one for the flight.
+    map: Mutex<HashMap<Arc<str>, Arc<Flight>>>,
+    /// How many flights have ended: a caller that saw the same count before its lookup and
+    /// after joining knows no write through a flight landed in between.
+    ended: AtomicU64,
+}
+
+/// One flight: done once its leader is dropped.
+#[derive(Default)]
+pub(crate) struct Flight {
+    done: AtomicBool,
+    notify: Notify,
 }
 
 /// Dropped by the leader when its work is done (or abandoned): wakes every waiter.
 pub(crate) struct Leader {
     flights: Arc<Flights>,
-    key: String,
-    id: u64,
-    _tx: watch::Sender<()>,
+    key: Arc<str>,
+    flight: Arc<Flight>,
 }
 
 pub(crate) enum Join {
     Leader(Leader),
-    Follower(watch::Receiver<()>),
+    Follower(Arc<Flight>),
 }
 
 impl Flights {
     pub(crate) fn join(self: &Arc<Self>, key: &str) -> Join {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, rx)) = map.get(key) {
-            // A closed channel is a leader that is going away right now: take over.
-            if rx.has_changed().is_ok() {
-                return Join::Follower(rx.clone());
+        if let Some(flight) = map.get(key) {
+            // A finished flight is a leader that is going away right now: take over.
+            if !flight.done.load(Acquire) {
+                return Join::Follower(Arc::clone(flight));
             }
         }
-        let (tx, rx) = watch::channel(());
-        let id = self.next_id.fetch_add(1, Relaxed);
-        map.insert(key.to_owned(), (id, rx));
+        let key: Arc<str> = Arc::from(key);
+        let flight = Arc::new(Flight::default());
+        map.insert(Arc::clone(&key), Arc::clone(&flight));
         Join::Leader(Leader {
             flights: Arc::clone(self),
-            key: key.to_owned(),
-            id,
-            _tx: tx,
+            key,
+            flight,
         })
     }
 
+    /// The number of flights ended so far (see `ended`).
+    pub(crate) fn ended(&self) -> u64 {
+        self.ended.load(Acquire)
+    }
+
     /// The flight on `key` right now, to wait on later.
-    pub(crate) fn watch(&self, key: &str) -> Option<watch::Receiver<()>> {
+    pub(crate) fn watch(&self, key: &str) -> Option<Arc<Flight>> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(key).map(|(_, rx)| rx.clone())
+        map.get(key).map(Arc::clone)
     }
 
     /// Waits for the flight on `key`, if there is one (an invalidation must not be overtaken
     /// by a response fetched before it and stored after it).
     pub(crate) async fn settled(&self, key: &str) {
-        if let Some(rx) = self.watch(key) {
-            wait(rx).await;
+        if let Some(flight) = self.watch(key) {
+            wait(flight).await;
         }
     }
 
@@ -76,22 +92,38 @@ impl Flights {
 
 impl Drop for Leader {
     fn drop(&mut self) {
-        let mut map = self
-            .flights
-            .map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if map.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
-            map.remove(&self.key);
+        // Before leaving the table: whoever joins after the removal sees the new count.
+        self.flights.ended.fetch_add(1, Release);
+        {
+            let mut map = self
+                .flights
+                .map
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if map
+                .get(&self.key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+            {
+                map.remove(&self.key);
+            }
         }
-        // Dropping `tx` (after this) closes the channel, which wakes every waiter.
+        self.flight.done.store(true, Release);
+        self.flight.notify.notify_waiters();
     }
 }
 
 /// Waits until the leader is done, however it ends.
-pub(crate) async fn wait(mut rx: watch::Receiver<()>) {
-    // Nothing is ever sent: `changed` returns when the sender is dropped.
-    while rx.changed().await.is_ok() {}
+pub(crate) async fn wait(flight: Arc<Flight>) {
+    loop {
+        let notified = flight.notify.notified();
+        let mut notified = std::pin::pin!(notified);
+        // Registered before the check, so a `notify_waiters` after it cannot be missed.
+        notified.as_mut().enable();
+        if flight.done.load(Acquire) {
+            return;
+        }
+        notified.await;
+    }
 }
 
 #[cfg(test)]

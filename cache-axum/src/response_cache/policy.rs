@@ -53,6 +53,7 @@ impl CacheControl {
     pub(crate) fn parse(headers: &HeaderMap) -> Self {
         let mut cc = CacheControl::default();
         let mut any = false;
+        let mut buf = [0u8; 24];
         for value in headers.get_all(header::CACHE_CONTROL) {
             any = true;
             let Ok(s) = value.to_str() else {
@@ -62,10 +63,10 @@ impl CacheControl {
             };
             for part in split_directives(s) {
                 let (name, val) = match part.split_once('=') {
-                    Some((n, v)) => (n.trim(), Some(v.trim())),
-                    None => (part.trim(), None),
+                    Some((n, v)) => (n.trim_ascii(), Some(v.trim_ascii())),
+                    None => (part.trim_ascii(), None),
                 };
-                match name.to_ascii_lowercase().as_str() {
+                match lower(name, &mut buf) {
                     "no-store" => cc.no_store = true,
                     "no-cache" => cc.no_cache = true,
                     "private" => cc.private = true,
@@ -123,21 +124,37 @@ impl CacheControl {
 
 /// Splits a `Cache-Control` value on commas outside quoted strings.
 fn split_directives(s: &str) -> impl Iterator<Item = &str> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut quoted = false;
-    for (i, b) in s.bytes().enumerate() {
-        match b {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => {
-                parts.push(&s[start..i]);
-                start = i + 1;
+    // Lazily, without collecting: this runs on every request and every stored response.
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        let mut quoted = false;
+        for (i, b) in s.bytes().enumerate() {
+            match b {
+                b'"' => quoted = !quoted,
+                b',' if !quoted => {
+                    rest = Some(&s[i + 1..]);
+                    return Some(&s[..i]);
+                }
+                _ => {}
             }
-            _ => {}
         }
-    }
-    parts.push(&s[start..]);
-    parts.into_iter().filter(|p| !p.trim().is_empty())
+        rest = None;
+        Some(s)
+    })
+    .filter(|p| !p.trim_ascii().is_empty())
+}
+
+/// `name` in lower case, in `buf` (no allocation); names longer than any known directive
+/// come back empty, which matches none.
+fn lower<'a>(name: &str, buf: &'a mut [u8; 24]) -> &'a str {
+    let Some(out) = buf.get_mut(..name.len()) else {
+        return "";
+    };
+    out.copy_from_slice(name.as_bytes());
+    out.make_ascii_lowercase();
+    // Lower-casing ASCII letters keeps the bytes valid UTF-8.
+    std::str::from_utf8(out).unwrap_or("")
 }
 
 /// Milliseconds since the Unix epoch.

@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
-use cache_core::key::KeyBuf;
 use cache_core::{Cache, SetOptions};
 use futures_util::{StreamExt as _, TryStreamExt};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -260,10 +259,9 @@ fn hash_request_fields<'a>(
 
 fn keys_for(cfg: &Config, parts: &Parts) -> Option<Keys> {
     let id = resource_id(cfg, parts)?;
-    let mut key = KeyBuf::with_capacity(id.len() + 48)
-        .lit("rc:")
-        .arg(id.as_ref())
-        .finish();
+    let mut key = String::with_capacity(id.len() + 48);
+    key.push_str("rc:");
+    cache_core::key::escape_into(&mut key, &id);
     let id_end = key.len();
     if !cfg.vary_by.is_empty() {
         key.push_str(":vb:");
@@ -290,18 +288,18 @@ async fn lookup(
     cfg: &Config,
     keys: &Keys,
     headers: &HeaderMap,
-) -> Result<Option<(Entry, Option<String>)>, ()> {
+) -> Result<Option<(Arc<Entry>, Option<String>)>, ()> {
     let Some(bytes) = cfg.cache.get_bytes(&keys.base).await.map_err(drop)? else {
         return Ok(None);
     };
-    match entry::decode(bytes) {
+    match cfg.decoded.decode(&keys.base, bytes) {
         Some(Record::Response(e)) => Ok(vary_matches(&e, headers).then_some((e, None))),
         Some(Record::Variants(names)) => {
             let key = variant_key(&keys.base, &names, headers);
             let Some(bytes) = cfg.cache.get_bytes(&key).await.map_err(drop)? else {
                 return Ok(None);
             };
-            match entry::decode(bytes) {
+            match cfg.decoded.decode(&key, bytes) {
                 Some(Record::Response(e)) if vary_matches(&e, headers) => Ok(Some((e, Some(key)))),
                 _ => Ok(None),
             }
@@ -373,39 +371,75 @@ fn stale_if_error_ok(e: &Entry, req: &CacheControl, now_ms: u64) -> bool {
     window > 0 && !e.has(EXPLICIT_REVALIDATE) && staleness <= window
 }
 
+/// The `Age` value for `secs`: common ages come from a table built once, since formatting
+/// a number into a `HeaderValue` allocates.
+fn age_value(secs: u64) -> HeaderValue {
+    const TABLE: usize = 4096;
+    static AGES: std::sync::OnceLock<Vec<HeaderValue>> = std::sync::OnceLock::new();
+    match usize::try_from(secs) {
+        Ok(i) if i < TABLE => {
+            AGES.get_or_init(|| (0..TABLE as u64).map(HeaderValue::from).collect())[i].clone()
+        }
+        _ => HeaderValue::from(secs),
+    }
+}
+
 /// Turns a stored response into the response for this request.
 fn serve(
     ctx_cfg: &Config,
-    e: Entry,
+    e: Arc<Entry>,
     now_ms: u64,
     method: &Method,
     cond: &HeaderMap,
     status: Status,
 ) -> Response<Body> {
-    let age = HeaderValue::from(e.age_ms(now_ms) / 1000);
+    let age = age_value(e.age_ms(now_ms) / 1000);
     let mut res =
-        if e.status == StatusCode::OK && conditional::is_not_modified(method, cond, &e.headers) {
+        // `cond` holds the client's own conditional fields: without any, a full response.
+        if e.status == StatusCode::OK
+            && !cond.is_empty()
+            && conditional::is_not_modified(method, cond, &e.headers)
+        {
             conditional::not_modified::<Body>(&e.headers)
         } else {
-            let mut headers = e.headers;
+            // A record shared with the decoded table is copied (reference counts, no bytes).
+            let (status, mut headers, body) = match Arc::try_unwrap(e) {
+                Ok(e) => (e.status, e.headers, e.body),
+                Err(e) => (
+                    e.status,
+                    e.served_headers(ctx_cfg.status_header.as_ref()),
+                    e.body.clone(),
+                ),
+            };
             let body = if method == Method::HEAD {
                 if !headers.contains_key(header::CONTENT_LENGTH) {
-                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(e.body.len()));
+                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
                 }
                 Body::empty()
             } else {
-                Body::from(e.body)
+                Body::from(body)
             };
             let mut res = Response::new(body);
-            *res.status_mut() = e.status;
+            *res.status_mut() = status;
             *res.headers_mut() = headers;
             res
         };
-    res.headers_mut().insert(header::AGE, age);
+    set_field(res.headers_mut(), &header::AGE, age);
     if let Some(name) = &ctx_cfg.status_header {
-        res.headers_mut().insert(name.clone(), status.value());
+        set_field(res.headers_mut(), name, status.value());
     }
     res
+}
+
+/// `insert` that overwrites a placeholder in place (see `Entry::served_headers`): stored
+/// responses never hold these fields, so one that is present is the only value.
+fn set_field(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) {
+    match headers.get_mut(name) {
+        Some(slot) => *slot = value,
+        None => {
+            headers.insert(name.clone(), value);
+        }
+    }
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
@@ -433,13 +467,14 @@ fn stored_field(cfg: &Config, name: &HeaderName) -> bool {
 /// Removes the tag header and returns its tags with those of the typed extension.
 fn take_tags(cfg: &Config, headers: &mut HeaderMap, opts: Option<&CacheOptions>) -> Vec<String> {
     let mut tags = Vec::new();
-    if let Some(name) = &cfg.tag_header {
+    // `entry` would reserve room in the map even when the field is absent.
+    if let Some(name) = cfg.tag_header.as_ref().filter(|n| headers.contains_key(*n)) {
         if let header::Entry::Occupied(e) = headers.entry(name) {
             for v in e.remove_entry_mult().1 {
                 if let Ok(s) = v.to_str() {
                     tags.extend(
                         s.split(',')
-                            .map(str::trim)
+                            .map(str::trim_ascii)
                             .filter(|t| !t.is_empty())
                             .map(str::to_owned),
                     );
@@ -542,62 +577,62 @@ fn plan(
 }
 
 /// Writes an entry (and the variants record when it varies) behind the response: the client
-/// does not wait for the store. The leader guard, if any, is held until the write lands, so
-/// requests of this process that miss meanwhile wait for it instead of calling the inner
-/// service. Failures are logged and counted by the `Cache`, never returned.
+/// waits neither for the store nor for encoding the entry. The leader guard, if any, is held
+/// until the write lands, so requests of this process that miss meanwhile wait for it instead
+/// of calling the inner service. Failures are logged and counted by the `Cache`, never
+/// returned.
 fn store(
-    cfg: &Config,
+    cfg: &Arc<Config>,
     keys: &Keys,
-    entry: &Entry,
+    entry: Arc<Entry>,
     ttl: Duration,
     tags: Vec<String>,
     leader: Option<Leader>,
 ) {
-    let mut opts = SetOptions::new().ttl(ttl).tags(tags);
-    if !entry.vary.is_empty() || !cfg.vary_by.is_empty() {
-        // A resource stored under several keys is invalidated through its tag; one stored
-        // under its base key alone is simply deleted (a tag costs a write to the tag index).
-        opts = opts.tag(keys.resource_tag());
-    }
-    let mut writes = Vec::with_capacity(2);
-    if entry.vary.is_empty() {
-        writes.push((keys.base.clone(), entry.encode()));
-    } else {
-        let names: Vec<HeaderName> = entry.vary.iter().map(|(n, _)| n.clone()).collect();
-        writes.push((keys.base.clone(), entry::encode_variants(&names)));
-        writes.push((
-            // The same digest `variant_key` takes of a later request's values.
-            format!(
-                "{}:var:{}",
-                keys.base,
-                hash_fields(entry.vary.iter().map(|(n, v)| (n, v.clone())))
-            ),
-            entry.encode(),
-        ));
-    }
     // A request that did not lead a flight (one with `Authorization`, say) opens one for the
     // write, so the next request here waits for it rather than missing.
     let leader = leader.or_else(|| match cfg.flights.join(&keys.base) {
         Join::Leader(l) => Some(l),
         Join::Follower(_) => None,
     });
-    let cache = cfg.cache.clone();
-    let write = async move {
-        for (key, bytes) in writes {
-            if let Err(e) = cache.set_bytes(&key, bytes, opts.clone()).await {
-                tracing::warn!(target: "cache_axum", key, error = %e, "response not stored");
-                break;
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        // No runtime to write from: the response is simply not stored.
+        tracing::warn!(target: "cache_axum", "no tokio runtime; response not stored");
+        return;
+    };
+    let cfg = Arc::clone(cfg);
+    let keys = keys.clone();
+    rt.spawn(async move {
+        let mut opts = SetOptions::new().ttl(ttl).tags(tags);
+        if !entry.vary.is_empty() || !cfg.vary_by.is_empty() {
+            // A resource stored under several keys is invalidated through its tag; one stored
+            // under its base key alone is simply deleted (a tag costs a write to the tag index).
+            opts = opts.tag(keys.resource_tag());
+        }
+        let base = keys.base;
+        let result = if entry.vary.is_empty() {
+            cfg.cache.set_bytes(&base, entry.encode(), opts).await
+        } else {
+            let names: Vec<HeaderName> = entry.vary.iter().map(|(n, _)| n.clone()).collect();
+            // The same digest `variant_key` takes of a later request's values.
+            let variant = format!(
+                "{base}:var:{}",
+                hash_fields(entry.vary.iter().map(|(n, v)| (n, v.clone())))
+            );
+            match cfg
+                .cache
+                .set_bytes(&base, entry::encode_variants(&names), opts.clone())
+                .await
+            {
+                Ok(()) => cfg.cache.set_bytes(&variant, entry.encode(), opts).await,
+                Err(e) => Err(e),
             }
+        };
+        if let Err(e) = result {
+            tracing::warn!(target: "cache_axum", key = base, error = %e, "response not stored");
         }
         drop(leader);
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) => {
-            rt.spawn(write);
-        }
-        // No runtime to write from: the response is simply not stored.
-        Err(_) => tracing::warn!(target: "cache_axum", "no tokio runtime; response not stored"),
-    }
+    });
 }
 
 /// Reads a body into memory up to `limit` bytes. A larger body (or one with trailers, or one
@@ -653,6 +688,12 @@ where
 /// Moves the conditional fields this cache answers itself out of a request.
 fn take_conditionals(headers: &mut HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
+    // Most requests have neither: `entry` would reserve room in the map each time.
+    if !headers.contains_key(header::IF_NONE_MATCH)
+        && !headers.contains_key(header::IF_MODIFIED_SINCE)
+    {
+        return out;
+    }
     for name in [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE] {
         if let header::Entry::Occupied(e) = headers.entry(&name) {
             for v in e.remove_entry_mult().1 {
@@ -784,6 +825,7 @@ where
         } else {
             None
         };
+        let ended = ctx.cfg.flights.ended();
         let Ok(found) = lookup(&ctx.cfg, &keys, &parts.headers).await else {
             restore(&mut parts.headers, cond);
             return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
@@ -798,7 +840,7 @@ where
                 }
                 Use::StaleWhileRevalidate => {
                     let key = key.unwrap_or_else(|| keys.base.clone());
-                    spawn_revalidation(&ctx, &parts, &keys, entry.clone(), key, leader.take());
+                    spawn_revalidation(&ctx, &parts, &keys, Arc::clone(&entry), key, leader.take());
                     return Ok(serve(&ctx.cfg, entry, now, &method, &cond, Status::Stale));
                 }
                 Use::Revalidate => stale = Some((entry, key.unwrap_or_else(|| keys.base.clone()))),
@@ -828,9 +870,12 @@ where
         if leader.is_none() && !has_auth && !waited {
             match ctx.cfg.flights.join(&keys.base) {
                 Join::Leader(l) => {
-                    // A write may have landed between our lookup and our join: look again.
                     leader = Some(l);
-                    continue;
+                    // A write may have landed between our lookup and our join: look again,
+                    // unless no flight (every write here holds one) ended meanwhile.
+                    if ctx.cfg.flights.ended() != ended {
+                        continue;
+                    }
                 }
                 Join::Follower(rx) => {
                     flight::wait(rx).await;
@@ -936,7 +981,7 @@ where
 /// Stores a response from the inner service if it may be, and answers the client. Also returns
 /// whether it was stored.
 async fn take_response<ResBody>(
-    cfg: &Config,
+    cfg: &Arc<Config>,
     job: &mut Job,
     req_headers: &HeaderMap,
     res: Response<ResBody>,
@@ -968,6 +1013,7 @@ where
     };
     let unstored = |head: http::response::Parts, body: Body| {
         let mut res = if head.status == StatusCode::OK
+            && !job.cond.is_empty()
             && conditional::is_not_modified(&job.method, &job.cond, &head.headers)
         {
             conditional::not_modified::<Body>(&head.headers)
@@ -1004,8 +1050,17 @@ where
         sie_ms: plan.sie_ms,
         flags: plan.flags,
         vary,
+        served: std::sync::OnceLock::new(),
     };
-    store(cfg, &job.keys, &entry, plan.ttl, tags, job.leader.take());
+    let entry = Arc::new(entry);
+    store(
+        cfg,
+        &job.keys,
+        Arc::clone(&entry),
+        plan.ttl,
+        tags,
+        job.leader.take(),
+    );
     (
         serve(cfg, entry, now_ms(), &job.method, &job.cond, Status::Miss),
         true,
@@ -1031,7 +1086,7 @@ async fn revalidate<S, ResBody>(
     mut ctx: Ctx<S>,
     mut job: Job,
     body: Body,
-    entry: Entry,
+    entry: Arc<Entry>,
     key: String,
 ) -> Result<Response<Body>, S::Error>
 where
@@ -1088,7 +1143,7 @@ where
             &ctx.cfg,
             &mut job,
             &req_headers,
-            entry,
+            Arc::unwrap_or_clone(entry),
             res,
             request_time,
             response_time,
@@ -1134,14 +1189,14 @@ where
 /// Applies a 304 to a stored response: its fields replace the stored ones (RFC 9111 §3.2) and
 /// the freshness starts over. Stores the result and returns it.
 async fn refresh<B>(
-    cfg: &Config,
+    cfg: &Arc<Config>,
     job: &mut Job,
     req_headers: &HeaderMap,
     mut entry: Entry,
     res: Response<B>,
     request_time: u64,
     response_time: u64,
-) -> Entry {
+) -> Arc<Entry> {
     let (mut head, _) = res.into_parts();
     let opts = head.extensions.get::<CacheOptions>();
     let tags = take_tags(cfg, &mut head.headers, opts);
@@ -1156,6 +1211,8 @@ async fn refresh<B>(
         }
     }
     entry.response_time_ms = response_time;
+    // The fields changed: the copy kept for serving is out of date.
+    entry.served = std::sync::OnceLock::new();
     match plan(
         cfg,
         req_headers,
@@ -1173,7 +1230,16 @@ async fn refresh<B>(
             entry.swr_ms = p.swr_ms;
             entry.sie_ms = p.sie_ms;
             entry.flags = p.flags;
-            store(cfg, &job.keys, &entry, p.ttl, tags, job.leader.take());
+            let entry = Arc::new(entry);
+            store(
+                cfg,
+                &job.keys,
+                Arc::clone(&entry),
+                p.ttl,
+                tags,
+                job.leader.take(),
+            );
+            return entry;
         }
         None => {
             // The origin no longer lets us keep it.
@@ -1185,7 +1251,7 @@ async fn refresh<B>(
             }
         }
     }
-    entry
+    Arc::new(entry)
 }
 
 /// Refreshes a stale response in the background (`stale-while-revalidate`), once per key.
@@ -1193,7 +1259,7 @@ fn spawn_revalidation<S, ResBody>(
     ctx: &Ctx<S>,
     parts: &Parts,
     keys: &Keys,
-    entry: Entry,
+    entry: Arc<Entry>,
     key: String,
     held: Option<Leader>,
 ) where
@@ -1262,6 +1328,7 @@ mod tests {
             sie_ms: 0,
             flags,
             vary: Vec::new(),
+            served: std::sync::OnceLock::new(),
         }
     }
 
