@@ -129,7 +129,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// ```
 #[derive(Clone)]
 pub struct MemoryStore {
-    cache: moka::future::Cache<String, Entry>,
+    /// ahash instead of SipHash: keys are namespaced by the cache and hashed on every read.
+    cache: moka::future::Cache<String, Entry, ahash::RandomState>,
     shared: Arc<Shared>,
     bound: Bound,
 }
@@ -190,11 +191,13 @@ impl MemoryStoreBuilder {
                 listener_shared.on_removal(&key, &entry, cause);
             });
         let cache = match self.bound {
-            Bound::Entries(n) => builder.max_capacity(n).build(),
+            Bound::Entries(n) => builder
+                .max_capacity(n)
+                .build_with_hasher(ahash::RandomState::new()),
             Bound::Bytes(n) => builder
                 .max_capacity(n)
                 .weigher(|k: &String, v: &Entry| u32::try_from(v.weight(k)).unwrap_or(u32::MAX))
-                .build(),
+                .build_with_hasher(ahash::RandomState::new()),
         };
         MemoryStore {
             cache,
