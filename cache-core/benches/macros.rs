@@ -242,7 +242,7 @@ fn paired_ratios() {
     let p = paired(31, || timed_async(true), || timed_async(false));
     println!("  #[cached] hit / hand-written Cache::get: {:.2}", p.0);
     result(
-        "#[cached] hit vs hand-written Cache::get",
+        "#[cached] hit vs hand-written Cache::get (median of 31 paired batches)",
         p,
         20_000.0,
         1.10,
