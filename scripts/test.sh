@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit, integration (real redis-server processes on free
 # loopback ports, started by the tests themselves), UI and doc tests.
-# Installs redis-server and redis-tools from the system packages when they are missing.
+# Installs what the tests need from the system packages when it is missing (ensure-*.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
