@@ -37,6 +37,7 @@ mod conditional;
 mod dashboard;
 pub mod etag;
 mod extract;
+mod future;
 pub mod observe;
 pub mod response_cache;
 

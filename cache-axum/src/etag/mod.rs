@@ -47,10 +47,9 @@
 //!     .layer(ResponseCacheLayer::new(cache));
 //! ```
 
-mod future;
 mod layer;
 mod service;
 
-pub use future::ResponseFuture;
+pub use crate::future::ResponseFuture;
 pub use layer::{EtagLayer, DEFAULT_MAX_ETAG_BODY};
 pub use service::Etag;

@@ -12,10 +12,10 @@ use http_body::Body as _;
 use http_body_util::BodyExt as _;
 use tower_service::Service;
 
-use super::future::ResponseFuture;
 use super::layer::{EtagConfig, EtagLayer, Validator};
 use crate::conditional;
 use crate::extract::LayerCache;
+use crate::future::ResponseFuture;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -58,12 +58,11 @@
 mod control;
 mod entry;
 mod flight;
-mod future;
 mod layer;
 mod policy;
 mod service;
 
+pub use crate::future::ResponseFuture;
 pub use control::CacheOptions;
-pub use future::ResponseFuture;
 pub use layer::{ResponseCacheLayer, DEFAULT_KEEP_STALE, DEFAULT_MAX_BODY};
 pub use service::ResponseCache;

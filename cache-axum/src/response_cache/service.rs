@@ -18,11 +18,11 @@ use tower_service::Service;
 use super::control::CacheOptions;
 use super::entry::{self, Entry, Record, AUTH_OK, EXPLICIT_REVALIDATE, FORBIDS_STALE, NO_CACHE};
 use super::flight::{self, Join, Leader};
-use super::future::ResponseFuture;
 use super::layer::{Config, ResponseCacheLayer};
 use super::policy::{self, CacheControl, FreshnessOptions, Storable};
 use crate::conditional;
 use crate::extract::LayerCache;
+use crate::future::ResponseFuture;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

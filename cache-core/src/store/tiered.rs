@@ -545,6 +545,25 @@ impl TieredStore {
         lock(&self.inner.pending).push(inv);
     }
 
+    /// Makes an L2 change that other instances must hear of: on success `inv` is published; when
+    /// L2 is down it is queued and replayed on recovery, and the result is `None`.
+    async fn propagate<'a, T>(
+        &'a self,
+        inv: Invalidation,
+        call: impl FnOnce(&'a dyn Store) -> BoxFuture<'a, Result<T>>,
+    ) -> Result<Option<T>> {
+        match self.guarded(call).await? {
+            L2::Done(v) => {
+                self.publish(inv).await;
+                Ok(Some(v))
+            }
+            L2::Down => {
+                self.defer(inv);
+                Ok(None)
+            }
+        }
+    }
+
     async fn publish(&self, inv: Invalidation) {
         if let Some(bus) = &self.inner.bus {
             match bus.publish(&inv).await {
@@ -682,14 +701,12 @@ impl Store for TieredStore {
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let stored = self.guarded(|s| s.set(key, value.clone(), opts)).await?;
-            self.inner.l1.set(key, value, &self.l1_opts(opts)).await?;
-            match stored {
-                L2::Done(()) => self.publish(Invalidation::Keys(vec![key.to_owned()])).await,
-                // Kept in L1 only; L2 may hold an older value: delete it on recovery.
-                L2::Down => self.defer(Invalidation::Keys(vec![key.to_owned()])),
-            }
-            Ok(())
+            // When L2 is down the value is kept in L1 only, and L2's older copy is deleted on
+            // recovery.
+            let keys = Invalidation::Keys(vec![key.to_owned()]);
+            self.propagate(keys, |s| s.set(key, value.clone(), opts))
+                .await?;
+            self.inner.l1.set(key, value, &self.l1_opts(opts)).await
         })
     }
 
@@ -699,14 +716,9 @@ impl Store for TieredStore {
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let stored = self.guarded(|s| s.set_many(entries, opts)).await?;
-            self.inner.l1.set_many(entries, &self.l1_opts(opts)).await?;
             let keys = Invalidation::Keys(entries.iter().map(|(k, _)| k.clone()).collect());
-            match stored {
-                L2::Done(()) => self.publish(keys).await,
-                L2::Down => self.defer(keys),
-            }
-            Ok(())
+            self.propagate(keys, |s| s.set_many(entries, opts)).await?;
+            self.inner.l1.set_many(entries, &self.l1_opts(opts)).await
         })
     }
 
@@ -733,16 +745,8 @@ impl Store for TieredStore {
         Box::pin(async move {
             let local = self.inner.l1.delete(key).await?;
             let keys = Invalidation::Keys(vec![key.to_owned()]);
-            match self.guarded(|s| s.delete(key)).await? {
-                L2::Done(existed) => {
-                    self.publish(keys).await;
-                    Ok(existed || local)
-                }
-                L2::Down => {
-                    self.defer(keys);
-                    Ok(local)
-                }
-            }
+            let l2 = self.propagate(keys, |s| s.delete(key)).await?;
+            Ok(l2.unwrap_or(false) || local)
         })
     }
 
@@ -750,16 +754,8 @@ impl Store for TieredStore {
         Box::pin(async move {
             let local = self.inner.l1.delete_many(keys).await?;
             let inv = Invalidation::Keys(keys.to_vec());
-            match self.guarded(|s| s.delete_many(keys)).await? {
-                L2::Done(n) => {
-                    self.publish(inv).await;
-                    Ok(n.max(local))
-                }
-                L2::Down => {
-                    self.defer(inv);
-                    Ok(local)
-                }
-            }
+            let l2 = self.propagate(inv, |s| s.delete_many(keys)).await?;
+            Ok(l2.unwrap_or(0).max(local))
         })
     }
 
@@ -767,16 +763,8 @@ impl Store for TieredStore {
         Box::pin(async move {
             let local = self.inner.l1.take(key).await?;
             let inv = Invalidation::Keys(vec![key.to_owned()]);
-            match self.guarded(|s| s.take(key)).await? {
-                L2::Done(v) => {
-                    self.publish(inv).await;
-                    Ok(v)
-                }
-                L2::Down => {
-                    self.defer(inv);
-                    Ok(local)
-                }
-            }
+            // L2 holds the shared value; L1's copy only answers while L2 is down.
+            Ok(self.propagate(inv, |s| s.take(key)).await?.unwrap_or(local))
         })
     }
 
@@ -805,16 +793,8 @@ impl Store for TieredStore {
         Box::pin(async move {
             let local = self.inner.l1.delete_pattern(pattern).await?;
             let inv = Invalidation::Pattern(pattern.to_owned());
-            match self.guarded(|s| s.delete_pattern(pattern)).await? {
-                L2::Done(n) => {
-                    self.publish(inv).await;
-                    Ok(n.max(local))
-                }
-                L2::Down => {
-                    self.defer(inv);
-                    Ok(local)
-                }
-            }
+            let l2 = self.propagate(inv, |s| s.delete_pattern(pattern)).await?;
+            Ok(l2.unwrap_or(0).max(local))
         })
     }
 
@@ -967,10 +947,8 @@ impl Store for TieredStore {
                 prefix: prefix.to_owned(),
                 version,
             };
-            match self.guarded(|s| s.publish_version(prefix, version)).await? {
-                L2::Done(()) => self.publish(inv).await,
-                L2::Down => self.defer(inv),
-            }
+            self.propagate(inv, |s| s.publish_version(prefix, version))
+                .await?;
             Ok(())
         })
     }

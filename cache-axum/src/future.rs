@@ -1,3 +1,5 @@
+//! The response future both middlewares return.
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -6,13 +8,13 @@ use axum::body::Body;
 use http::Response;
 use pin_project_lite::pin_project;
 
-/// The boxed work of one request: the optional precondition check, the inner call and the
-/// body digest are sequential awaits, which a boxed `async` block expresses far more clearly than a
+/// The boxed work of one request (store lookups, preconditions, the inner call, digests and
+/// writes are sequential awaits), which a boxed `async` block expresses far more clearly than a
 /// hand-written state machine, at the cost of one allocation per request.
 pub(crate) type BoxFuture<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
 
 pin_project! {
-    /// Response future of [`Etag`](super::Etag).
+    /// Response future of [`ResponseCache`](crate::ResponseCache) and [`Etag`](crate::Etag).
     pub struct ResponseFuture<E> {
         #[pin]
         inner: BoxFuture<E>,
