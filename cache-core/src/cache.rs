@@ -17,7 +17,8 @@ use crate::frame::FrameConfig;
 use crate::key;
 use crate::options::{SetOptions, TtlChoice};
 use crate::pattern;
-use crate::stats::{Counters, InvalidationEvent, InvalidationKind, InvalidationLog, Stats};
+use crate::stamp::ReadStamp;
+use crate::stats::{Counters, InvalidationEvent, InvalidationKind, InvalidationLog, Stats, Stripe};
 use crate::store::{KeyTtl, MemoryStore, Store, WriteOptions};
 
 /// The default namespace prefix.
@@ -379,8 +380,8 @@ impl Cache {
         Ok(format!("{}:t:{tag}", self.inner.prefix))
     }
 
-    fn count(&self, pick: impl FnOnce(&Counters) -> &AtomicU64, n: u64) {
-        Counters::add(pick(&self.inner.counters), n);
+    fn count(&self, pick: impl FnOnce(&Stripe) -> &AtomicU64, n: u64) {
+        pick(self.inner.counters.local()).fetch_add(n, Relaxed);
     }
 
     /// Counts a failure that did not come from the store (for the macros' runtime support).
@@ -561,8 +562,57 @@ impl Cache {
     /// ```
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>> {
         let full = self.full_key(key)?;
-        let stored = self.call("get", &full, self.inner.store.get(&full)).await?;
-        let out = stored.and_then(|bytes| match self.inner.frame.decode(&full, &bytes) {
+        let stored = self
+            .store_get(&full)
+            .await
+            .map_err(|e| self.backend_error("get", &full, e))?;
+        let out = stored.and_then(|bytes| self.raw_payload(&full, bytes));
+        self.count_read(out.is_some());
+        Ok(out)
+    }
+
+    /// [`get_bytes`](Cache::get_bytes), with a [`ReadStamp`] when the store is the in-process
+    /// [`MemoryStore`] (`None` for others): it tells later, without reading again, whether the
+    /// bytes are still the stored ones.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = cache_core::Cache::memory();
+    /// assert!(cache.get_bytes_stamped("page").await?.is_none());
+    /// cache.set_bytes("page", Bytes::from_static(b"<html>"), ()).await?;
+    /// let (bytes, stamp) = cache.get_bytes_stamped("page").await?.unwrap();
+    /// assert_eq!(&bytes[..], b"<html>");
+    /// assert!(stamp.unwrap().is_current());
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn get_bytes_stamped(&self, key: &str) -> Result<Option<(Bytes, Option<ReadStamp>)>> {
+        let Some(memory) = &self.inner.memory else {
+            return Ok(self.get_bytes(key).await?.map(|b| (b, None)));
+        };
+        // The version is part of the key read, so it is noted (with the key's counter) first.
+        let version = self.version();
+        let full = self.full_key(key)?;
+        let (seen, stored) = memory.get_seen(&full).await;
+        let out = stored.and_then(|(bytes, expires_at)| {
+            let payload = self.raw_payload(&full, bytes)?;
+            let stamp = ReadStamp::new(
+                self.clone(),
+                Arc::clone(memory.stamps()),
+                seen,
+                version,
+                expires_at,
+            );
+            Some((payload, Some(stamp)))
+        });
+        self.count_read(out.is_some());
+        Ok(out)
+    }
+
+    /// The payload of a stored value written by [`set_bytes`](Cache::set_bytes); anything else
+    /// is a counted, logged miss.
+    fn raw_payload(&self, full: &str, bytes: Bytes) -> Option<Bytes> {
+        match self.inner.frame.decode(full, &bytes) {
             Ok(frame) if frame.codec_id == crate::codec::RAW_ID => Some(match frame.payload {
                 std::borrow::Cow::Borrowed(p) => bytes.slice_ref(p),
                 std::borrow::Cow::Owned(p) => Bytes::from(p),
@@ -577,9 +627,12 @@ impl Cache {
                 tracing::warn!(target: "cache", key = full, error = %e, "undecodable cached value treated as a miss");
                 None
             }
-        });
-        self.count_read(out.is_some());
-        Ok(out)
+        }
+    }
+
+    /// Counts a hit served from a caller's copy (see [`ReadStamp::reuse`]).
+    pub(crate) fn count_hit(&self) {
+        self.count_read(true);
     }
 
     /// Writes raw bytes (no codec) with options; read them back with

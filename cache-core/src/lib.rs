@@ -30,6 +30,7 @@ pub mod memo;
 mod options;
 pub mod pattern;
 mod private;
+mod stamp;
 pub mod stats;
 pub mod store;
 pub mod ttl;
@@ -41,6 +42,7 @@ pub mod testing;
 pub use cache::{Cache, CacheBuilder, DEFAULT_LONG_TTL, DEFAULT_PREFIX, DEFAULT_SHORT_TTL};
 pub use error::{Error, Result};
 pub use options::SetOptions;
+pub use stamp::ReadStamp;
 pub use stats::{Stats, StoreStats};
 pub use store::{KeyTtl, MemoryStore, Store};
 

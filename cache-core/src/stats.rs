@@ -3,7 +3,7 @@
 //! ([`Cache::recent_invalidations`](crate::Cache::recent_invalidations)).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -86,9 +86,17 @@ pub struct StoreStats {
     pub errors: u64,
 }
 
-/// Live counters shared by every clone of a `Cache`.
-#[derive(Debug, Default)]
+/// Live counters shared by every clone of a `Cache`, striped so that threads counting at once
+/// (every hit counts) do not contend for one cache line; a snapshot sums the stripes.
+#[derive(Debug)]
 pub(crate) struct Counters {
+    stripes: Box<[Stripe]>,
+}
+
+/// One share of the counters, alone on its cache line.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct Stripe {
     pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) sets: AtomicU64,
@@ -97,19 +105,41 @@ pub(crate) struct Counters {
     pub(crate) decode_errors: AtomicU64,
 }
 
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            stripes: (0..Self::STRIPES).map(|_| Stripe::default()).collect(),
+        }
+    }
+}
+
 impl Counters {
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Relaxed);
+    const STRIPES: usize = 8;
+
+    /// The calling thread's stripe (threads take stripes in turn as they first count).
+    pub(crate) fn local(&self) -> &Stripe {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static STRIPE: usize = NEXT.fetch_add(1, Relaxed) % Counters::STRIPES;
+        }
+        &self.stripes[STRIPE.with(|s| *s)]
+    }
+
+    fn sum(&self, pick: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| pick(s).load(Relaxed))
+            .fold(0, u64::wrapping_add)
     }
 
     pub(crate) fn snapshot(&self, store: StoreStats) -> Stats {
         Stats {
-            hits: self.hits.load(Relaxed),
-            misses: self.misses.load(Relaxed),
-            sets: self.sets.load(Relaxed),
-            deletes: self.deletes.load(Relaxed),
-            errors: self.errors.load(Relaxed) + store.errors,
-            decode_errors: self.decode_errors.load(Relaxed),
+            hits: self.sum(|s| &s.hits),
+            misses: self.sum(|s| &s.misses),
+            sets: self.sum(|s| &s.sets),
+            deletes: self.sum(|s| &s.deletes),
+            errors: self.sum(|s| &s.errors) + store.errors,
+            decode_errors: self.sum(|s| &s.decode_errors),
             evictions: store.evictions,
             expirations: store.expirations,
             entries: store.entries,
@@ -118,15 +148,17 @@ impl Counters {
     }
 
     pub(crate) fn reset(&self) {
-        for c in [
-            &self.hits,
-            &self.misses,
-            &self.sets,
-            &self.deletes,
-            &self.errors,
-            &self.decode_errors,
-        ] {
-            c.store(0, Relaxed);
+        for s in self.stripes.iter() {
+            for c in [
+                &s.hits,
+                &s.misses,
+                &s.sets,
+                &s.deletes,
+                &s.errors,
+                &s.decode_errors,
+            ] {
+                c.store(0, Relaxed);
+            }
         }
     }
 }

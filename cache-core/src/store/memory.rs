@@ -16,6 +16,7 @@ use moka::ops::compute::Op;
 
 use super::{BoxFuture, KeyTtl, Store, WriteOptions};
 use crate::error::{Error, Result};
+use crate::stamp::{Seen, Stamps};
 use crate::stats::StoreStats;
 
 /// Fixed bytes charged per entry on top of key, value and tags (moka's own bookkeeping).
@@ -75,10 +76,15 @@ struct Shared {
     expirations: AtomicU64,
     bytes: AtomicU64,
     next_id: AtomicU64,
+    /// Raised after every change, for [`ReadStamp`](crate::ReadStamp)s.
+    stamps: Arc<Stamps>,
 }
 
 impl Shared {
     fn on_removal(&self, key: &str, entry: &Entry, cause: RemovalCause) {
+        // Evictions and expiries reach the stamps only here; explicit changes also raise them
+        // as they return.
+        self.stamps.touch(key);
         self.bytes.fetch_sub(entry.weight(key), Relaxed);
         match cause {
             RemovalCause::Size => {
@@ -264,11 +270,29 @@ impl MemoryStore {
     /// Drops every entry (used by a tiered store whose L1 may have missed invalidations).
     pub fn clear_all(&self) {
         self.cache.invalidate_all();
+        self.shared.stamps.touch_all();
     }
 
     /// Reads a value's bytes (the `Store::get` of this store without the boxed future).
     pub(crate) async fn get_data(&self, key: &str) -> Option<Bytes> {
         self.cache.get(key).await.map(|e| e.data)
+    }
+
+    /// Reads a value's bytes and expiry, noting first what a [`ReadStamp`](crate::ReadStamp)
+    /// checks later.
+    pub(crate) async fn get_seen(&self, key: &str) -> (Seen, Option<(Bytes, Option<Instant>)>) {
+        let seen = self.shared.stamps.seen(key);
+        let entry = self.cache.get(key).await;
+        (seen, entry.map(|e| (e.data, e.expires_at)))
+    }
+
+    pub(crate) fn stamps(&self) -> &Arc<Stamps> {
+        &self.shared.stamps
+    }
+
+    /// Records a change to `key`, after making it.
+    fn changed(&self, key: &str) {
+        self.shared.stamps.touch(key);
     }
 
     fn make_entry(&self, value: Bytes, opts: &WriteOptions) -> Entry {
@@ -297,6 +321,7 @@ impl MemoryStore {
         self.link_tags(key, &entry);
         self.shared.bytes.fetch_add(entry.weight(key), Relaxed);
         self.cache.insert(key.to_owned(), entry).await;
+        self.changed(key);
     }
 
     /// Removes `key` only while it still holds the entry with `id`.
@@ -315,6 +340,9 @@ impl MemoryStore {
                 std::future::ready(op)
             })
             .await;
+        if removed {
+            self.changed(key);
+        }
         removed
     }
 
@@ -374,16 +402,27 @@ impl Store for MemoryStore {
                     std::future::ready(op)
                 })
                 .await;
+            if added {
+                self.changed(key);
+            }
             Ok(added)
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move { Ok(self.cache.remove(key).await.is_some()) })
+        Box::pin(async move {
+            let removed = self.cache.remove(key).await.is_some();
+            self.changed(key);
+            Ok(removed)
+        })
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
-        Box::pin(async move { Ok(self.cache.remove(key).await.map(|e| e.data)) })
+        Box::pin(async move {
+            let taken = self.cache.remove(key).await.map(|e| e.data);
+            self.changed(key);
+            Ok(taken)
+        })
     }
 
     fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
@@ -403,6 +442,7 @@ impl Store for MemoryStore {
             let mut n = 0;
             for key in self.matching_keys(pattern) {
                 n += u64::from(self.cache.remove(&key).await.is_some());
+                self.changed(&key);
             }
             Ok(n)
         })
@@ -451,6 +491,7 @@ impl Store for MemoryStore {
                 .await;
             if outcome.is_ok() {
                 self.shared.bytes.fetch_add(added_weight, Relaxed);
+                self.changed(key);
             }
             outcome
         })
@@ -480,6 +521,9 @@ impl Store for MemoryStore {
                 .await;
             // The replaced copy is subtracted by the listener; add the new one.
             self.shared.bytes.fetch_add(weight, Relaxed);
+            if found {
+                self.changed(key);
+            }
             Ok(found)
         })
     }
