@@ -17,13 +17,32 @@ pin_project! {
     /// Response future of [`ResponseCache`](crate::ResponseCache) and [`Etag`](crate::Etag).
     pub struct ResponseFuture<E> {
         #[pin]
-        inner: BoxFuture<E>,
+        kind: Kind<E>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<E> {
+        /// Answered when called (a hit served from this thread's copy).
+        Ready { res: std::future::Ready<Result<Response<Body>, E>> },
+        Boxed { #[pin] inner: BoxFuture<E> },
     }
 }
 
 impl<E> ResponseFuture<E> {
     pub(crate) fn new(inner: BoxFuture<E>) -> Self {
-        Self { inner }
+        Self {
+            kind: Kind::Boxed { inner },
+        }
+    }
+
+    pub(crate) fn ready(res: Response<Body>) -> Self {
+        Self {
+            kind: Kind::Ready {
+                res: std::future::ready(Ok(res)),
+            },
+        }
     }
 }
 
@@ -31,7 +50,10 @@ impl<E> Future for ResponseFuture<E> {
     type Output = Result<Response<Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx)
+        match self.project().kind.project() {
+            KindProj::Ready { res } => Pin::new(res).poll(cx),
+            KindProj::Boxed { inner } => inner.poll(cx),
+        }
     }
 }
 

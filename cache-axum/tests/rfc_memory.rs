@@ -102,3 +102,64 @@ async fn cache_failure_never_fails_the_request() {
     assert_eq!(t.origin.gets("/down"), 2);
     assert!(cache.stats().errors >= 3, "{:?}", cache.stats());
 }
+
+/// Serves `v{n}` from the origin and checks it is stored and then hit: a miss, then hits on
+/// many connections at once, so every worker thread serves (and keeps its copy of) it.
+async fn stored_and_hit_everywhere(t: &Setup, n: u32) {
+    let body = format!("v{n}");
+    t.origin.get(
+        "/copy",
+        Spec::ok(&body)
+            .cc("max-age=600")
+            .header("cache-tag", "copies"),
+    );
+    let first = t.client.get("/copy").await;
+    assert_eq!((first.x_cache(), first.text()), ("MISS", body.clone()));
+    let hits = t.cache.stats().hits;
+    let all = futures_util::future::join_all((0..32).map(|_| t.client.get("/copy"))).await;
+    for r in &all {
+        assert_eq!((r.x_cache(), r.text()), ("HIT", body.clone()));
+    }
+    assert!(t.cache.stats().hits >= hits + 32, "{:?}", t.cache.stats());
+}
+
+/// Fresh hits on the memory store are served from each worker thread's own copy of the stored
+/// response; every kind of change to what is stored must end those copies at once, on every
+/// worker, so the next request misses and gets the origin's new response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_copies_of_hits_end_with_every_change_to_the_store() {
+    let store = MemoryStore::new();
+    let cache = Cache::builder().store(store.clone()).build_now().unwrap();
+    let t = Setup::new(cache.clone()).await;
+    t.origin.set("POST", "/copy", Spec::ok("posted"));
+
+    stored_and_hit_everywhere(&t, 0).await;
+    assert!(cache.delete("rc:/copy").await.unwrap(), "the layer's key");
+    stored_and_hit_everywhere(&t, 1).await;
+    cache.invalidate_tags(["copies"]).await.unwrap();
+    stored_and_hit_everywhere(&t, 2).await;
+    assert_eq!(t.client.send("POST", "/copy", &[]).await.text(), "posted");
+    stored_and_hit_everywhere(&t, 3).await;
+    cache.bump_version().await.unwrap();
+    stored_and_hit_everywhere(&t, 4).await;
+    cache.clear().await.unwrap();
+    stored_and_hit_everywhere(&t, 5).await;
+    store.clear_all();
+    stored_and_hit_everywhere(&t, 6).await;
+    // Another layer on the same store replacing the response.
+    let other = Setup::new(cache.clone()).await;
+    other.origin.get(
+        "/copy",
+        Spec::ok("from the other instance").cc("max-age=600"),
+    );
+    let r = other
+        .client
+        .get_with("/copy", &[("cache-control", "no-cache")])
+        .await;
+    assert_eq!(r.text(), "from the other instance");
+    let r = t.client.get("/copy").await;
+    assert_eq!(
+        (r.x_cache(), r.text()),
+        ("HIT", "from the other instance".into())
+    );
+}

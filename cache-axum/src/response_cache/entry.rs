@@ -127,17 +127,20 @@ impl Entry {
     }
 
     /// The response fields to serve a shared entry with: a copy of `headers` with `Age` and
-    /// the status field (`status`, when given) already in place, so setting their values
-    /// replaces them without growing the map.
+    /// the status field (`status`, when given) already in place as its first fields, so setting
+    /// their values replaces them without growing or even searching the map.
     pub(crate) fn served_headers(&self, status: Option<&HeaderName>) -> HeaderMap {
         let (name, headers) = self.served.get_or_init(|| {
             let mut h = HeaderMap::with_capacity(self.headers.len() + 2);
-            for (n, v) in &self.headers {
-                h.append(n.clone(), v.clone());
-            }
             h.insert(http::header::AGE, HeaderValue::from_static("0"));
             if let Some(n) = status {
                 h.insert(n.clone(), HeaderValue::from_static(""));
+            }
+            // Stored responses hold neither field; were one there, serving replaces it anyway.
+            for (n, v) in &self.headers {
+                if n != http::header::AGE && Some(n) != status {
+                    h.append(n.clone(), v.clone());
+                }
             }
             (status.cloned(), h)
         });

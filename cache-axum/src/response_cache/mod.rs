@@ -58,6 +58,7 @@
 mod control;
 mod entry;
 mod flight;
+mod hot;
 mod layer;
 mod policy;
 mod service;

@@ -159,8 +159,12 @@ fn lower<'a>(name: &str, buf: &'a mut [u8; 24]) -> &'a str {
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    // Whole milliseconds without `as_millis`' 128-bit arithmetic (on every request).
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| {
+        d.as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(d.subsec_millis()))
+    })
 }
 
 /// A date header as Unix milliseconds; `Err(())` if present but malformed.

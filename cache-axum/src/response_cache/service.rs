@@ -18,6 +18,7 @@ use tower_service::Service;
 use super::control::CacheOptions;
 use super::entry::{self, Entry, Record, AUTH_OK, EXPLICIT_REVALIDATE, FORBIDS_STALE, NO_CACHE};
 use super::flight::{self, Join, Leader};
+use super::hot;
 use super::layer::{Config, ResponseCacheLayer};
 use super::policy::{self, CacheControl, FreshnessOptions, Storable};
 use crate::conditional;
@@ -121,6 +122,11 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let (mut parts, body) = req.into_parts();
+        if let Some(res) = hot_hit(&self.cfg, &mut parts) {
+            return ResponseFuture::ready(res);
+        }
+        let req = Request::from_parts(parts, body);
         // The clone may not be ready: keep the service that was polled ready, leave the clone.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
@@ -131,6 +137,43 @@ where
         };
         ResponseFuture::new(Box::pin(handle(ctx, req)))
     }
+}
+
+/// Serves a fresh hit from this thread's copy of the stored response (see [`hot`]) without
+/// boxing a future or touching the inner service: the same response `handle` would give.
+/// `None` (the request untouched) for every other request, which goes to `handle`.
+fn hot_hit(cfg: &Config, parts: &mut Parts) -> Option<Response<Body>> {
+    if (parts.method != Method::GET && parts.method != Method::HEAD)
+        // Requests with these take `handle`'s longer paths.
+        || [
+            header::AUTHORIZATION,
+            header::RANGE,
+            header::IF_MATCH,
+            header::IF_UNMODIFIED_SINCE,
+            header::IF_RANGE,
+        ]
+        .iter()
+        .any(|h| parts.headers.contains_key(h))
+        || cfg.predicate.as_ref().is_some_and(|p| !p(parts))
+    {
+        return None;
+    }
+    let req_cc = CacheControl::parse(&parts.headers);
+    let now = now_ms();
+    let (entry, status) = hot::serve(
+        cfg.id,
+        |key| write_key(cfg, parts, key).is_some(),
+        |entry| {
+            let status = match decide(entry, &req_cc, now) {
+                Use::Fresh => Status::Hit,
+                Use::Stale => Status::Stale,
+                Use::StaleWhileRevalidate | Use::Revalidate => return None,
+            };
+            Some((Arc::clone(entry), status))
+        },
+    )?;
+    let cond = take_conditionals(&mut parts.headers);
+    Some(serve(cfg, entry, now, &parts.method, &cond, status))
 }
 
 /// What the status header reports.
@@ -258,16 +301,24 @@ fn hash_request_fields<'a>(
 }
 
 fn keys_for(cfg: &Config, parts: &Parts) -> Option<Keys> {
+    let mut base = String::new();
+    let id_end = write_key(cfg, parts, &mut base)?;
+    Some(Keys { base, id_end })
+}
+
+/// Appends a request's base key (see [`Keys`]) to `key`, returning where its resource identity
+/// ends; `None` when the key function declines the request.
+fn write_key(cfg: &Config, parts: &Parts, key: &mut String) -> Option<usize> {
     let id = resource_id(cfg, parts)?;
-    let mut key = String::with_capacity(id.len() + 48);
+    key.reserve(id.len() + 48);
     key.push_str("rc:");
-    cache_core::key::escape_into(&mut key, &id);
+    cache_core::key::escape_into(key, &id);
     let id_end = key.len();
     if !cfg.vary_by.is_empty() {
         key.push_str(":vb:");
         key.push_str(&hash_request_fields(cfg.vary_by.iter(), &parts.headers));
     }
-    Some(Keys { base: key, id_end })
+    Some(id_end)
 }
 
 fn variant_key(base: &str, names: &[HeaderName], headers: &HeaderMap) -> String {
@@ -285,13 +336,21 @@ fn vary_matches(entry: &Entry, headers: &HeaderMap) -> bool {
 /// variant key: it is under the base key), `Err(())` when the cache failed (already logged and
 /// counted by the `Cache`).
 async fn lookup(
-    cfg: &Config,
+    cfg: &Arc<Config>,
     keys: &Keys,
     headers: &HeaderMap,
 ) -> Result<Option<(Arc<Entry>, Option<String>)>, ()> {
-    let Some(bytes) = cfg.cache.get_bytes(&keys.base).await.map_err(drop)? else {
+    let found = cfg
+        .cache
+        .get_bytes_stamped(&keys.base)
+        .await
+        .map_err(drop)?;
+    let Some((bytes, stamp)) = found else {
         return Ok(None);
     };
+    if let Some(stamp) = stamp {
+        hot::put(cfg, &keys.base, &bytes, stamp);
+    }
     match cfg.decoded.decode(&keys.base, bytes) {
         Some(Record::Response(e)) => Ok(vary_matches(&e, headers).then_some((e, None))),
         Some(Record::Variants(names)) => {
@@ -424,11 +483,41 @@ fn serve(
             *res.headers_mut() = headers;
             res
         };
-    set_field(res.headers_mut(), &header::AGE, age);
-    if let Some(name) = &ctx_cfg.status_header {
-        set_field(res.headers_mut(), name, status.value());
-    }
+    let status = ctx_cfg.status_header.as_ref().map(|n| (n, status.value()));
+    set_added(res.headers_mut(), age, status);
     res
+}
+
+/// Sets `Age` and the status field. `Entry::served_headers` puts placeholders for them first,
+/// which are overwritten in place; other maps get them inserted.
+fn set_added(
+    headers: &mut HeaderMap,
+    age: HeaderValue,
+    status: Option<(&HeaderName, HeaderValue)>,
+) {
+    let mut age = Some(age);
+    let mut status = status;
+    let mut fields = headers.iter_mut();
+    if let Some((name, slot)) = fields.next() {
+        if *name == header::AGE {
+            if let Some(age) = age.take() {
+                *slot = age;
+            }
+            if let (Some((want, _)), Some((name, slot))) = (&status, fields.next()) {
+                if name == *want {
+                    if let Some((_, value)) = status.take() {
+                        *slot = value;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(age) = age {
+        set_field(headers, &header::AGE, age);
+    }
+    if let Some((name, value)) = status {
+        set_field(headers, name, value);
+    }
 }
 
 /// `insert` that overwrites a placeholder in place (see `Entry::served_headers`): stored

@@ -1,0 +1,142 @@
+//! Per-thread copies of recently hit responses, for caches on the in-process store.
+//!
+//! A hit through the store costs a lookup in the shared map, a check of the stored bytes
+//! against the decoded records, and reference-count traffic on memory every worker thread
+//! touches. When the store is the [`MemoryStore`](cache_core::MemoryStore), each worker thread
+//! instead keeps its own decoded copy of a response it read, with the
+//! [`ReadStamp`] of that read, and serves the copy for as long as the stamp says the stored bytes
+//! are unchanged: any write, delete, invalidation, expiry or eviction of the key, or a version
+//! bump, ends that at once and the next request reads the store again. Served copies are
+//! counted as hits in the cache's stats like any other.
+//!
+//! A thread keeps at most [`SLOTS`] copies of at most [`MAX_BYTES`] stored bytes each; a copy is
+//! dropped when its slot is taken by another response, when found stale, or at the next copy
+//! made on the thread after its layer is dropped.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use cache_core::ReadStamp;
+
+use super::entry::{self, Entry, Record};
+use super::layer::Config;
+
+/// Copies a thread keeps (direct-mapped by layer and key).
+pub(crate) const SLOTS: usize = 64;
+/// The largest stored response a thread copies.
+pub(crate) const MAX_BYTES: usize = 64 * 1024;
+
+struct Slot {
+    layer: u64,
+    /// To drop copies of layers that are gone.
+    cfg: Weak<Config>,
+    key: Box<str>,
+    entry: Arc<Entry>,
+    stamp: ReadStamp,
+}
+
+struct Table {
+    slots: Box<[Option<Slot>]>,
+    hasher: ahash::RandomState,
+    /// Where the fast path builds a request's key, so it allocates none.
+    key: String,
+}
+
+thread_local! {
+    static TABLE: RefCell<Table> = RefCell::new(Table {
+        slots: (0..SLOTS).map(|_| None).collect(),
+        hasher: ahash::RandomState::new(),
+        key: String::new(),
+    });
+}
+
+/// Runs `f` on this thread's table; `None` while the thread is being torn down or when
+/// re-entered (from a key function, say), where the copies are simply not used.
+fn with_table<T>(f: impl FnOnce(&mut Table) -> T) -> Option<T> {
+    TABLE
+        .try_with(|cell| cell.try_borrow_mut().ok().map(|mut t| f(&mut t)))
+        .ok()
+        .flatten()
+}
+
+impl Table {
+    fn index(&self, layer: u64, key: &str) -> usize {
+        // The mask keeps the index in range, so the truncation cannot pick a wrong slot.
+        (self.hasher.hash_one((layer, key)) as usize) & (SLOTS - 1)
+    }
+}
+
+/// Builds a key with `build` into the thread's buffer (`false`: no key, nothing to look up)
+/// and offers this thread's copy of the response stored under it, if still current, to
+/// `serve`; a copy served counts as a hit.
+pub(crate) fn serve<T>(
+    layer: u64,
+    build: impl FnOnce(&mut String) -> bool,
+    serve: impl FnOnce(&Arc<Entry>) -> Option<T>,
+) -> Option<T> {
+    with_table(|t| {
+        let mut key = std::mem::take(&mut t.key);
+        key.clear();
+        let served = if build(&mut key) {
+            let i = t.index(layer, &key);
+            match &t.slots[i] {
+                Some(s) if s.layer == layer && *s.key == *key => {
+                    if s.stamp.is_current() {
+                        let out = serve(&s.entry);
+                        if out.is_some() {
+                            s.stamp.record_hit();
+                        }
+                        out
+                    } else {
+                        // Stale: free it now rather than when the slot is next taken.
+                        t.slots[i] = None;
+                        None
+                    }
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        t.key = key;
+        served
+    })
+    .flatten()
+}
+
+/// Keeps a copy of the response `bytes` (just read from the store under `key`, with `stamp`)
+/// for this thread, unless it is too large, cannot be served from a copy, or is already kept.
+pub(crate) fn put(cfg: &Arc<Config>, key: &str, bytes: &Bytes, stamp: ReadStamp) {
+    if bytes.len() > MAX_BYTES {
+        return;
+    }
+    with_table(|t| {
+        let i = t.index(cfg.id, key);
+        if let Some(s) = &t.slots[i] {
+            if s.layer == cfg.id && *s.key == *key && s.stamp.is_current() {
+                return;
+            }
+        }
+        // Copied, so the bytes this thread's hits hand out (and count references on) are its
+        // own, not the store's.
+        let Some(Record::Response(entry)) = entry::decode(Bytes::copy_from_slice(bytes)) else {
+            return;
+        };
+        if !entry.vary.is_empty() || entry.has(entry::NO_CACHE) {
+            return;
+        }
+        for s in t.slots.iter_mut() {
+            if s.as_ref().is_some_and(|s| s.cfg.strong_count() == 0) {
+                *s = None;
+            }
+        }
+        t.slots[i] = Some(Slot {
+            layer: cfg.id,
+            cfg: Arc::downgrade(cfg),
+            key: key.into(),
+            entry,
+            stamp,
+        });
+    });
+}
