@@ -17,8 +17,9 @@ use tokio::sync::Notify;
 /// The in-flight table, shared by every clone of one layer.
 #[derive(Default)]
 pub(crate) struct Flights {
-    // One allocation for the key (shared by the table and the leader) and one for the flight.
-    map: Mutex<HashMap<Arc<str>, Arc<Flight>>>,
+    // One allocation for the key (shared by the table and the leader) and one for the flight;
+    // ahash, since every miss hashes its key here twice.
+    map: Mutex<HashMap<Arc<str>, Arc<Flight>, ahash::RandomState>>,
     /// How many flights have ended: a caller that saw the same count before its lookup and
     /// after joining knows no write through a flight landed in between.
     ended: AtomicU64,

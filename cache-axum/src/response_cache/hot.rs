@@ -67,42 +67,68 @@ impl Table {
     }
 }
 
-/// Builds a key with `build` into the thread's buffer (`false`: no key, nothing to look up)
-/// and offers this thread's copy of the response stored under it, if still current, to
-/// `serve`; a copy served counts as a hit.
+/// What [`serve`] found.
+pub(crate) enum Lookup<T> {
+    /// A current copy, accepted by the caller (and counted as a hit).
+    Served(T),
+    /// No copy to serve: the key, and where its resource identity ends.
+    Missed(String, usize),
+    /// No key (the key function declined the request).
+    NoKey,
+}
+
+/// Builds a key with `build` into the thread's buffer and offers this thread's copy of the
+/// response stored under it, if still current, to `accept`.
 pub(crate) fn serve<T>(
     layer: u64,
-    build: impl FnOnce(&mut String) -> bool,
-    serve: impl FnOnce(&Arc<Entry>) -> Option<T>,
-) -> Option<T> {
-    with_table(|t| {
+    build: impl FnOnce(&mut String) -> Option<usize>,
+    accept: impl FnOnce(&Arc<Entry>) -> Option<T>,
+) -> Lookup<T> {
+    let mut build = Some(build);
+    let found = with_table(|t| {
         let mut key = std::mem::take(&mut t.key);
         key.clear();
-        let served = if build(&mut key) {
-            let i = t.index(layer, &key);
-            match &t.slots[i] {
-                Some(s) if s.layer == layer && *s.key == *key => {
-                    if s.stamp.is_current() {
-                        let out = serve(&s.entry);
-                        if out.is_some() {
-                            s.stamp.record_hit();
+        let out = match build.take().and_then(|b| b(&mut key)) {
+            None => Lookup::NoKey,
+            Some(id_end) => {
+                let i = t.index(layer, &key);
+                let served = match &t.slots[i] {
+                    Some(s) if s.layer == layer && *s.key == *key => {
+                        if s.stamp.is_current() {
+                            let out = accept(&s.entry);
+                            if out.is_some() {
+                                s.stamp.record_hit();
+                            }
+                            out
+                        } else {
+                            // Stale: free it now rather than when the slot is next taken.
+                            t.slots[i] = None;
+                            None
                         }
-                        out
-                    } else {
-                        // Stale: free it now rather than when the slot is next taken.
-                        t.slots[i] = None;
-                        None
                     }
+                    _ => None,
+                };
+                match served {
+                    Some(out) => Lookup::Served(out),
+                    None => Lookup::Missed(key.as_str().to_owned(), id_end),
                 }
-                _ => None,
             }
-        } else {
-            None
         };
         t.key = key;
-        served
-    })
-    .flatten()
+        out
+    });
+    match (found, build) {
+        (Some(found), _) => found,
+        // No table here: just the key.
+        (None, Some(build)) => {
+            let mut key = String::new();
+            match build(&mut key) {
+                Some(id_end) => Lookup::Missed(key, id_end),
+                None => Lookup::NoKey,
+            }
+        }
+        (None, None) => Lookup::NoKey,
+    }
 }
 
 /// Keeps a copy of the response `bytes` (just read from the store under `key`, with `stamp`)

@@ -53,7 +53,6 @@ impl CacheControl {
     pub(crate) fn parse(headers: &HeaderMap) -> Self {
         let mut cc = CacheControl::default();
         let mut any = false;
-        let mut buf = [0u8; 24];
         for value in headers.get_all(header::CACHE_CONTROL) {
             any = true;
             let Ok(s) = value.to_str() else {
@@ -62,27 +61,31 @@ impl CacheControl {
                 continue;
             };
             for part in split_directives(s) {
-                let (name, val) = match part.split_once('=') {
-                    Some((n, v)) => (n.trim_ascii(), Some(v.trim_ascii())),
+                // `=` is ASCII, so slicing around it keeps both sides valid.
+                let (name, val) = match part.bytes().position(|b| b == b'=') {
+                    Some(i) => (part[..i].trim_ascii(), Some(part[i + 1..].trim_ascii())),
                     None => (part.trim_ascii(), None),
                 };
-                match lower(name, &mut buf) {
-                    "no-store" => cc.no_store = true,
-                    "no-cache" => cc.no_cache = true,
-                    "private" => cc.private = true,
-                    "public" => cc.public = true,
-                    "must-revalidate" => cc.must_revalidate = true,
-                    "proxy-revalidate" => cc.proxy_revalidate = true,
-                    "only-if-cached" => cc.only_if_cached = true,
+                let Some(d) = Directive::named(name) else {
+                    continue;
+                };
+                match d {
+                    Directive::NoStore => cc.no_store = true,
+                    Directive::NoCache => cc.no_cache = true,
+                    Directive::Private => cc.private = true,
+                    Directive::Public => cc.public = true,
+                    Directive::MustRevalidate => cc.must_revalidate = true,
+                    Directive::ProxyRevalidate => cc.proxy_revalidate = true,
+                    Directive::OnlyIfCached => cc.only_if_cached = true,
                     // A malformed lifetime means "stale" (§4.2.1).
-                    "max-age" => keep_min(&mut cc.max_age, delta(val).unwrap_or(0)),
-                    "s-maxage" => keep_min(&mut cc.s_maxage, delta(val).unwrap_or(0)),
-                    "min-fresh" => {
+                    Directive::MaxAge => keep_min(&mut cc.max_age, delta(val).unwrap_or(0)),
+                    Directive::SMaxage => keep_min(&mut cc.s_maxage, delta(val).unwrap_or(0)),
+                    Directive::MinFresh => {
                         if let Ok(v) = delta(val) {
                             keep_min(&mut cc.min_fresh, v);
                         }
                     }
-                    "max-stale" => {
+                    Directive::MaxStale => {
                         cc.max_stale = match (val, delta(val)) {
                             (None, _) => Some(None),
                             (Some(_), Ok(v)) => Some(Some(v)),
@@ -90,17 +93,16 @@ impl CacheControl {
                             (Some(_), Err(())) => Some(Some(0)),
                         }
                     }
-                    "stale-while-revalidate" => {
+                    Directive::StaleWhileRevalidate => {
                         if let Ok(v) = delta(val) {
                             keep_min(&mut cc.stale_while_revalidate, v);
                         }
                     }
-                    "stale-if-error" => {
+                    Directive::StaleIfError => {
                         if let Ok(v) = delta(val) {
                             keep_min(&mut cc.stale_if_error, v);
                         }
                     }
-                    _ => {}
                 }
             }
         }
@@ -145,16 +147,48 @@ fn split_directives(s: &str) -> impl Iterator<Item = &str> {
     .filter(|p| !p.trim_ascii().is_empty())
 }
 
-/// `name` in lower case, in `buf` (no allocation); names longer than any known directive
-/// come back empty, which matches none.
-fn lower<'a>(name: &str, buf: &'a mut [u8; 24]) -> &'a str {
-    let Some(out) = buf.get_mut(..name.len()) else {
-        return "";
-    };
-    out.copy_from_slice(name.as_bytes());
-    out.make_ascii_lowercase();
-    // Lower-casing ASCII letters keeps the bytes valid UTF-8.
-    std::str::from_utf8(out).unwrap_or("")
+/// The `Cache-Control` directives this cache acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Directive {
+    NoStore,
+    NoCache,
+    Private,
+    Public,
+    MustRevalidate,
+    ProxyRevalidate,
+    OnlyIfCached,
+    MaxAge,
+    SMaxage,
+    MinFresh,
+    MaxStale,
+    StaleWhileRevalidate,
+    StaleIfError,
+}
+
+impl Directive {
+    /// The directive `name` names, in any case (RFC 9111 §5.2: names are case-insensitive).
+    /// Dispatches on the length first: this runs for every directive of every request and
+    /// stored response.
+    fn named(name: &str) -> Option<Self> {
+        let is = |known: &str| name.eq_ignore_ascii_case(known);
+        let d = match name.len() {
+            6 if is("public") => Self::Public,
+            7 if is("max-age") => Self::MaxAge,
+            7 if is("private") => Self::Private,
+            8 if is("no-cache") => Self::NoCache,
+            8 if is("no-store") => Self::NoStore,
+            8 if is("s-maxage") => Self::SMaxage,
+            9 if is("min-fresh") => Self::MinFresh,
+            9 if is("max-stale") => Self::MaxStale,
+            14 if is("only-if-cached") => Self::OnlyIfCached,
+            14 if is("stale-if-error") => Self::StaleIfError,
+            15 if is("must-revalidate") => Self::MustRevalidate,
+            16 if is("proxy-revalidate") => Self::ProxyRevalidate,
+            22 if is("stale-while-revalidate") => Self::StaleWhileRevalidate,
+            _ => return None,
+        };
+        Some(d)
+    }
 }
 
 /// Milliseconds since the Unix epoch.

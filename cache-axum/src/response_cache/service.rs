@@ -123,10 +123,10 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
-        if let Some(res) = hot_hit(&self.cfg, &mut parts) {
-            return ResponseFuture::ready(res);
-        }
-        let req = Request::from_parts(parts, body);
+        let prep = match prepare(&self.cfg, &mut parts) {
+            Prep::Served(res) => return ResponseFuture::ready(res),
+            prep => prep,
+        };
         // The clone may not be ready: keep the service that was polled ready, leave the clone.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
@@ -135,34 +135,54 @@ where
             ready: true,
             cfg: Arc::clone(&self.cfg),
         };
-        ResponseFuture::new(Box::pin(handle(ctx, req)))
+        ResponseFuture::new(Box::pin(handle(ctx, parts, body, prep)))
     }
 }
 
-/// Serves a fresh hit from this thread's copy of the stored response (see [`hot`]) without
-/// boxing a future or touching the inner service: the same response `handle` would give.
-/// `None` (the request untouched) for every other request, which goes to `handle`.
-fn hot_hit(cfg: &Config, parts: &mut Parts) -> Option<Response<Body>> {
-    if (parts.method != Method::GET && parts.method != Method::HEAD)
-        // Requests with these take `handle`'s longer paths.
-        || [
-            header::AUTHORIZATION,
-            header::RANGE,
-            header::IF_MATCH,
-            header::IF_UNMODIFIED_SINCE,
-            header::IF_RANGE,
-        ]
-        .iter()
-        .any(|h| parts.headers.contains_key(h))
+/// What [`prepare`] made of a request.
+enum Prep {
+    /// Answered from this thread's copy of the stored response.
+    Served(Response<Body>),
+    /// A method other than `GET`/`HEAD`.
+    Other,
+    /// Not looked up: vetoed by the predicate, a range or a precondition this cache does not
+    /// evaluate, or no key.
+    Bypass,
+    /// To look up under `keys`.
+    Lookup(Keys, CacheControl),
+}
+
+/// Sorts a request out before `handle` (which it spares the same work), and serves a fresh hit
+/// from this thread's copy of the stored response (see [`hot`]) without boxing a future or
+/// touching the inner service: the response `handle` would give.
+fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return Prep::Other;
+    }
+    if [
+        header::RANGE,
+        header::IF_MATCH,
+        header::IF_UNMODIFIED_SINCE,
+        header::IF_RANGE,
+    ]
+    .iter()
+    .any(|h| parts.headers.contains_key(h))
         || cfg.predicate.as_ref().is_some_and(|p| !p(parts))
     {
-        return None;
+        return Prep::Bypass;
     }
     let req_cc = CacheControl::parse(&parts.headers);
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        // Shared only when the stored response allows it: `handle` checks.
+        return match keys_for(cfg, parts) {
+            Some(keys) => Prep::Lookup(keys, req_cc),
+            None => Prep::Bypass,
+        };
+    }
     let now = now_ms();
-    let (entry, status) = hot::serve(
+    let found = hot::serve(
         cfg.id,
-        |key| write_key(cfg, parts, key).is_some(),
+        |key| write_key(cfg, parts, key),
         |entry| {
             let status = match decide(entry, &req_cc, now) {
                 Use::Fresh => Status::Hit,
@@ -171,9 +191,15 @@ fn hot_hit(cfg: &Config, parts: &mut Parts) -> Option<Response<Body>> {
             };
             Some((Arc::clone(entry), status))
         },
-    )?;
-    let cond = take_conditionals(&mut parts.headers);
-    Some(serve(cfg, entry, now, &parts.method, &cond, status))
+    );
+    match found {
+        hot::Lookup::Served((entry, status)) => {
+            let cond = take_conditionals(&mut parts.headers);
+            Prep::Served(serve(cfg, entry, now, &parts.method, &cond, status))
+        }
+        hot::Lookup::Missed(base, id_end) => Prep::Lookup(Keys { base, id_end }, req_cc),
+        hot::Lookup::NoKey => Prep::Bypass,
+    }
 }
 
 /// What the status header reports.
@@ -445,7 +471,7 @@ fn age_value(secs: u64) -> HeaderValue {
 
 /// Turns a stored response into the response for this request.
 fn serve(
-    ctx_cfg: &Config,
+    cfg: &Config,
     e: Arc<Entry>,
     now_ms: u64,
     method: &Method,
@@ -453,43 +479,75 @@ fn serve(
     status: Status,
 ) -> Response<Body> {
     let age = age_value(e.age_ms(now_ms) / 1000);
-    let mut res =
-        // `cond` holds the client's own conditional fields: without any, a full response.
-        if e.status == StatusCode::OK
-            && !cond.is_empty()
-            && conditional::is_not_modified(method, cond, &e.headers)
-        {
-            conditional::not_modified::<Body>(&e.headers)
-        } else {
-            // A record shared with the decoded table is copied (reference counts, no bytes).
-            let (status, mut headers, body) = match Arc::try_unwrap(e) {
-                Ok(e) => (e.status, e.headers, e.body),
-                Err(e) => (
-                    e.status,
-                    e.served_headers(ctx_cfg.status_header.as_ref()),
-                    e.body.clone(),
-                ),
-            };
-            let body = if method == Method::HEAD {
-                if !headers.contains_key(header::CONTENT_LENGTH) {
-                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-                }
-                Body::empty()
-            } else {
-                Body::from(body)
-            };
-            let mut res = Response::new(body);
-            *res.status_mut() = status;
-            *res.headers_mut() = headers;
-            res
+    let res = not_modified(&e, method, cond).unwrap_or_else(|| {
+        // A record shared with the decoded table is copied (reference counts, no bytes).
+        let (code, headers, body) = match Arc::try_unwrap(e) {
+            Ok(e) => (e.status, e.headers, e.body),
+            Err(e) => (
+                e.status,
+                e.served_headers(cfg.status_header.as_ref()),
+                e.body.clone(),
+            ),
         };
-    let status = ctx_cfg.status_header.as_ref().map(|n| (n, status.value()));
+        full(code, headers, body, method)
+    });
+    labelled(cfg, res, age, status)
+}
+
+/// [`serve`] for the response just fetched, from its own fields (`e` is the copy to store).
+fn serve_fetched(
+    cfg: &Config,
+    e: &Entry,
+    headers: HeaderMap,
+    now_ms: u64,
+    method: &Method,
+    cond: &HeaderMap,
+) -> Response<Body> {
+    let age = age_value(e.age_ms(now_ms) / 1000);
+    let res = not_modified(e, method, cond)
+        .unwrap_or_else(|| full(e.status, headers, e.body.clone(), method));
+    labelled(cfg, res, age, Status::Miss)
+}
+
+/// The 304 for a conditional request that a stored 200 satisfies (`cond` holds the client's
+/// own conditional fields: without any, `None`).
+fn not_modified(e: &Entry, method: &Method, cond: &HeaderMap) -> Option<Response<Body>> {
+    (e.status == StatusCode::OK
+        && !cond.is_empty()
+        && conditional::is_not_modified(method, cond, &e.headers))
+    .then(|| conditional::not_modified::<Body>(&e.headers))
+}
+
+/// A full response; a `HEAD` one without the body, but with its length.
+fn full(code: StatusCode, mut headers: HeaderMap, body: Bytes, method: &Method) -> Response<Body> {
+    let body = if method == Method::HEAD {
+        if !headers.contains_key(header::CONTENT_LENGTH) {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        Body::empty()
+    } else {
+        Body::from(body)
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = code;
+    *res.headers_mut() = headers;
+    res
+}
+
+/// Adds `Age` and the status field.
+fn labelled(
+    cfg: &Config,
+    mut res: Response<Body>,
+    age: HeaderValue,
+    status: Status,
+) -> Response<Body> {
+    let status = cfg.status_header.as_ref().map(|n| (n, status.value()));
     set_added(res.headers_mut(), age, status);
     res
 }
 
 /// Sets `Age` and the status field. `Entry::served_headers` puts placeholders for them first,
-/// which are overwritten in place; other maps get them inserted.
+/// which are overwritten in place without searching the map; other maps get them inserted.
 fn set_added(
     headers: &mut HeaderMap,
     age: HeaderValue,
@@ -513,21 +571,10 @@ fn set_added(
         }
     }
     if let Some(age) = age {
-        set_field(headers, &header::AGE, age);
+        headers.insert(header::AGE, age);
     }
     if let Some((name, value)) = status {
-        set_field(headers, name, value);
-    }
-}
-
-/// `insert` that overwrites a placeholder in place (see `Entry::served_headers`): stored
-/// responses never hold these fields, so one that is present is the only value.
-fn set_field(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) {
-    match headers.get_mut(name) {
-        Some(slot) => *slot = value,
-        None => {
-            headers.insert(name.clone(), value);
-        }
+        headers.insert(name.clone(), value);
     }
 }
 
@@ -871,7 +918,12 @@ async fn drop_resources(cfg: &Config, bases: &[String], tags: &[String]) -> cach
     Ok(())
 }
 
-async fn handle<S, ResBody>(ctx: Ctx<S>, req: Request<Body>) -> Result<Response<Body>, S::Error>
+async fn handle<S, ResBody>(
+    ctx: Ctx<S>,
+    mut parts: Parts,
+    body: Body,
+    prep: Prep,
+) -> Result<Response<Body>, S::Error>
 where
     S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -881,25 +933,16 @@ where
 {
     // The hit path stays inline; every path that calls the inner service is boxed, so this
     // future stays small (it is moved into a box on every request).
-    let (mut parts, body) = req.into_parts();
+    let (keys, req_cc) = match prep {
+        Prep::Lookup(keys, req_cc) => (keys, req_cc),
+        Prep::Other => {
+            return Box::pin(other_method(ctx, Request::from_parts(parts, body))).await;
+        }
+        Prep::Bypass | Prep::Served(_) => {
+            return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
+        }
+    };
     let method = parts.method.clone();
-    if method != Method::GET && method != Method::HEAD {
-        return Box::pin(other_method(ctx, Request::from_parts(parts, body))).await;
-    }
-    let bypass = ctx.cfg.predicate.as_ref().is_some_and(|p| !p(&parts))
-        // Ranges and the preconditions this cache does not evaluate go to the origin.
-        || [header::RANGE, header::IF_MATCH, header::IF_UNMODIFIED_SINCE, header::IF_RANGE]
-            .iter()
-            .any(|h| parts.headers.contains_key(h));
-    let keys = if bypass {
-        None
-    } else {
-        keys_for(&ctx.cfg, &parts)
-    };
-    let Some(keys) = keys else {
-        return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
-    };
-    let req_cc = CacheControl::parse(&parts.headers);
     let has_auth = parts.headers.contains_key(header::AUTHORIZATION);
     let cond = take_conditionals(&mut parts.headers);
     // Requests that never join a flight (they may not share a response, or must not wait for
@@ -1130,7 +1173,9 @@ where
     headers.retain_fields(|n| stored_field(cfg, n));
     let entry = Entry {
         status: head.status,
-        headers,
+        // The client gets the map as it came (it has room for the fields added when serving);
+        // the stored copy has just the stored fields.
+        headers: headers.clone(),
         body: bytes,
         response_time_ms: response_time,
         initial_age_ms: plan.initial_age_ms,
@@ -1141,19 +1186,16 @@ where
         vary,
         served: std::sync::OnceLock::new(),
     };
-    let entry = Arc::new(entry);
+    let res = serve_fetched(cfg, &entry, headers, now_ms(), &job.method, &job.cond);
     store(
         cfg,
         &job.keys,
-        Arc::clone(&entry),
+        Arc::new(entry),
         plan.ttl,
         tags,
         job.leader.take(),
     );
-    (
-        serve(cfg, entry, now_ms(), &job.method, &job.cond, Status::Miss),
-        true,
-    )
+    (res, true)
 }
 
 /// `HeaderMap::retain` for field names.
