@@ -29,6 +29,11 @@
 //!   unsafe method waits for it before invalidating), other instances see it once it lands.
 //! - **Bounded**: bodies above [`max_body`](ResponseCacheLayer::max_body) stream through,
 //!   unbuffered and unstored.
+//! - **Per-thread copies of hits** (on the in-process [`MemoryStore`]): each worker thread keeps
+//!   its own decoded copy of up to 64 recently hit responses of up to 64 KiB, checked on every
+//!   use with a [`ReadStamp`] so that any write, delete, invalidation, expiry, eviction or
+//!   version bump of the key ends it at once; a fresh hit then costs neither a lookup in the
+//!   shared map nor a boxed future. Hits served this way are counted like any other.
 //!
 //! Keys are `rc:{path and query}` inside the cache namespace, with the path escaped so a URL
 //! can never forge another key. The host is not part of the default key (one service, one
@@ -54,6 +59,8 @@
 //!
 //! [`Cache`]: cache_core::Cache
 //! [`Cache::invalidate_tags`]: cache_core::Cache::invalidate_tags
+//! [`MemoryStore`]: cache_core::MemoryStore
+//! [`ReadStamp`]: cache_core::ReadStamp
 
 mod control;
 mod entry;
