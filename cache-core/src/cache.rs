@@ -481,6 +481,16 @@ impl Cache {
         }
     }
 
+    async fn store_set(&self, full: &str, bytes: Bytes, opts: &WriteOptions) -> Result<()> {
+        match &self.inner.memory {
+            Some(memory) => {
+                memory.set_data(full, bytes, opts).await;
+                Ok(())
+            }
+            None => self.inner.store.set(full, bytes, opts).await,
+        }
+    }
+
     async fn store_get(&self, full: &str) -> Result<Option<Bytes>> {
         match &self.inner.memory {
             Some(memory) => Ok(memory.get_data(full).await),
@@ -670,14 +680,9 @@ impl Cache {
             .iter()
             .map(|t| self.tag_key(t))
             .collect::<Result<Vec<_>>>()?;
-        self.call(
-            "set",
-            &full,
-            self.inner
-                .store
-                .set(&full, bytes, &WriteOptions { ttl, tags }),
-        )
-        .await?;
+        self.store_set(&full, bytes, &WriteOptions { ttl, tags })
+            .await
+            .map_err(|e| self.backend_error("set", &full, e))?;
         self.count(|c| &c.sets, 1);
         Ok(())
     }
@@ -714,8 +719,9 @@ impl Cache {
         let Some((bytes, wopts)) = self.encode(&full, value, &opts.into())? else {
             return Ok(());
         };
-        self.call("set", &full, self.inner.store.set(&full, bytes, &wopts))
-            .await?;
+        self.store_set(&full, bytes, &wopts)
+            .await
+            .map_err(|e| self.backend_error("set", &full, e))?;
         self.count(|c| &c.sets, 1);
         Ok(())
     }
@@ -933,7 +939,7 @@ impl Cache {
                 };
                 if let Some((bytes, wopts)) = encoded {
                     if store_if(&value) {
-                        match self.inner.store.set(full, bytes.clone(), &wopts).await {
+                        match self.store_set(full, bytes.clone(), &wopts).await {
                             Ok(()) => self.count(|c| &c.sets, 1),
                             Err(e) => {
                                 self.backend_error("set", full, e);

@@ -295,6 +295,12 @@ impl MemoryStore {
         self.shared.stamps.touch(key);
     }
 
+    /// Writes a value (the `Store::set` of this store without the boxed future).
+    pub(crate) async fn set_data(&self, key: &str, value: Bytes, opts: &WriteOptions) {
+        let entry = self.make_entry(value, opts);
+        self.insert(key, entry).await;
+    }
+
     fn make_entry(&self, value: Bytes, opts: &WriteOptions) -> Entry {
         Entry {
             data: value,
@@ -371,8 +377,7 @@ impl Store for MemoryStore {
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let entry = self.make_entry(value, opts);
-            self.insert(key, entry).await;
+            self.set_data(key, value, opts).await;
             Ok(())
         })
     }
