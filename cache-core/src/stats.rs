@@ -93,6 +93,54 @@ pub(crate) struct Counters {
     stripes: Box<[Stripe]>,
 }
 
+/// The calling thread's stripe out of `n`: threads take stripes in turn as they first count.
+fn stripe_index(n: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Relaxed);
+    }
+    STRIPE.with(|s| *s) % n
+}
+
+/// One counter counted by many threads at once (a hit counter), striped like [`Counters`].
+#[derive(Debug)]
+pub(crate) struct StripedCounter {
+    stripes: Box<[PaddedU64]>,
+}
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct PaddedU64(AtomicU64);
+
+impl Default for StripedCounter {
+    fn default() -> Self {
+        Self {
+            stripes: (0..Counters::STRIPES).map(|_| PaddedU64::default()).collect(),
+        }
+    }
+}
+
+impl StripedCounter {
+    pub(crate) fn add(&self, n: u64) {
+        self.stripes[stripe_index(self.stripes.len())]
+            .0
+            .fetch_add(n, Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.0.load(Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+
+    pub(crate) fn reset(&self) {
+        for s in self.stripes.iter() {
+            s.0.store(0, Relaxed);
+        }
+    }
+}
+
 /// One share of the counters, alone on its cache line.
 #[derive(Debug, Default)]
 #[repr(align(64))]
@@ -116,13 +164,9 @@ impl Default for Counters {
 impl Counters {
     const STRIPES: usize = 8;
 
-    /// The calling thread's stripe (threads take stripes in turn as they first count).
+    /// The calling thread's stripe.
     pub(crate) fn local(&self) -> &Stripe {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            static STRIPE: usize = NEXT.fetch_add(1, Relaxed) % Counters::STRIPES;
-        }
-        &self.stripes[STRIPE.with(|s| *s)]
+        &self.stripes[stripe_index(Self::STRIPES)]
     }
 
     fn sum(&self, pick: impl Fn(&Stripe) -> &AtomicU64) -> u64 {

@@ -21,7 +21,7 @@ use bytes::Bytes;
 
 use super::{BoxFuture, KeyTtl, MemoryStore, Store, WriteOptions};
 use crate::error::{Error, Result};
-use crate::stats::StoreStats;
+use crate::stats::{StoreStats, StripedCounter};
 
 /// What one instance tells the others to drop from their L1.
 ///
@@ -252,7 +252,8 @@ pub struct TierStats {
 
 #[derive(Debug, Default)]
 struct Counters {
-    l1_hits: AtomicU64,
+    /// Counted on every L1 hit, by every thread: striped.
+    l1_hits: StripedCounter,
     l2_hits: AtomicU64,
     misses: AtomicU64,
     promotions: AtomicU64,
@@ -652,7 +653,7 @@ impl TieredStore {
                 .map(|v| (v, KeyTtl::Persistent))
         };
         if let Some(hit) = hit {
-            self.inner.counters.l1_hits.fetch_add(1, Relaxed);
+            self.inner.counters.l1_hits.add(1);
             return Ok(Some(hit));
         }
         let epoch = self.inner.epoch.load(Relaxed);
@@ -897,8 +898,8 @@ impl Store for TieredStore {
     fn reset_stats(&self) {
         self.inner.l1.reset_stats();
         let c = &self.inner.counters;
+        c.l1_hits.reset();
         for n in [
-            &c.l1_hits,
             &c.l2_hits,
             &c.misses,
             &c.promotions,
@@ -918,7 +919,7 @@ impl Store for TieredStore {
     fn tier_stats(&self) -> Option<TierStats> {
         let c = &self.inner.counters;
         Some(TierStats {
-            l1_hits: c.l1_hits.load(Relaxed),
+            l1_hits: c.l1_hits.get(),
             l2_hits: c.l2_hits.load(Relaxed),
             misses: c.misses.load(Relaxed),
             promotions: c.promotions.load(Relaxed),
