@@ -115,7 +115,9 @@ struct PaddedU64(AtomicU64);
 impl Default for StripedCounter {
     fn default() -> Self {
         Self {
-            stripes: (0..Counters::STRIPES).map(|_| PaddedU64::default()).collect(),
+            stripes: (0..Counters::STRIPES)
+                .map(|_| PaddedU64::default())
+                .collect(),
         }
     }
 }
