@@ -18,7 +18,9 @@ use crate::key;
 use crate::options::{SetOptions, TtlChoice};
 use crate::pattern;
 use crate::stamp::ReadStamp;
-use crate::stats::{Counters, InvalidationEvent, InvalidationKind, InvalidationLog, Stats, Stripe};
+use crate::stats::{
+    Counters, InvalidationEvent, InvalidationKind, InvalidationLog, Stats, StripedCounter,
+};
 use crate::store::{KeyTtl, MemoryStore, Store, WriteOptions};
 
 /// The default namespace prefix.
@@ -380,8 +382,8 @@ impl Cache {
         Ok(format!("{}:t:{tag}", self.inner.prefix))
     }
 
-    fn count(&self, pick: impl FnOnce(&Stripe) -> &AtomicU64, n: u64) {
-        pick(self.inner.counters.local()).fetch_add(n, Relaxed);
+    fn count(&self, pick: impl FnOnce(&Counters) -> &StripedCounter, n: u64) {
+        pick(&self.inner.counters).add(n);
     }
 
     /// Counts a failure that did not come from the store (for the macros' runtime support).

@@ -86,28 +86,55 @@ pub struct StoreStats {
     pub errors: u64,
 }
 
-/// Live counters shared by every clone of a `Cache`, striped so that threads counting at once
-/// (every hit counts) do not contend for one cache line; a snapshot sums the stripes.
-#[derive(Debug)]
+/// Live counters shared by every clone of a `Cache`.
+#[derive(Debug, Default)]
 pub(crate) struct Counters {
-    stripes: Box<[Stripe]>,
+    pub(crate) hits: StripedCounter,
+    pub(crate) misses: StripedCounter,
+    pub(crate) sets: StripedCounter,
+    pub(crate) deletes: StripedCounter,
+    pub(crate) errors: StripedCounter,
+    pub(crate) decode_errors: StripedCounter,
 }
 
-/// The calling thread's stripe out of `n`: threads take stripes in turn as they first count.
-fn stripe_index(n: usize) -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Relaxed);
+impl Counters {
+    pub(crate) fn snapshot(&self, store: StoreStats) -> Stats {
+        Stats {
+            hits: self.hits.get(),
+            misses: self.misses.get(),
+            sets: self.sets.get(),
+            deletes: self.deletes.get(),
+            errors: self.errors.get() + store.errors,
+            decode_errors: self.decode_errors.get(),
+            evictions: store.evictions,
+            expirations: store.expirations,
+            entries: store.entries,
+            bytes: store.bytes,
+        }
     }
-    STRIPE.with(|s| *s) % n
+
+    pub(crate) fn reset(&self) {
+        for c in [
+            &self.hits,
+            &self.misses,
+            &self.sets,
+            &self.deletes,
+            &self.errors,
+            &self.decode_errors,
+        ] {
+            c.reset();
+        }
+    }
 }
 
-/// One counter counted by many threads at once (a hit counter), striped like [`Counters`].
+/// A counter that many threads count at once (every hit counts), striped so that they do not
+/// contend for one cache line; reading it sums the stripes.
 #[derive(Debug)]
 pub(crate) struct StripedCounter {
     stripes: Box<[PaddedU64]>,
 }
 
+/// One stripe, alone on its cache line.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct PaddedU64(AtomicU64);
@@ -115,18 +142,21 @@ struct PaddedU64(AtomicU64);
 impl Default for StripedCounter {
     fn default() -> Self {
         Self {
-            stripes: (0..Counters::STRIPES)
-                .map(|_| PaddedU64::default())
-                .collect(),
+            stripes: (0..Self::STRIPES).map(|_| PaddedU64::default()).collect(),
         }
     }
 }
 
 impl StripedCounter {
+    const STRIPES: usize = 8;
+
     pub(crate) fn add(&self, n: u64) {
-        self.stripes[stripe_index(self.stripes.len())]
-            .0
-            .fetch_add(n, Relaxed);
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            // Threads take stripes in turn as they first count.
+            static STRIPE: usize = NEXT.fetch_add(1, Relaxed) % StripedCounter::STRIPES;
+        }
+        self.stripes[STRIPE.with(|s| *s)].0.fetch_add(n, Relaxed);
     }
 
     pub(crate) fn get(&self) -> u64 {
@@ -139,72 +169,6 @@ impl StripedCounter {
     pub(crate) fn reset(&self) {
         for s in self.stripes.iter() {
             s.0.store(0, Relaxed);
-        }
-    }
-}
-
-/// One share of the counters, alone on its cache line.
-#[derive(Debug, Default)]
-#[repr(align(64))]
-pub(crate) struct Stripe {
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    pub(crate) sets: AtomicU64,
-    pub(crate) deletes: AtomicU64,
-    pub(crate) errors: AtomicU64,
-    pub(crate) decode_errors: AtomicU64,
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Self {
-            stripes: (0..Self::STRIPES).map(|_| Stripe::default()).collect(),
-        }
-    }
-}
-
-impl Counters {
-    const STRIPES: usize = 8;
-
-    /// The calling thread's stripe.
-    pub(crate) fn local(&self) -> &Stripe {
-        &self.stripes[stripe_index(Self::STRIPES)]
-    }
-
-    fn sum(&self, pick: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
-        self.stripes
-            .iter()
-            .map(|s| pick(s).load(Relaxed))
-            .fold(0, u64::wrapping_add)
-    }
-
-    pub(crate) fn snapshot(&self, store: StoreStats) -> Stats {
-        Stats {
-            hits: self.sum(|s| &s.hits),
-            misses: self.sum(|s| &s.misses),
-            sets: self.sum(|s| &s.sets),
-            deletes: self.sum(|s| &s.deletes),
-            errors: self.sum(|s| &s.errors) + store.errors,
-            decode_errors: self.sum(|s| &s.decode_errors),
-            evictions: store.evictions,
-            expirations: store.expirations,
-            entries: store.entries,
-            bytes: store.bytes,
-        }
-    }
-
-    pub(crate) fn reset(&self) {
-        for s in self.stripes.iter() {
-            for c in [
-                &s.hits,
-                &s.misses,
-                &s.sets,
-                &s.deletes,
-                &s.errors,
-                &s.decode_errors,
-            ] {
-                c.store(0, Relaxed);
-            }
         }
     }
 }

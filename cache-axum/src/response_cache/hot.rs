@@ -28,8 +28,8 @@ pub(crate) const SLOTS: usize = 64;
 pub(crate) const MAX_BYTES: usize = 64 * 1024;
 
 struct Slot {
-    layer: u64,
-    /// To drop copies of layers that are gone.
+    /// The layer's configuration: names the layer (the `Weak` keeps the address from being
+    /// reused) and tells when it is gone.
     cfg: Weak<Config>,
     key: Box<str>,
     entry: Arc<Entry>,
@@ -61,10 +61,22 @@ fn with_table<T>(f: impl FnOnce(&mut Table) -> T) -> Option<T> {
 }
 
 impl Table {
-    fn index(&self, layer: u64, key: &str) -> usize {
+    fn index(&self, layer: *const Config, key: &str) -> usize {
         // The mask keeps the index in range, so the truncation cannot pick a wrong slot.
-        (self.hasher.hash_one((layer, key)) as usize) & (SLOTS - 1)
+        (self.hasher.hash_one((layer as usize, key)) as usize) & (SLOTS - 1)
     }
+}
+
+impl Slot {
+    fn holds(&self, layer: *const Config, key: &str) -> bool {
+        std::ptr::eq(self.cfg.as_ptr(), layer) && *self.key == *key
+    }
+}
+
+/// Whether a stored response can be served from a copy: one under its base key (no `Vary`)
+/// that may be used without revalidation.
+pub(crate) fn copyable(e: &Entry) -> bool {
+    e.vary.is_empty() && !e.has(entry::NO_CACHE)
 }
 
 /// What [`serve`] found.
@@ -80,10 +92,11 @@ pub(crate) enum Lookup<T> {
 /// Builds a key with `build` into the thread's buffer and offers this thread's copy of the
 /// response stored under it, if still current, to `accept`.
 pub(crate) fn serve<T>(
-    layer: u64,
+    layer: &Config,
     build: impl FnOnce(&mut String) -> Option<usize>,
     accept: impl FnOnce(&Arc<Entry>) -> Option<T>,
 ) -> Lookup<T> {
+    let layer = std::ptr::from_ref(layer);
     let mut build = Some(build);
     let found = with_table(|t| {
         let mut key = std::mem::take(&mut t.key);
@@ -93,7 +106,7 @@ pub(crate) fn serve<T>(
             Some(id_end) => {
                 let i = t.index(layer, &key);
                 let served = match &t.slots[i] {
-                    Some(s) if s.layer == layer && *s.key == *key => {
+                    Some(s) if s.holds(layer, &key) => {
                         if s.stamp.is_current() {
                             let out = accept(&s.entry);
                             if out.is_some() {
@@ -131,34 +144,32 @@ pub(crate) fn serve<T>(
     }
 }
 
-/// Keeps a copy of the response `bytes` (just read from the store under `key`, with `stamp`)
-/// for this thread, unless it is too large, cannot be served from a copy, or is already kept.
+/// Keeps a copy of the response `bytes` (just read from the store under `key`, with `stamp`,
+/// and [`copyable`]) for this thread, unless it is too large or already kept.
 pub(crate) fn put(cfg: &Arc<Config>, key: &str, bytes: &Bytes, stamp: ReadStamp) {
     if bytes.len() > MAX_BYTES {
         return;
     }
+    let layer = Arc::as_ptr(cfg);
     with_table(|t| {
-        let i = t.index(cfg.id, key);
-        if let Some(s) = &t.slots[i] {
-            if s.layer == cfg.id && *s.key == *key && s.stamp.is_current() {
-                return;
-            }
+        let i = t.index(layer, key);
+        if t.slots[i]
+            .as_ref()
+            .is_some_and(|s| s.holds(layer, key) && s.stamp.is_current())
+        {
+            return;
         }
         // Copied, so the bytes this thread's hits hand out (and count references on) are its
         // own, not the store's.
         let Some(Record::Response(entry)) = entry::decode(Bytes::copy_from_slice(bytes)) else {
             return;
         };
-        if !entry.vary.is_empty() || entry.has(entry::NO_CACHE) {
-            return;
-        }
         for s in t.slots.iter_mut() {
             if s.as_ref().is_some_and(|s| s.cfg.strong_count() == 0) {
                 *s = None;
             }
         }
         t.slots[i] = Some(Slot {
-            layer: cfg.id,
             cfg: Arc::downgrade(cfg),
             key: key.into(),
             entry,

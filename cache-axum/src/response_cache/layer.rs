@@ -1,5 +1,4 @@
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,9 +32,6 @@ pub const DEFAULT_KEEP_STALE: Duration = Duration::from_secs(600);
 /// Everything a [`ResponseCache`] service shares with its clones.
 #[derive(Clone)]
 pub(crate) struct Config {
-    /// Unique to this configuration (see [`next_id`]): names its copies in the per-thread
-    /// table of hit responses.
-    pub(crate) id: u64,
     pub(crate) cache: Cache,
     pub(crate) default_ttl: Option<Duration>,
     pub(crate) heuristic: bool,
@@ -50,12 +46,6 @@ pub(crate) struct Config {
     pub(crate) flights: Arc<Flights>,
     /// Recently decoded stored responses, reused by hits on the same bytes.
     pub(crate) decoded: Arc<Decoded>,
-}
-
-/// A fresh configuration id.
-fn next_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Relaxed)
 }
 
 /// A [`Layer`] that caches `GET`/`HEAD` responses in a [`Cache`] as an RFC 9111 shared cache;
@@ -107,7 +97,6 @@ impl ResponseCacheLayer {
     pub fn new(cache: Cache) -> Self {
         Self {
             cfg: Arc::new(Config {
-                id: next_id(),
                 cache,
                 default_ttl: None,
                 heuristic: true,
@@ -279,10 +268,7 @@ impl ResponseCacheLayer {
     }
 
     fn cfg_mut(&mut self) -> &mut Config {
-        let cfg = Arc::make_mut(&mut self.cfg);
-        // A changed configuration is another one, even when copied from a shared one.
-        cfg.id = next_id();
-        cfg
+        Arc::make_mut(&mut self.cfg)
     }
 
     /// The cache responses are stored in.

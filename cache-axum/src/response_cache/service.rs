@@ -181,7 +181,7 @@ fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
     }
     let now = now_ms();
     let found = hot::serve(
-        cfg.id,
+        cfg,
         |key| write_key(cfg, parts, key),
         |entry| {
             let status = match decide(entry, &req_cc, now) {
@@ -374,11 +374,13 @@ async fn lookup(
     let Some((bytes, stamp)) = found else {
         return Ok(None);
     };
-    if let Some(stamp) = stamp {
-        hot::put(cfg, &keys.base, &bytes, stamp);
-    }
-    match cfg.decoded.decode(&keys.base, bytes) {
-        Some(Record::Response(e)) => Ok(vary_matches(&e, headers).then_some((e, None))),
+    match cfg.decoded.decode(&keys.base, bytes.clone()) {
+        Some(Record::Response(e)) => {
+            if let Some(stamp) = stamp.filter(|_| hot::copyable(&e)) {
+                hot::put(cfg, &keys.base, &bytes, stamp);
+            }
+            Ok(vary_matches(&e, headers).then_some((e, None)))
+        }
         Some(Record::Variants(names)) => {
             let key = variant_key(&keys.base, &names, headers);
             let Some(bytes) = cfg.cache.get_bytes(&key).await.map_err(drop)? else {
