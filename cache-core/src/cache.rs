@@ -667,16 +667,53 @@ impl Cache {
         value: Bytes,
         opts: impl Into<SetOptions>,
     ) -> Result<()> {
+        self.set_raw(key, opts.into(), |frame, full| {
+            frame.encode(full, crate::codec::RAW_ID, None, &value)
+        })
+        .await
+    }
+
+    /// [`set_bytes`](Cache::set_bytes) of the bytes `write` appends to a buffer (`len`: how
+    /// many it is expected to write), for a caller that would otherwise build them only to
+    /// have them copied: they are written straight into the stored value.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = cache_core::Cache::memory();
+    /// let parts: [&[u8]; 2] = [b"<html>", b"</html>"];
+    /// cache
+    ///     .set_bytes_with("page:/", 13, |buf| parts.iter().for_each(|p| buf.extend_from_slice(p)), ())
+    ///     .await?;
+    /// assert_eq!(cache.get_bytes("page:/").await?.as_deref(), Some(&b"<html></html>"[..]));
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn set_bytes_with(
+        &self,
+        key: &str,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+        opts: impl Into<SetOptions>,
+    ) -> Result<()> {
+        self.set_raw(key, opts.into(), |frame, full| {
+            frame.encode_with(full, crate::codec::RAW_ID, len, write)
+        })
+        .await
+    }
+
+    /// Frames a raw value with `encode` (given the frame settings and the full key) and writes
+    /// it, unless the TTL is zero.
+    async fn set_raw(
+        &self,
+        key: &str,
+        opts: SetOptions,
+        encode: impl FnOnce(&crate::frame::FrameConfig, &str) -> Bytes,
+    ) -> Result<()> {
         let full = self.full_key(key)?;
-        let opts = opts.into();
         let ttl = self.resolve_ttl(opts.ttl);
         if ttl == Some(Duration::ZERO) {
             return Ok(());
         }
-        let bytes = self
-            .inner
-            .frame
-            .encode(&full, crate::codec::RAW_ID, None, &value);
+        let bytes = encode(&self.inner.frame, &full);
         let tags = opts
             .tags
             .iter()

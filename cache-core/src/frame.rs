@@ -94,6 +94,30 @@ impl FrameConfig {
         Bytes::from(out)
     }
 
+    /// [`encode`](Self::encode) of a payload that `write` appends to a buffer, written straight
+    /// into the frame when it needs no compression or signature (`len`: the payload's expected
+    /// size, to allocate once).
+    pub(crate) fn encode_with(
+        &self,
+        full_key: &str,
+        codec_id: u8,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Bytes {
+        let mut out = Vec::with_capacity(HEADER_LEN + len);
+        out.extend_from_slice(&[MAGIC, FORMAT_VERSION, codec_id, 0]);
+        write(&mut out);
+        let plain = self.signing_key.is_none()
+            && self
+                .compress_over
+                .is_none_or(|limit| out.len() - HEADER_LEN <= limit);
+        if plain {
+            Bytes::from(out)
+        } else {
+            self.encode(full_key, codec_id, None, &out[HEADER_LEN..])
+        }
+    }
+
     pub(crate) fn decode<'a>(&self, full_key: &str, bytes: &'a [u8]) -> Result<Frame<'a>> {
         if bytes.first() != Some(&MAGIC) {
             if is_ascii_integer(bytes) && self.signing_key.is_none() {
@@ -218,6 +242,30 @@ mod tests {
         roundtrip(&cfg, &big, Some(123));
         let enc = cfg.encode("k", 1, None, &big);
         assert!(enc.len() < 1000, "compressed: {}", enc.len());
+    }
+
+    #[test]
+    fn written_in_place_is_the_same_frame() {
+        let big = vec![b'a'; 10_000];
+        let configs = [
+            FrameConfig::default(),
+            FrameConfig {
+                compress_over: Some(100),
+                signing_key: None,
+            },
+            FrameConfig {
+                compress_over: None,
+                signing_key: Some([7; 32]),
+            },
+        ];
+        for cfg in &configs {
+            for payload in [&b"{}"[..], &big] {
+                // A short length hint only costs a reallocation.
+                let with = cfg.encode_with("k", 1, 1, |b| b.extend_from_slice(payload));
+                assert_eq!(with, cfg.encode("k", 1, None, payload), "{cfg:?}");
+                assert_eq!(&*cfg.decode("k", &with).unwrap().payload, payload);
+            }
+        }
     }
 
     #[test]
