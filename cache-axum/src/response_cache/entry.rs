@@ -152,13 +152,25 @@ impl Entry {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn encode(&self) -> Bytes {
-        let headers_len: usize = self
-            .headers
-            .iter()
-            .map(|(n, v)| 6 + n.as_str().len() + v.len())
-            .sum();
-        let mut b = BytesMut::with_capacity(64 + headers_len + self.body.len());
+        let mut b = Vec::with_capacity(self.encoded_len());
+        self.encode_into(&mut b);
+        Bytes::from(b)
+    }
+
+    /// The size of the encoded entry, or a little more.
+    pub(crate) fn encoded_len(&self) -> usize {
+        let fields = |(n, v): (&HeaderName, Option<&HeaderValue>)| {
+            7 + n.as_str().len() + v.map_or(0, HeaderValue::len)
+        };
+        let headers: usize = self.headers.iter().map(|(n, v)| fields((n, Some(v)))).sum();
+        let vary: usize = self.vary.iter().map(|(n, v)| fields((n, v.as_ref()))).sum();
+        64 + headers + vary + self.body.len()
+    }
+
+    /// Appends the encoded entry to `b`.
+    pub(crate) fn encode_into(&self, b: &mut Vec<u8>) {
         b.put_slice(MAGIC);
         b.put_u8(FORMAT);
         b.put_u8(KIND_RESPONSE);
@@ -173,22 +185,18 @@ impl Entry {
             b.put_u64(t);
         }
         b.put_u8(self.flags);
-        put_len16(&mut b, self.vary.len());
+        put_len16(b, self.vary.len());
         for (name, value) in &self.vary {
-            put_str16(&mut b, name.as_str().as_bytes());
+            put_str16(b, name.as_str().as_bytes());
             b.put_u8(u8::from(value.is_some()));
-            put_bytes32(
-                &mut b,
-                value.as_ref().map_or(&[][..], HeaderValue::as_bytes),
-            );
+            put_bytes32(b, value.as_ref().map_or(&[][..], HeaderValue::as_bytes));
         }
-        put_len16(&mut b, self.headers.len());
+        put_len16(b, self.headers.len());
         for (name, value) in &self.headers {
-            put_str16(&mut b, name.as_str().as_bytes());
-            put_bytes32(&mut b, value.as_bytes());
+            put_str16(b, name.as_str().as_bytes());
+            put_bytes32(b, value.as_bytes());
         }
-        put_bytes32(&mut b, &self.body);
-        b.freeze()
+        put_bytes32(b, &self.body);
     }
 }
 
@@ -208,16 +216,16 @@ pub(crate) fn encode_variants(names: &[HeaderName]) -> Bytes {
 
 // Header names are under 64 KiB and values under 4 GiB in practice; larger ones are truncated
 // lengths the decoder rejects, so they are never misread.
-fn put_len16(b: &mut BytesMut, n: usize) {
+fn put_len16(b: &mut impl BufMut, n: usize) {
     b.put_u16(u16::try_from(n).unwrap_or(u16::MAX));
 }
 
-fn put_str16(b: &mut BytesMut, s: &[u8]) {
+fn put_str16(b: &mut impl BufMut, s: &[u8]) {
     put_len16(b, s.len());
     b.put_slice(s);
 }
 
-fn put_bytes32(b: &mut BytesMut, s: &[u8]) {
+fn put_bytes32(b: &mut impl BufMut, s: &[u8]) {
     b.put_u32(u32::try_from(s.len()).unwrap_or(u32::MAX));
     b.put_slice(s);
 }
@@ -366,6 +374,13 @@ mod tests {
         let bytes = e.encode();
         // Framing overhead is a few dozen bytes, not a JSON/base64 blow-up.
         assert!(bytes.len() < e.body.len() + 150, "{}", bytes.len());
+        // Written in one allocation.
+        assert!(
+            e.encoded_len() >= bytes.len(),
+            "{} < {}",
+            e.encoded_len(),
+            bytes.len()
+        );
         let Some(Record::Response(d)) = decode(bytes) else {
             panic!("not a response")
         };

@@ -748,8 +748,11 @@ fn store(
             opts = opts.tag(keys.resource_tag());
         }
         let base = keys.base;
+        let encode = |b: &mut Vec<u8>| entry.encode_into(b);
         let result = if entry.vary.is_empty() {
-            cfg.cache.set_bytes(&base, entry.encode(), opts).await
+            (cfg.cache)
+                .set_bytes_with(&base, entry.encoded_len(), encode, opts)
+                .await
         } else {
             let names: Vec<HeaderName> = entry.vary.iter().map(|(n, _)| n.clone()).collect();
             // The same digest `variant_key` takes of a later request's values.
@@ -762,7 +765,11 @@ fn store(
                 .set_bytes(&base, entry::encode_variants(&names), opts.clone())
                 .await
             {
-                Ok(()) => cfg.cache.set_bytes(&variant, entry.encode(), opts).await,
+                Ok(()) => {
+                    (cfg.cache)
+                        .set_bytes_with(&variant, entry.encoded_len(), encode, opts)
+                        .await
+                }
                 Err(e) => Err(e),
             }
         };
@@ -933,8 +940,8 @@ where
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
-    // The hit path stays inline; every path that calls the inner service is boxed, so this
-    // future stays small (it is moved into a box on every request).
+    // Lookups and misses stay inline; the rarer paths that call the inner service are boxed,
+    // so this future stays small (it is moved into a box on every request).
     let (keys, req_cc) = match prep {
         Prep::Lookup(keys, req_cc) => (keys, req_cc),
         Prep::Other => {
@@ -1028,7 +1035,9 @@ where
         };
         return match stale {
             Some((entry, key)) => Box::pin(revalidate(ctx, job, body, entry, key)).await,
-            None => Box::pin(fetch(ctx, job, body)).await,
+            // Inline: its state takes the place of the lookup's in this future, where a box of
+            // its own would be a second allocation of a few KiB on every miss.
+            None => fetch(ctx, job, body).await,
         };
     }
 }
