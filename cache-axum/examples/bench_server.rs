@@ -4,18 +4,31 @@
 //!
 //! Run with: cargo run --release -p cache-axum --example bench_server -- cached
 //!
+//! A third variant, `floor`, is the least any cache layer on moka can do on a miss, for
+//! reference: look the path up, call the handler, collect the body and insert a copy of the
+//! response from a spawned task. No HTTP semantics (no freshness, no coalescing, no `Vary`, no
+//! namespacing): what remains of the miss cost once everything this crate adds is taken away.
+//!
 //! Prints `addr=ADDR` once it listens. Routes: `GET /item` (cacheable for an hour; a hit after
 //! the first request) and `GET /miss/{*rest}` (the same response under unique paths, so every
 //! request is a miss that is stored).
 //!
-//! `bench_server profile bare|hit|miss N` instead runs N requests in-process (no sockets) on
+//! `bench_server profile bare|hit|miss|floor N` (`floor`: misses of the `floor` variant) instead runs N requests in-process (no sockets) on
 //! one thread, for instruction-counting profilers such as `valgrind --tool=callgrind`.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use cache_axum::ResponseCacheLayer;
 use cache_core::Cache;
+use http_body_util::BodyExt as _;
 
 static BODY: [u8; 1024] = [b'x'; 1024];
 
@@ -35,6 +48,69 @@ fn routes() -> Router {
         .route("/miss/{*rest}", get(item))
 }
 
+/// What the `floor` variant stores: status, fields and body of a response.
+type FloorEntry = Arc<(http::StatusCode, http::HeaderMap, Bytes)>;
+
+/// The `floor` variant's layer (see the module docs).
+#[derive(Clone)]
+struct Floor<S> {
+    inner: S,
+    cache: moka::future::Cache<String, FloorEntry, ahash::RandomState>,
+}
+
+fn floor(app: Router) -> Router {
+    // Bounded by bytes, as `Cache::memory()` is.
+    let cache = moka::future::Cache::builder()
+        .max_capacity(cache_core::store::memory::DEFAULT_MAX_BYTES)
+        .weigher(|k: &String, v: &FloorEntry| {
+            u32::try_from(k.len() + v.2.len() + 64).unwrap_or(u32::MAX)
+        })
+        .build_with_hasher(ahash::RandomState::new());
+    app.layer(tower::layer::layer_fn(move |inner| Floor {
+        inner,
+        cache: cache.clone(),
+    }))
+}
+
+impl<S> tower::Service<http::Request<Body>> for Floor<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let cache = self.cache.clone();
+        Box::pin(async move {
+            let key = req.uri().path().to_owned();
+            if let Some(e) = cache.get(&key).await {
+                let mut res = http::Response::new(Body::from(e.2.clone()));
+                *res.status_mut() = e.0;
+                *res.headers_mut() = e.1.clone();
+                return Ok(res);
+            }
+            let (head, body) = inner.call(req).await?.into_parts();
+            let Ok(body) = body.collect().await.map(|c| c.to_bytes()) else {
+                return Ok(http::Response::from_parts(head, Body::empty()));
+            };
+            let entry = Arc::new((head.status, head.headers.clone(), body.clone()));
+            tokio::spawn(async move { cache.insert(key, entry).await });
+            Ok(http::Response::from_parts(head, Body::from(body)))
+        })
+    }
+}
+
 async fn listen(app: Router) -> std::io::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -47,10 +123,11 @@ async fn profile(kind: &str, n: u64) {
     use tower::ServiceExt as _;
     let app = match kind {
         "bare" => routes(),
+        "floor" => floor(routes()),
         _ => routes().layer(ResponseCacheLayer::new(Cache::memory())),
     };
     for i in 0..n {
-        let uri = if kind == "miss" {
+        let uri = if kind == "miss" || kind == "floor" {
             format!("/miss/{i}")
         } else {
             "/item".to_owned()
@@ -88,9 +165,10 @@ fn main() -> std::io::Result<()> {
 async fn serve(mode: Option<&str>) -> std::io::Result<()> {
     let app = match mode {
         Some("bare") => routes(),
+        Some("floor") => floor(routes()),
         Some("cached") => routes().layer(ResponseCacheLayer::new(Cache::memory())),
         _ => {
-            eprintln!("usage: bench_server bare|cached");
+            eprintln!("usage: bench_server bare|floor|cached");
             std::process::exit(2);
         }
     };
