@@ -981,7 +981,8 @@ where
                 }
                 Use::StaleWhileRevalidate => {
                     let key = key.unwrap_or_else(|| keys.base.clone());
-                    spawn_revalidation(&ctx, &parts, &keys, Arc::clone(&entry), key, leader.take());
+                    let held = leader.take();
+                    spawn_revalidation(&ctx, &parts, &keys, Arc::clone(&entry), key, held, ended);
                     return Ok(serve(&ctx.cfg, entry, now, &method, &cond, Status::Stale));
                 }
                 Use::Revalidate => stale = Some((entry, key.unwrap_or_else(|| keys.base.clone()))),
@@ -1397,6 +1398,7 @@ async fn refresh<B>(
 }
 
 /// Refreshes a stale response in the background (`stale-while-revalidate`), once per key.
+/// `seen` is the count of ended flights taken before the lookup that found the entry stale.
 fn spawn_revalidation<S, ResBody>(
     ctx: &Ctx<S>,
     parts: &Parts,
@@ -1404,6 +1406,7 @@ fn spawn_revalidation<S, ResBody>(
     entry: Arc<Entry>,
     key: String,
     held: Option<Leader>,
+    seen: u64,
 ) where
     S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -1425,20 +1428,26 @@ fn spawn_revalidation<S, ResBody>(
         // This request may already lead the key's flight (it looked again after joining).
         let leader = match held {
             Some(leader) => leader,
-            None => match ctx.cfg.flights.join(&keys.base) {
-                Join::Leader(leader) => leader,
-                Join::Follower(rx) => {
-                    // Whoever leads may be refreshing it already, or only finishing the write
-                    // that stored it: wait, and refresh only if it is still stale.
-                    flight::wait(rx).await;
-                    let fresh = matches!(
-                        lookup(&ctx.cfg, &keys, &parts.headers).await,
-                        Ok(Some((e, _))) if decide(&e, &CacheControl::default(), now_ms()) == Use::Fresh
-                    );
-                    match ctx.cfg.flights.join(&keys.base) {
-                        Join::Leader(leader) if !fresh => leader,
-                        _ => return,
+            None => loop {
+                match ctx.cfg.flights.join(&keys.base) {
+                    Join::Leader(leader) => {
+                        // Every write here holds the key's flight. If one ended since our
+                        // lookup (a refresh, or the write that stored it, finishing while we
+                        // looked), the entry may be fresh now: look again before calling the
+                        // inner service a second time.
+                        if ctx.cfg.flights.ended() != seen {
+                            let fresh = matches!(
+                                lookup(&ctx.cfg, &keys, &parts.headers).await,
+                                Ok(Some((e, _))) if decide(&e, &CacheControl::default(), now_ms()) == Use::Fresh
+                            );
+                            if fresh {
+                                return;
+                            }
+                        }
+                        break leader;
                     }
+                    // Someone is refreshing or writing it already: wait for them.
+                    Join::Follower(rx) => flight::wait(rx).await,
                 }
             },
         };
