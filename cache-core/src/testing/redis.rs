@@ -50,17 +50,31 @@ fn temp_dir(port: u16) -> PathBuf {
     dir
 }
 
-/// Sends an inline `PING` and waits for `+PONG`.
-fn answers_ping(port: u16) -> bool {
+/// The PID of the Redis server answering on `port` (from an inline `INFO server`), if one does.
+fn answering_pid(port: u16) -> Option<u32> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut buf = [0u8; 64];
-    s.write_all(b"PING\r\n").is_ok()
-        && s.read(&mut buf)
-            .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    s.write_all(b"INFO server\r\n").ok()?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < 64 * 1024 {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if let Some(pid) = info_pid(&String::from_utf8_lossy(&got)) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// The `process_id` field of an `INFO server` reply, once its line is complete.
+fn info_pid(info: &str) -> Option<u32> {
+    let rest = info.split("process_id:").nth(1)?;
+    rest[..rest.find(['\r', '\n'])?].trim().parse().ok()
 }
 
 /// One `redis-server` process on a free loopback port, in a temporary directory. Dropping it
@@ -178,15 +192,29 @@ impl RedisServer {
         };
         let deadline = Instant::now() + READY_WITHIN;
         loop {
-            let up = if self.tls {
-                cli_output(self.port, Some(&self.dir), &["PING"], None)
-                    .is_ok_and(|o| o.trim() == "PONG")
+            // The server answering must be this one: a port picked as free may have gone to
+            // another test's server in the meantime, and this one then fails to bind it.
+            let pid = if self.tls {
+                cli_output(self.port, Some(&self.dir), &["INFO", "server"], None)
+                    .ok()
+                    .and_then(|o| info_pid(&o))
             } else {
-                answers_ping(self.port)
+                answering_pid(self.port)
             };
-            if up {
-                self.child = Some(child);
-                return Ok(());
+            match pid {
+                Some(pid) if pid == child.id() => {
+                    self.child = Some(child);
+                    return Ok(());
+                }
+                Some(other) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!(
+                        "port {} was taken by another redis-server (pid {other})",
+                        self.port
+                    ));
+                }
+                None => {}
             }
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!(
@@ -610,5 +638,27 @@ mod tests {
         let _guard = PathGuard(std::env::var_os("PATH"));
         std::env::set_var("PATH", "/nonexistent-cache-rs-test-dir");
         let _ = RedisServer::start();
+    }
+
+    #[test]
+    fn a_port_taken_by_another_server_is_not_mistaken_for_ours() {
+        let other = RedisServer::start();
+        let mut server = RedisServer {
+            port: other.port(),
+            dir: temp_dir(other.port()),
+            extra: Vec::new(),
+            sentinel_conf: None,
+            tls: false,
+            child: None,
+        };
+        let err = server
+            .spawn()
+            .expect_err("the port answers for another server");
+        assert!(err.contains("taken by another redis-server"), "{err}");
+        assert_eq!(server.pid(), None);
+        let mine = RedisServer::start();
+        assert_ne!(mine.port(), other.port());
+        assert_eq!(answering_pid(mine.port()), mine.pid());
+        assert_eq!(answering_pid(other.port()), other.pid());
     }
 }
