@@ -157,6 +157,27 @@ async fn worker_copies_of_hits_end_with_every_change_to_the_store() {
         .get_with("/copy", &[("cache-control", "no-cache")])
         .await;
     assert_eq!(r.text(), "from the other instance");
+    // The other instance writes behind its response: once the write has landed, this
+    // instance's copies must be over.
+    let mut landed = false;
+    for _ in 0..500 {
+        let stored = cache
+            .get_bytes("rc:/copy")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        landed = stored
+            .windows(b"from the other instance".len())
+            .any(|w| w == b"from the other instance");
+        if landed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        landed,
+        "the other instance's response was not stored within 5 s"
+    );
     let r = t.client.get("/copy").await;
     assert_eq!(
         (r.x_cache(), r.text()),

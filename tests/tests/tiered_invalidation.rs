@@ -120,7 +120,21 @@ async fn every_invalidation_reaches_the_other_process_memory_tier() {
             expect,
             "{name}: peer read after invalidation"
         );
+        // Deleting it is one more invalidation on its way to the peer: the next round starts
+        // once the peer's memory tier no longer holds the value this round left there.
         local.delete("k").await.unwrap();
+        let mut dropped = false;
+        for _ in 0..500 {
+            if peer.ask("l1 k").await == "no" {
+                dropped = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            dropped,
+            "{name}: the peer kept the key in memory after a delete"
+        );
     }
     let stats: serde_json::Value = serde_json::from_str(&peer.ask("stats").await).unwrap();
     assert!(
