@@ -215,3 +215,72 @@ async fn cached_function_returns_correct_values_through_a_redis_outage() {
         during.l2_errors
     );
 }
+
+/// An invalidation queued during an outage whose replay fails once Redis is back (here Redis
+/// refuses deletes for a while) stays queued and is sent by a later command, not forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_invalidation_whose_replay_fails_is_sent_later() {
+    let mut server = RedisServer::start();
+    let url = format!(
+        "tiered+{}?timeout_ms=250&breaker_threshold=1&breaker_cooldown=100ms",
+        server.url()
+    );
+    let local = Cache::builder()
+        .url(&url)
+        .prefix("rp")
+        .build()
+        .await
+        .unwrap();
+    local.set("k", &1).await.unwrap();
+    server.kill();
+    assert!(local.delete("k").await.unwrap());
+    assert_eq!(tier(&local).pending, 1, "the delete is queued for Redis");
+
+    server.restart();
+    // Redis is back holding the key (another instance wrote it), but refuses deletes.
+    let direct = Cache::builder()
+        .url(server.url())
+        .prefix("rp")
+        .build()
+        .await
+        .unwrap();
+    direct.set("k", &2).await.unwrap();
+    server.cli(&["ACL", "SETUSER", "default", "-unlink", "-del"]);
+    // Reads reach Redis without queueing anything of their own (a write made while the breaker
+    // is open would be queued too).
+    let mut n = 0;
+    let mut probe = || {
+        n += 1;
+        format!("probe{n}")
+    };
+    let errors = tier(&local).l2_errors;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert_eq!(local.get::<i32>(&probe()).await.unwrap(), None);
+        let s = tier(&local);
+        if s.resyncs >= 1 && s.l2_errors > errors {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no replay was tried: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(tier(&local).pending, 1, "the failed replay stays queued");
+    assert_eq!(direct.get::<i32>("k").await.unwrap(), Some(2));
+
+    server.cli(&["ACL", "SETUSER", "default", "+@all"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tier(&local).pending > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the queued delete was never sent: {:?}",
+            tier(&local)
+        );
+        assert_eq!(local.get::<i32>(&probe()).await.unwrap(), None);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        direct.get::<i32>("k").await.unwrap(),
+        None,
+        "the replayed delete reached Redis"
+    );
+}

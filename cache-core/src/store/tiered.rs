@@ -13,7 +13,7 @@
 //! invalidations from other instances.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -271,6 +271,9 @@ struct Inner {
     breaker: Breaker,
     /// Invalidations whose L2 part failed, replayed on recovery.
     pending: Mutex<Vec<Invalidation>>,
+    /// Whether `pending` may hold something: read without the lock after every L2 success, so
+    /// a replay that failed is tried again once L2 answers.
+    queued: AtomicBool,
     /// Bumped by every received invalidation; with `recent`, tells a read whether an
     /// invalidation of its key arrived while it was reading from L2 (then it must not promote).
     epoch: AtomicU64,
@@ -377,6 +380,7 @@ impl TieredStoreBuilder {
                 l1_ttl_cap: self.l1_ttl_cap,
                 breaker: Breaker::new(self.threshold, self.cooldown),
                 pending: Mutex::new(Vec::new()),
+                queued: AtomicBool::new(false),
                 epoch: AtomicU64::new(0),
                 recent: Mutex::new(std::collections::VecDeque::new()),
                 versions: Mutex::new(HashMap::new()),
@@ -459,9 +463,7 @@ impl TieredStore {
         }
         match call(&*self.inner.l2).await {
             Ok(v) => {
-                if self.inner.breaker.success() {
-                    self.recover().await;
-                }
+                self.succeeded().await;
                 Ok(L2::Done(v))
             }
             Err(e) if e.is_backend() => {
@@ -472,11 +474,19 @@ impl TieredStore {
             }
             Err(e) => {
                 // The command reached L2: it is up.
-                if self.inner.breaker.success() {
-                    self.recover().await;
-                }
+                self.succeeded().await;
                 Err(e)
             }
+        }
+    }
+
+    /// A command reached L2: if that ends an outage, recover; if invalidations are still
+    /// queued (a replay failed), send them now.
+    async fn succeeded(&self) {
+        if self.inner.breaker.success() {
+            self.recover().await;
+        } else if self.inner.queued.load(Relaxed) {
+            self.replay().await;
         }
     }
 
@@ -484,8 +494,20 @@ impl TieredStore {
     async fn recover(&self) {
         tracing::info!(target: "cache", "L2 is back; dropping L1 and replaying invalidations");
         self.resync();
-        let pending = std::mem::take(&mut *lock(&self.inner.pending));
-        for inv in pending {
+        self.replay().await;
+    }
+
+    /// Sends the queued invalidations to L2, in order, publishing each one that lands. The
+    /// first that fails on the backend stays queued with the rest, ahead of anything queued
+    /// meanwhile, for the next command that reaches L2.
+    async fn replay(&self) {
+        let mut pending = {
+            let mut queue = lock(&self.inner.pending);
+            self.inner.queued.store(false, Relaxed);
+            std::mem::take(&mut *queue)
+        }
+        .into_iter();
+        while let Some(inv) = pending.next() {
             let sent = match &inv {
                 Invalidation::Keys(keys) => self.inner.l2.delete_many(keys).await.map(drop),
                 Invalidation::Pattern(p) => self.inner.l2.delete_pattern(p).await.map(drop),
@@ -496,9 +518,20 @@ impl TieredStore {
             };
             match sent {
                 Ok(()) => self.publish(inv).await,
+                Err(e) if e.is_backend() => {
+                    tracing::warn!(target: "cache", error = %e, "replaying an invalidation failed; kept for the next try");
+                    self.inner.breaker.failure();
+                    self.inner.counters.l2_errors.fetch_add(1, Relaxed);
+                    let mut queue = lock(&self.inner.pending);
+                    let later = std::mem::take(&mut *queue);
+                    queue.push(inv);
+                    queue.extend(pending);
+                    queue.extend(later);
+                    self.inner.queued.store(true, Relaxed);
+                    return;
+                }
                 Err(e) => {
-                    tracing::warn!(target: "cache", error = %e, "replaying an invalidation failed");
-                    lock(&self.inner.pending).push(inv);
+                    tracing::warn!(target: "cache", error = %e, "L2 refused a queued invalidation; dropped");
                 }
             }
         }
@@ -544,6 +577,7 @@ impl TieredStore {
 
     fn defer(&self, inv: Invalidation) {
         lock(&self.inner.pending).push(inv);
+        self.inner.queued.store(true, Relaxed);
     }
 
     /// Makes an L2 change that other instances must hear of: on success `inv` is published; when
