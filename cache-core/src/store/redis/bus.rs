@@ -17,6 +17,7 @@ use fred::clients::SubscriberClient;
 use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
 use fred::prelude::Pool;
 use fred::types::Builder;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::error::{Error, Result};
 use crate::store::tiered::{BusEvent, BusSink, Invalidation, InvalidationBus};
@@ -63,6 +64,37 @@ impl std::fmt::Debug for RedisBus {
     }
 }
 
+/// How many received messages may wait for the sinks before some are lost.
+const MESSAGE_BACKLOG: usize = 4096;
+
+/// Delivers what `rx` receives, turned into events by `event`, to every sink in order, until
+/// the channel closes. Messages lost because the channel overflowed while the sinks were busy
+/// are a gap like a disconnect's: it is delivered as a [`BusEvent::Resync`], and delivery goes
+/// on.
+async fn pump<T: Clone>(
+    mut rx: broadcast::Receiver<T>,
+    sinks: Arc<Mutex<Vec<BusSink>>>,
+    mut event: impl FnMut(T) -> Option<BusEvent>,
+) {
+    loop {
+        let ev = match rx.recv().await {
+            Ok(item) => match event(item) {
+                Some(ev) => ev,
+                None => continue,
+            },
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(target: "cache", missed, "invalidation messages were lost; resyncing L1");
+                BusEvent::Resync
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let sinks: Vec<BusSink> = lock(&sinks).clone();
+        for sink in sinks {
+            sink(ev.clone()).await;
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -75,40 +107,40 @@ impl RedisBus {
         origin: u64,
         url: String,
     ) -> Result<Self> {
+        // Room for a burst of messages while the sinks are busy; one that still overflows it
+        // is a gap, delivered as a resync (see `pump`).
+        let mut builder = builder.clone();
+        builder.with_performance_config(|p| p.broadcast_channel_capacity = MESSAGE_BACKLOG);
         let subscriber = builder
             .build_subscriber_client()
             .map_err(|e| Error::Config(format!("{url}: {e}")))?;
         let sinks: Arc<Mutex<Vec<BusSink>>> = Arc::default();
         // Deliver messages in order, one at a time, to every sink.
-        let mut messages = subscriber.message_rx();
-        let msg_sinks = Arc::clone(&sinks);
-        tokio::spawn(async move {
-            while let Ok(msg) = messages.recv().await {
-                let Some(text) = msg.value.as_bytes() else {
-                    continue;
-                };
-                let Ok(env) = serde_json::from_slice::<Envelope>(text) else {
+        tokio::spawn(pump(
+            subscriber.message_rx(),
+            Arc::clone(&sinks),
+            move |msg: fred::types::Message| {
+                let env = serde_json::from_slice::<Envelope>(msg.value.as_bytes()?);
+                let Ok(env) = env else {
                     tracing::warn!(target: "cache", "ignoring a foreign message on {CHANNEL}");
-                    continue;
+                    return None;
                 };
-                if env.origin == origin {
-                    continue;
-                }
-                let sinks: Vec<BusSink> = lock(&msg_sinks).clone();
-                for sink in sinks {
-                    sink(BusEvent::Message(env.message.clone())).await;
-                }
-            }
-        });
+                (env.origin != origin).then_some(BusEvent::Message(env.message))
+            },
+        ));
         let mut reconnects = subscriber.reconnect_rx();
         let re_sinks = Arc::clone(&sinks);
         let resubscriber = subscriber.clone();
         tokio::spawn(async move {
             let mut first = true;
-            while reconnects.recv().await.is_ok() {
-                if std::mem::take(&mut first) {
-                    continue; // the initial connection
+            loop {
+                match reconnects.recv().await {
+                    Ok(_) if std::mem::take(&mut first) => continue, // the initial connection
+                    // Reconnect events lost to an overflow were reconnects all the same.
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
                 }
+                first = false;
                 if let Err(e) = resubscriber.resubscribe_all().await {
                     tracing::warn!(target: "cache", error = %e, "re-subscribing to invalidations failed");
                 }
@@ -179,5 +211,35 @@ impl Drop for RedisBus {
                 let _ = subscriber.quit().await;
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_overflow_is_delivered_as_a_resync_and_delivery_goes_on() {
+        let keys = |n: u32| BusEvent::Message(Invalidation::Keys(vec![format!("k{n}")]));
+        let (tx, rx) = broadcast::channel::<u32>(4);
+        let seen: Arc<Mutex<Vec<BusEvent>>> = Arc::default();
+        let into = Arc::clone(&seen);
+        let sink: BusSink = Arc::new(move |ev| {
+            lock(&into).push(ev);
+            Box::pin(async {})
+        });
+        // Six sent before anything is received: the two oldest are lost; 4 is filtered out.
+        for n in 0..6 {
+            tx.send(n).unwrap();
+        }
+        drop(tx);
+        pump(rx, Arc::new(Mutex::new(vec![sink])), move |n| {
+            (n != 4).then(|| keys(n))
+        })
+        .await;
+        assert_eq!(
+            *lock(&seen),
+            vec![BusEvent::Resync, keys(2), keys(3), keys(5)]
+        );
     }
 }
