@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use cache_core::store::BreakerState;
 use cache_core::testing::RedisServer;
 use cache_core::Cache;
 use cache_e2e::Peer;
@@ -283,4 +284,43 @@ async fn a_queued_invalidation_whose_replay_fails_is_sent_later() {
         None,
         "the replayed delete reached Redis"
     );
+}
+
+/// A caller that gives up while its call is the breaker's half-open probe (a timeout around
+/// the call, a client gone) does not leave the breaker waiting for that probe forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_probe_does_not_keep_redis_out_of_use() {
+    let server = RedisServer::start();
+    let url = format!(
+        "tiered+{}?timeout_ms=300&breaker_threshold=1&breaker_cooldown=100ms",
+        server.url()
+    );
+    let local = Cache::builder()
+        .url(&url)
+        .prefix("ab")
+        .build()
+        .await
+        .unwrap();
+    let breaker = || local.store().as_tiered().unwrap().breaker().state();
+    server.pause();
+    // A call times out at Redis: the breaker opens. It still answers (from memory).
+    assert_eq!(local.get::<i32>("a").await.unwrap(), None);
+    assert_eq!(breaker(), BreakerState::Open);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The next call probes; its caller gives up before Redis answers.
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), local.get::<i32>("b")).await;
+    assert!(gave_up.is_err(), "the probe was answered: {gave_up:?}");
+    server.resume();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut n = 0;
+    while breaker() != BreakerState::Closed {
+        assert!(
+            Instant::now() < deadline,
+            "Redis is never used again: {:?}",
+            tier(&local)
+        );
+        n += 1;
+        assert_eq!(local.get::<i32>(&format!("c{n}")).await.unwrap(), None);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -196,9 +196,20 @@ impl Breaker {
                 self.opens.fetch_add(1, Relaxed);
                 tracing::warn!(target: "cache", cooldown = ?self.cooldown, "L2 circuit breaker open");
             }
-            *s = State::Open {
-                until: Instant::now() + self.cooldown,
-            };
+            // A cool-down too long to add to the clock keeps it open for a year.
+            let now = Instant::now();
+            let until = now
+                .checked_add(self.cooldown)
+                .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
+            *s = State::Open { until };
+        }
+    }
+
+    /// Records a call dropped before L2 answered (its caller gave up): it says nothing of L2,
+    /// but were it the half-open probe, the next call must be let through to probe instead.
+    fn abandoned(&self) {
+        if let State::HalfOpen { probing } = &mut *self.lock() {
+            *probing = false;
         }
     }
 
@@ -413,6 +424,21 @@ enum Touched {
 /// How many recent invalidations the promotion check remembers; older ones count as `All`.
 const RECENT: usize = 256;
 
+/// A guarded L2 call under way: dropped before L2 answered (the caller's future was dropped),
+/// it tells the breaker so.
+struct InFlight<'a> {
+    breaker: &'a Breaker,
+    answered: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.breaker.abandoned();
+        }
+    }
+}
+
 /// The outcome of a guarded L2 call.
 enum L2<T> {
     Done(T),
@@ -461,7 +487,13 @@ impl TieredStore {
         if !self.inner.breaker.allow() {
             return Ok(L2::Down);
         }
-        match call(&*self.inner.l2).await {
+        let mut in_flight = InFlight {
+            breaker: &self.inner.breaker,
+            answered: false,
+        };
+        let result = call(&*self.inner.l2).await;
+        in_flight.answered = true;
+        match result {
             Ok(v) => {
                 self.succeeded().await;
                 Ok(L2::Done(v))
