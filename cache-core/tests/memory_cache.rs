@@ -49,6 +49,22 @@ async fn ttl_expiry_removes_the_value_and_counts_it() {
 }
 
 #[tokio::test]
+async fn a_ttl_beyond_the_clock_means_never_not_a_panic() {
+    let cache = Cache::memory();
+    cache
+        .set_with("k", &1, SetOptions::new().ttl(Duration::MAX))
+        .await
+        .unwrap();
+    assert_eq!(cache.get::<i32>("k").await.unwrap(), Some(1));
+    assert!(cache.expire("k", Some(Duration::MAX)).await.unwrap());
+    assert_eq!(cache.get::<i32>("k").await.unwrap(), Some(1));
+    assert_eq!(
+        cache.ttl("k").await.unwrap(),
+        cache_core::KeyTtl::Persistent
+    );
+}
+
+#[tokio::test]
 async fn default_ttl_applies_when_a_write_names_none() {
     let cache = Cache::builder()
         .default_ttl(Duration::from_millis(100))

@@ -174,6 +174,12 @@ pub struct MemoryStoreBuilder {
     bound: Bound,
 }
 
+/// When a value written now with `ttl` expires; `None` (never) also for a TTL beyond the
+/// clock's range.
+fn deadline(ttl: Option<Duration>) -> Option<Instant> {
+    ttl.and_then(|ttl| Instant::now().checked_add(ttl))
+}
+
 impl MemoryStoreBuilder {
     /// Bounds the store by number of entries.
     pub fn max_entries(mut self, n: u64) -> Self {
@@ -304,7 +310,7 @@ impl MemoryStore {
     fn make_entry(&self, value: Bytes, opts: &WriteOptions) -> Entry {
         Entry {
             data: value,
-            expires_at: opts.ttl.map(|ttl| Instant::now() + ttl),
+            expires_at: deadline(opts.ttl),
             tags: (!opts.tags.is_empty()).then(|| Arc::from(opts.tags.clone())),
             id: self.shared.next_id.fetch_add(1, Relaxed),
         }
@@ -514,7 +520,7 @@ impl Store for MemoryStore {
                         Some(e) => {
                             found = true;
                             let e = Entry {
-                                expires_at: ttl.map(|t| Instant::now() + t),
+                                expires_at: deadline(ttl),
                                 ..e.into_value()
                             };
                             weight = e.weight(key);
