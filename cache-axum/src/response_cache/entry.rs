@@ -131,7 +131,7 @@ impl Entry {
     /// their values replaces them without growing or even searching the map.
     pub(crate) fn served_headers(&self, status: Option<&HeaderName>) -> HeaderMap {
         let (name, headers) = self.served.get_or_init(|| {
-            let mut h = HeaderMap::with_capacity(self.headers.len() + 2);
+            let mut h = HeaderMap::try_with_capacity(self.headers.len() + 2).unwrap_or_default();
             h.insert(http::header::AGE, HeaderValue::from_static("0"));
             if let Some(n) = status {
                 h.insert(n.clone(), HeaderValue::from_static(""));
@@ -139,7 +139,8 @@ impl Entry {
             // Stored responses hold neither field; were one there, serving replaces it anyway.
             for (n, v) in &self.headers {
                 if n != http::header::AGE && Some(n) != status {
-                    h.append(n.clone(), v.clone());
+                    // A map already full to the limit loses what does not fit, not the request.
+                    let _ = h.try_append(n.clone(), v.clone());
                 }
             }
             (status.cloned(), h)
@@ -312,12 +313,14 @@ fn decode_response(r: &mut Reader) -> Option<Entry> {
         vary.push((name, present.then_some(value)));
     }
     let nheaders = r.u16()?;
-    // Room for the `Age` and status fields added when it is served.
-    let mut headers = HeaderMap::with_capacity(usize::from(nheaders) + 2);
+    // Room for the `Age` and status fields added when it is served. The count is not trusted
+    // for the allocation (corrupt bytes could ask for more fields than a map holds), and more
+    // fields than a map holds are refused, not a panic.
+    let mut headers = HeaderMap::with_capacity(usize::from(nheaders).min(64) + 2);
     for _ in 0..nheaders {
         let name = r.name()?;
         let value = r.value()?;
-        headers.append(name, value);
+        headers.try_append(name, value).ok()?;
     }
     let body = r.bytes32()?;
     if r.pos != r.buf.len() {
@@ -441,6 +444,27 @@ mod tests {
             panic!()
         };
         assert_eq!(&d[..], &names[..]);
+    }
+
+    #[test]
+    fn more_fields_than_a_header_map_holds_decode_to_none_not_a_panic() {
+        let mut b = BytesMut::new();
+        b.put_slice(MAGIC);
+        b.put_u8(FORMAT);
+        b.put_u8(KIND_RESPONSE);
+        b.put_u16(200);
+        for _ in 0..5 {
+            b.put_u64(0);
+        }
+        b.put_u8(0);
+        put_len16(&mut b, 0);
+        put_len16(&mut b, usize::from(u16::MAX));
+        for i in 0..u16::MAX {
+            put_str16(&mut b, format!("h{i}").as_bytes());
+            put_bytes32(&mut b, b"v");
+        }
+        put_bytes32(&mut b, b"");
+        assert!(decode(b.freeze()).is_none());
     }
 
     #[test]
