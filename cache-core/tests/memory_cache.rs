@@ -435,3 +435,39 @@ async fn signed_and_compressed_values_roundtrip_and_reject_tampering() {
         .unwrap();
     assert_eq!(signed.get::<String>("k2").await.unwrap(), None);
 }
+
+/// A write with a tag racing an invalidation of that tag: whichever wins, the entry stays
+/// linked to its tag, so a later invalidation of the tag removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_racing_its_tags_invalidation_stays_reachable_by_the_tag() {
+    let store = MemoryStore::new();
+    let opts = WriteOptions {
+        ttl: None,
+        tags: vec!["t".to_owned()],
+    };
+    let tags = ["t".to_owned()];
+    for round in 0..3000 {
+        let (writer, invalidator) = (store.clone(), store.clone());
+        let opts = opts.clone();
+        let write = tokio::spawn(async move {
+            writer
+                .set("k", Bytes::from_static(b"v"), &opts)
+                .await
+                .unwrap();
+        });
+        let invalidate = tokio::spawn(async move {
+            invalidator
+                .invalidate_tags(&["t".to_owned()])
+                .await
+                .unwrap();
+        });
+        write.await.unwrap();
+        invalidate.await.unwrap();
+        store.invalidate_tags(&tags).await.unwrap();
+        assert_eq!(
+            store.get("k").await.unwrap(),
+            None,
+            "round {round}: the entry escaped its tag"
+        );
+    }
+}

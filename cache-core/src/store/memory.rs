@@ -316,7 +316,7 @@ impl MemoryStore {
         }
     }
 
-    /// Records the tag links of a new entry, before it is inserted.
+    /// Records the tag links of a new entry, under its key's lock as it is put.
     fn link_tags(&self, key: &str, entry: &Entry) {
         if let Some(tags) = &entry.tags {
             let mut index = lock(&self.shared.tags);
@@ -330,9 +330,21 @@ impl MemoryStore {
     }
 
     async fn insert(&self, key: &str, entry: Entry) {
-        self.link_tags(key, &entry);
         self.shared.bytes.fetch_add(entry.weight(key), Relaxed);
-        self.cache.insert(key.to_owned(), entry).await;
+        if entry.tags.is_some() {
+            // Linked and put under the key's lock, as one step: a tag invalidation running
+            // meanwhile sees both or neither, so it cannot take the link away from an entry
+            // that lands after it (which no later invalidation of the tag would then find).
+            self.cache
+                .entry_by_ref(key)
+                .and_compute_with(|_| {
+                    self.link_tags(key, &entry);
+                    std::future::ready(Op::Put(entry))
+                })
+                .await;
+        } else {
+            self.cache.insert(key.to_owned(), entry).await;
+        }
         self.changed(key);
     }
 
