@@ -154,3 +154,38 @@ async fn every_invalidation_reaches_the_other_process_memory_tier() {
         if max <= Duration::from_millis(100) { "met" } else { "NOT met" }
     );
 }
+
+/// A read of Redis racing a delete or overwrite made by the same process: the value read
+/// before the change must not stay in this process's memory tier after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_racing_a_local_change_does_not_keep_the_old_value() {
+    let server = RedisServer::start();
+    let cache = Cache::builder()
+        .url(format!("tiered+{}", server.url()))
+        .prefix("race")
+        .build()
+        .await
+        .unwrap();
+    let tiered = || cache.store().as_tiered().unwrap();
+    for round in 0..300 {
+        cache.set("k", &"old").await.unwrap();
+        tiered().l1().clear_all();
+        let (reader, writer) = (cache.clone(), cache.clone());
+        let read = tokio::spawn(async move { reader.get::<String>("k").await.unwrap() });
+        let change = tokio::spawn(async move {
+            if round % 2 == 0 {
+                writer.delete("k").await.unwrap();
+            } else {
+                writer.set("k", &"new").await.unwrap();
+            }
+        });
+        let _ = read.await.unwrap();
+        change.await.unwrap();
+        let expected = (round % 2 == 1).then(|| "new".to_owned());
+        assert_eq!(
+            cache.get::<String>("k").await.unwrap(),
+            expected,
+            "round {round}: the memory tier kept what was read before the change"
+        );
+    }
+}

@@ -421,6 +421,17 @@ enum Touched {
     All,
 }
 
+/// What an invalidation touches, for reads in progress.
+fn touched_by(inv: &Invalidation) -> Touched {
+    match inv {
+        Invalidation::Keys(keys) => Touched::Keys(keys.clone()),
+        Invalidation::Pattern(p) => Touched::Pattern(p.clone()),
+        // Tag members also come as keys; a version bump changes every key.
+        Invalidation::Tags(_) => Touched::Keys(Vec::new()),
+        Invalidation::Version { .. } => Touched::All,
+    }
+}
+
 /// How many recent invalidations the promotion check remembers; older ones count as `All`.
 const RECENT: usize = 256;
 
@@ -541,15 +552,29 @@ impl TieredStore {
         .into_iter();
         while let Some(inv) = pending.next() {
             let sent = match &inv {
-                Invalidation::Keys(keys) => self.inner.l2.delete_many(keys).await.map(drop),
-                Invalidation::Pattern(p) => self.inner.l2.delete_pattern(p).await.map(drop),
-                Invalidation::Tags(tags) => self.inner.l2.invalidate_tags(tags).await.map(drop),
-                Invalidation::Version { prefix, version } => {
-                    self.inner.l2.publish_version(prefix, *version).await
+                Invalidation::Keys(keys) => self.inner.l2.delete_many(keys).await.map(|_| None),
+                Invalidation::Pattern(p) => self.inner.l2.delete_pattern(p).await.map(|_| None),
+                // The members' keys too: copies promoted elsewhere carry no tags.
+                Invalidation::Tags(tags) => {
+                    self.inner.l2.invalidate_tags_keys(tags).await.map(Some)
                 }
+                Invalidation::Version { prefix, version } => self
+                    .inner
+                    .l2
+                    .publish_version(prefix, *version)
+                    .await
+                    .map(|()| None),
             };
             match sent {
-                Ok(()) => self.publish(inv).await,
+                Ok(members) => {
+                    self.changed_here(&inv).await;
+                    self.publish(inv).await;
+                    if let Some(keys) = members.filter(|k| !k.is_empty()) {
+                        let members = Invalidation::Keys(keys);
+                        self.changed_here(&members).await;
+                        self.publish(members).await;
+                    }
+                }
                 Err(e) if e.is_backend() => {
                     tracing::warn!(target: "cache", error = %e, "replaying an invalidation failed; kept for the next try");
                     self.inner.breaker.failure();
@@ -619,7 +644,9 @@ impl TieredStore {
         inv: Invalidation,
         call: impl FnOnce(&'a dyn Store) -> BoxFuture<'a, Result<T>>,
     ) -> Result<Option<T>> {
-        match self.guarded(call).await? {
+        let outcome = self.guarded(call).await?;
+        self.changed_here(&inv).await;
+        match outcome {
             L2::Done(v) => {
                 self.publish(inv).await;
                 Ok(Some(v))
@@ -629,6 +656,14 @@ impl TieredStore {
                 Ok(None)
             }
         }
+    }
+
+    /// What this process changed in L2 (or queued for it), applied here as a received
+    /// invalidation is: reads of L2 in progress must not promote what they read before the
+    /// change, and L1 must not keep a copy one of them promoted meanwhile.
+    async fn changed_here(&self, inv: &Invalidation) {
+        self.touched(touched_by(inv));
+        self.apply_to_l1(inv).await;
     }
 
     async fn publish(&self, inv: Invalidation) {
@@ -649,13 +684,7 @@ impl TieredStore {
         match event {
             BusEvent::Resync => self.resync(),
             BusEvent::Message(inv) => {
-                self.touched(match &inv {
-                    Invalidation::Keys(keys) => Touched::Keys(keys.clone()),
-                    Invalidation::Pattern(p) => Touched::Pattern(p.clone()),
-                    // Tag members also arrive as keys; a version bump changes every key.
-                    Invalidation::Tags(_) => Touched::Keys(Vec::new()),
-                    Invalidation::Version { .. } => Touched::All,
-                });
+                self.touched(touched_by(&inv));
                 self.inner.counters.received.fetch_add(1, Relaxed);
                 self.apply_to_l1(&inv).await;
             }
@@ -869,8 +898,9 @@ impl Store for TieredStore {
         Box::pin(async move {
             match self.guarded(|s| s.incr(key, delta)).await? {
                 L2::Done(n) => {
-                    self.inner.l1.delete(key).await?;
-                    self.publish(Invalidation::Keys(vec![key.to_owned()])).await;
+                    let inv = Invalidation::Keys(vec![key.to_owned()]);
+                    self.changed_here(&inv).await;
+                    self.publish(inv).await;
                     Ok(n)
                 }
                 // A counter shared across instances cannot be kept in one process's memory.
@@ -885,8 +915,9 @@ impl Store for TieredStore {
         Box::pin(async move {
             match self.guarded(|s| s.expire(key, ttl)).await? {
                 L2::Done(found) => {
-                    self.inner.l1.delete(key).await?;
-                    self.publish(Invalidation::Keys(vec![key.to_owned()])).await;
+                    let inv = Invalidation::Keys(vec![key.to_owned()]);
+                    self.changed_here(&inv).await;
+                    self.publish(inv).await;
                     Ok(found)
                 }
                 L2::Down => self.inner.l1.expire(key, ttl).await,
@@ -916,10 +947,11 @@ impl Store for TieredStore {
             match self.guarded(|s| s.invalidate_tags_keys(tags)).await? {
                 L2::Done(keys) => {
                     // Promoted copies carry no tags in L1: drop the members by key too.
-                    self.inner.l1.delete_many(&keys).await?;
+                    let members = Invalidation::Keys(keys.clone());
+                    self.changed_here(&members).await;
                     self.publish(Invalidation::Tags(tags.to_vec())).await;
                     if !keys.is_empty() {
-                        self.publish(Invalidation::Keys(keys.clone())).await;
+                        self.publish(members).await;
                     }
                     local.extend(keys);
                     local.sort_unstable();
@@ -927,6 +959,9 @@ impl Store for TieredStore {
                     Ok(local)
                 }
                 L2::Down => {
+                    // Which keys are members only L2 knows; copies of them promoted into L1
+                    // carry no tags. Drop L1 rather than serve them until L2 is back.
+                    self.resync();
                     self.defer(Invalidation::Tags(tags.to_vec()));
                     Ok(local)
                 }
