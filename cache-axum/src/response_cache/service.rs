@@ -276,10 +276,15 @@ fn resource_id<'a>(cfg: &Config, parts: &'a Parts) -> Option<Cow<'a, str>> {
 }
 
 impl Keys {
+    /// `rc:` and the escaped resource identity.
+    fn resource(&self) -> &str {
+        &self.base[..self.id_end]
+    }
+
     /// The tag every stored response of this resource carries, so invalidating the resource
     /// drops all its variants in one call. Computed only when writing or invalidating.
     fn resource_tag(&self) -> String {
-        let hash = blake3::hash(&self.base.as_bytes()[..self.id_end]);
+        let hash = blake3::hash(self.resource().as_bytes());
         format!("rc-uri:{}", &hash.to_hex()[..32])
     }
 }
@@ -717,8 +722,9 @@ fn plan(
 /// Writes an entry (and the variants record when it varies) behind the response: the client
 /// waits neither for the store nor for encoding the entry. The leader guard, if any, is held
 /// until the write lands, so requests of this process that miss meanwhile wait for it instead
-/// of calling the inner service. Failures are logged and counted by the `Cache`, never
-/// returned.
+/// of calling the inner service. A write that an invalidation of its resource overtook (the
+/// count `epoch`, taken before the inner service was called, moved) is deleted again. Failures
+/// are logged and counted by the `Cache`, never returned.
 fn store(
     cfg: &Arc<Config>,
     keys: &Keys,
@@ -726,6 +732,7 @@ fn store(
     ttl: Duration,
     tags: Vec<String>,
     leader: Option<Leader>,
+    epoch: u64,
 ) {
     // A request that did not lead a flight (one with `Authorization`, say) opens one for the
     // write, so the next request here waits for it rather than missing.
@@ -741,40 +748,52 @@ fn store(
     let cfg = Arc::clone(cfg);
     let keys = keys.clone();
     rt.spawn(async move {
+        if cfg.flights.epoch(keys.resource()) != epoch {
+            // Invalidated since it was fetched: not written at all.
+            return;
+        }
         let mut opts = SetOptions::new().ttl(ttl).tags(tags);
         if !entry.vary.is_empty() || !cfg.vary_by.is_empty() {
             // A resource stored under several keys is invalidated through its tag; one stored
             // under its base key alone is simply deleted (a tag costs a write to the tag index).
             opts = opts.tag(keys.resource_tag());
         }
-        let base = keys.base;
         let encode = |b: &mut Vec<u8>| entry.encode_into(b);
-        let result = if entry.vary.is_empty() {
+        let written = if entry.vary.is_empty() {
             (cfg.cache)
-                .set_bytes_with(&base, entry.encoded_len(), encode, opts)
+                .set_bytes_with(&keys.base, entry.encoded_len(), encode, opts)
                 .await
+                .map(|()| keys.base.clone())
         } else {
             let names: Vec<HeaderName> = entry.vary.iter().map(|(n, _)| n.clone()).collect();
             // The same digest `variant_key` takes of a later request's values.
             let variant = format!(
-                "{base}:var:{}",
+                "{}:var:{}",
+                keys.base,
                 hash_fields(entry.vary.iter().map(|(n, v)| (n, v.clone())))
             );
             match cfg
                 .cache
-                .set_bytes(&base, entry::encode_variants(&names), opts.clone())
+                .set_bytes(&keys.base, entry::encode_variants(&names), opts.clone())
                 .await
             {
-                Ok(()) => {
-                    (cfg.cache)
-                        .set_bytes_with(&variant, entry.encoded_len(), encode, opts)
-                        .await
-                }
+                Ok(()) => (cfg.cache)
+                    .set_bytes_with(&variant, entry.encoded_len(), encode, opts)
+                    .await
+                    .map(|()| variant),
                 Err(e) => Err(e),
             }
         };
-        if let Err(e) = result {
-            tracing::warn!(target: "cache_axum", key = base, error = %e, "response not stored");
+        match written {
+            Ok(key) if cfg.flights.epoch(keys.resource()) != epoch => {
+                if let Err(e) = cfg.cache.delete(&key).await {
+                    tracing::warn!(target: "cache_axum", key, error = %e, "response fetched before an invalidation not dropped");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(target: "cache_axum", key = keys.base, error = %e, "response not stored");
+            }
         }
         drop(leader);
     });
@@ -909,7 +928,9 @@ async fn invalidate(cfg: &Config, parts: &Parts, res_headers: &HeaderMap) {
     for target in &mut targets {
         target.method = Method::GET;
         if let Some(keys) = keys_for(cfg, target) {
-            // Let a fetch of this resource in flight here land first, then drop it too.
+            // A fetch of this resource in flight here deletes what it writes; let the one
+            // leading land first all the same, then drop it too.
+            cfg.flights.invalidating(keys.resource());
             cfg.flights.settled(&keys.base).await;
             tags.push(keys.resource_tag());
             bases.push(keys.base);
@@ -1033,6 +1054,7 @@ where
             keys,
             req_cc,
             leader,
+            epoch: 0,
         };
         return match stale {
             Some((entry, key)) => Box::pin(revalidate(ctx, job, body, entry, key)).await,
@@ -1090,6 +1112,9 @@ struct Job {
     req_cc: CacheControl,
     /// Held until the response is stored: concurrent misses wait on it.
     leader: Option<Leader>,
+    /// The resource's invalidation count when the inner service was called (see
+    /// `Flights::epoch`).
+    epoch: u64,
 }
 
 /// Fetches from the inner service, stores what may be stored, and answers.
@@ -1107,6 +1132,7 @@ where
     // The request goes to the inner service; only its headers are needed afterwards.
     let mut parts = std::mem::replace(&mut job.parts, Request::new(()).into_parts().0);
     parts.method = Method::GET;
+    job.epoch = ctx.cfg.flights.epoch(job.keys.resource());
     let request_time = now_ms();
     let res = ctx.call(Request::from_parts(parts, body)).await?;
     let response_time = now_ms();
@@ -1206,6 +1232,7 @@ where
         plan.ttl,
         tags,
         job.leader.take(),
+        job.epoch,
     );
     (res, true)
 }
@@ -1249,6 +1276,7 @@ where
     if let Some(v) = &last_modified {
         parts.headers.insert(header::IF_MODIFIED_SINCE, v.clone());
     }
+    job.epoch = ctx.cfg.flights.epoch(job.keys.resource());
     let request_time = now_ms();
     let res = match ctx.call(Request::from_parts(parts, body)).await {
         Ok(res) => res,
@@ -1381,6 +1409,7 @@ async fn refresh<B>(
                 p.ttl,
                 tags,
                 job.leader.take(),
+                job.epoch,
             );
             return entry;
         }
@@ -1458,6 +1487,7 @@ fn spawn_revalidation<S, ResBody>(
             keys,
             req_cc: CacheControl::default(),
             leader: Some(leader),
+            epoch: 0,
         };
         let _ = revalidate(ctx, job, Body::empty(), entry, key).await;
     });

@@ -42,7 +42,9 @@ macro_rules! all_scenarios {
             revalidation_200_replaces_entry, post_invalidates_target_uri, post_invalidates_location,
             put_invalidates_content_location, absolute_location_on_same_host_invalidates,
             location_on_other_host_is_ignored, failed_unsafe_method_does_not_invalidate,
-            delete_invalidates_every_variant, stale_while_revalidate_serves_stale_then_refreshes,
+            delete_invalidates_every_variant, invalidation_is_not_overtaken_by_a_fetch_in_flight,
+            invalidation_is_not_overtaken_by_another_vary_by_fetch,
+            stale_while_revalidate_serves_stale_then_refreshes,
             stale_while_revalidate_window_exceeded_revalidates, stale_if_error_serves_stale_on_500,
             stale_if_error_window_exceeded_passes_error, no_stale_if_error_passes_error,
             authorization_response_is_not_stored, authorization_request_skips_unshared_entry,
@@ -730,6 +732,67 @@ pub async fn delete_invalidates_every_variant(cache: Cache) {
     t.client.send("DELETE", "/v", &[]).await;
     assert_eq!(t.client.get_with("/v", &en).await.x_cache(), "MISS");
     assert_eq!(t.client.get_with("/v", &fr).await.x_cache(), "MISS");
+}
+
+/// A GET fetched before a PUT's invalidation and answered after it: what it fetched must not
+/// be served after the invalidation. `get` and `put` are the requests' extra headers; `layer`
+/// configures the layer.
+async fn fetch_overtaken(
+    cache: Cache,
+    layer: impl FnOnce(ResponseCacheLayer) -> ResponseCacheLayer,
+    get: &[(&str, &str)],
+    put: &[(&str, &str)],
+) {
+    let t = Setup::with(cache, layer).await;
+    let gate = Arc::new(tokio::sync::Notify::new());
+    t.origin.get(
+        "/race",
+        Spec::ok("old").cc("public, max-age=600").gate(&gate),
+    );
+    t.origin.set("PUT", "/race", Spec::ok("").status(204));
+    let client = t.client.clone();
+    let headers: Vec<(String, String)> = get
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    let slow = tokio::spawn(async move {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (&**n, &**v)).collect();
+        client.get_with("/race", &h).await
+    });
+    // The GET has reached the origin, which holds its answer: the PUT runs meanwhile.
+    let origin = t.origin.clone();
+    eventually(move || origin.gets("/race") == 1).await;
+    t.origin
+        .get("/race", Spec::ok("new").cc("public, max-age=600"));
+    assert_eq!(t.client.send("PUT", "/race", put).await.status, 204);
+    gate.notify_one();
+    let old = slow.await.unwrap();
+    assert_eq!((old.x_cache(), old.text().as_str()), ("MISS", "old"));
+    let r = t.client.get_with("/race", get).await;
+    assert_eq!(
+        (r.x_cache(), r.text().as_str()),
+        ("MISS", "new"),
+        "the response fetched before the PUT outlived its invalidation"
+    );
+    assert_eq!(t.client.get_with("/race", get).await.x_cache(), "HIT");
+}
+
+/// A request with `Authorization` fetches without leading a flight, so the invalidation has no
+/// flight to wait for.
+pub async fn invalidation_is_not_overtaken_by_a_fetch_in_flight(cache: Cache) {
+    fetch_overtaken(cache, |l| l, &AUTH, &[]).await;
+}
+
+/// With `vary_by`, the GET leads a flight under its own `vary_by` values, which are not the
+/// PUT's.
+pub async fn invalidation_is_not_overtaken_by_another_vary_by_fetch(cache: Cache) {
+    fetch_overtaken(
+        cache,
+        |l| l.vary_by(["accept-language"]),
+        &[("accept-language", "fr")],
+        &[],
+    )
+    .await;
 }
 
 // ---- stale-while-revalidate, stale-if-error ---------------------------------------------

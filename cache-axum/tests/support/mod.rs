@@ -32,6 +32,8 @@ pub struct Spec {
     pub delay: Option<Duration>,
     /// Send the body as a stream of this many 1 KiB chunks (no size hint).
     pub stream_chunks: Option<usize>,
+    /// Answer only once this is notified (after `delay`).
+    pub gate: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Spec {
@@ -43,6 +45,7 @@ impl Spec {
             not_modified: None,
             delay: None,
             stream_chunks: None,
+            gate: None,
         }
     }
     pub fn status(mut self, status: u16) -> Self {
@@ -63,6 +66,10 @@ impl Spec {
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
         );
+        self
+    }
+    pub fn gate(mut self, gate: &Arc<tokio::sync::Notify>) -> Self {
+        self.gate = Some(Arc::clone(gate));
         self
     }
     pub fn delay(mut self, d: Duration) -> Self {
@@ -139,6 +146,9 @@ impl Origin {
         };
         if let Some(d) = spec.delay {
             tokio::time::sleep(d).await;
+        }
+        if let Some(gate) = &spec.gate {
+            gate.notified().await;
         }
         let mut headers = HeaderMap::new();
         for (n, v) in &spec.headers {
