@@ -189,3 +189,50 @@ async fn a_read_racing_a_local_change_does_not_keep_the_old_value() {
         );
     }
 }
+
+/// Two instances overwrite one key at the same moment: once both writes are done and their
+/// messages delivered, each instance serves what Redis holds, not its own overtaken write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_overwrites_from_two_instances_settle_on_what_redis_holds() {
+    let server = RedisServer::start();
+    let url = format!("tiered+{}", server.url());
+    let instance = || async {
+        Cache::builder()
+            .url(&url)
+            .prefix("lww")
+            .build()
+            .await
+            .unwrap()
+    };
+    let (a, b) = (instance().await, instance().await);
+    let redis = Cache::builder()
+        .url(server.url())
+        .prefix("lww")
+        .build()
+        .await
+        .unwrap();
+    for round in 0..200 {
+        let (wa, wb) = (a.clone(), b.clone());
+        let one = tokio::spawn(async move { wa.set("k", &format!("a{round}")).await.unwrap() });
+        let two = tokio::spawn(async move { wb.set("k", &format!("b{round}")).await.unwrap() });
+        one.await.unwrap();
+        two.await.unwrap();
+        let held: String = redis.get("k").await.unwrap().unwrap();
+        let mut settled = false;
+        for _ in 0..200 {
+            let (va, vb) = (
+                a.get::<String>("k").await.unwrap(),
+                b.get::<String>("k").await.unwrap(),
+            );
+            if va.as_deref() == Some(&*held) && vb.as_deref() == Some(&*held) {
+                settled = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            settled,
+            "round {round}: an instance keeps serving its overtaken write; Redis holds {held}"
+        );
+    }
+}

@@ -601,18 +601,26 @@ impl TieredStore {
     }
 
     /// Records a received invalidation for reads in progress.
-    fn touched(&self, what: Touched) {
+    fn touched(&self, what: Touched) -> u64 {
         let mut recent = lock(&self.inner.recent);
         let epoch = self.inner.epoch.fetch_add(1, Relaxed) + 1;
         if recent.len() == RECENT {
             recent.pop_front();
         }
         recent.push_back((epoch, what));
+        epoch
     }
 
     /// Whether an invalidation received after `since` may concern `key`.
     fn touched_since(&self, since: u64, key: &str) -> bool {
-        if self.inner.epoch.load(Relaxed) == since {
+        self.touched_since_except(since, key, 0)
+    }
+
+    /// [`touched_since`](Self::touched_since), not counting the invalidation numbered `mine`
+    /// (a caller's own).
+    fn touched_since_except(&self, since: u64, key: &str, mine: u64) -> bool {
+        let now = self.inner.epoch.load(Relaxed);
+        if now == since || (now == since + 1 && now == mine) {
             return false;
         }
         let recent = lock(&self.inner.recent);
@@ -624,7 +632,7 @@ impl TieredStore {
         }
         recent
             .iter()
-            .filter(|(e, _)| *e > since)
+            .filter(|(e, _)| *e > since && *e != mine)
             .any(|(_, t)| match t {
                 Touched::All => true,
                 Touched::Keys(keys) => keys.iter().any(|k| k == key),
@@ -644,26 +652,38 @@ impl TieredStore {
         inv: Invalidation,
         call: impl FnOnce(&'a dyn Store) -> BoxFuture<'a, Result<T>>,
     ) -> Result<Option<T>> {
+        Ok(self.propagate_marked(inv, call).await?.0)
+    }
+
+    /// [`propagate`](Self::propagate), also returning the change's number in the log of
+    /// invalidations.
+    async fn propagate_marked<'a, T>(
+        &'a self,
+        inv: Invalidation,
+        call: impl FnOnce(&'a dyn Store) -> BoxFuture<'a, Result<T>>,
+    ) -> Result<(Option<T>, u64)> {
         let outcome = self.guarded(call).await?;
-        self.changed_here(&inv).await;
+        let mine = self.changed_here(&inv).await;
         match outcome {
             L2::Done(v) => {
                 self.publish(inv).await;
-                Ok(Some(v))
+                Ok((Some(v), mine))
             }
             L2::Down => {
                 self.defer(inv);
-                Ok(None)
+                Ok((None, mine))
             }
         }
     }
 
     /// What this process changed in L2 (or queued for it), applied here as a received
     /// invalidation is: reads of L2 in progress must not promote what they read before the
-    /// change, and L1 must not keep a copy one of them promoted meanwhile.
-    async fn changed_here(&self, inv: &Invalidation) {
-        self.touched(touched_by(inv));
+    /// change, and L1 must not keep a copy one of them promoted meanwhile. Returns the number
+    /// the change got in the log of invalidations.
+    async fn changed_here(&self, inv: &Invalidation) -> u64 {
+        let mine = self.touched(touched_by(inv));
         self.apply_to_l1(inv).await;
+        mine
     }
 
     async fn publish(&self, inv: Invalidation) {
@@ -799,10 +819,18 @@ impl Store for TieredStore {
         Box::pin(async move {
             // When L2 is down the value is kept in L1 only, and L2's older copy is deleted on
             // recovery.
+            let since = self.inner.epoch.load(Relaxed);
             let keys = Invalidation::Keys(vec![key.to_owned()]);
-            self.propagate(keys, |s| s.set(key, value.clone(), opts))
+            let (_, mine) = self
+                .propagate_marked(keys, |s| s.set(key, value.clone(), opts))
                 .await?;
-            self.inner.l1.set(key, value, &self.l1_opts(opts)).await
+            self.inner.l1.set(key, value, &self.l1_opts(opts)).await?;
+            // Another instance's write of the key may have landed in L2 after this one, its
+            // message arriving before this copy reached L1: then L1 must not keep it.
+            if self.touched_since_except(since, key, mine) {
+                self.inner.l1.delete(key).await?;
+            }
+            Ok(())
         })
     }
 
@@ -812,9 +840,22 @@ impl Store for TieredStore {
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            let since = self.inner.epoch.load(Relaxed);
             let keys = Invalidation::Keys(entries.iter().map(|(k, _)| k.clone()).collect());
-            self.propagate(keys, |s| s.set_many(entries, opts)).await?;
-            self.inner.l1.set_many(entries, &self.l1_opts(opts)).await
+            let (_, mine) = self
+                .propagate_marked(keys, |s| s.set_many(entries, opts))
+                .await?;
+            self.inner.l1.set_many(entries, &self.l1_opts(opts)).await?;
+            // As in `set`: no overtaken copies in L1.
+            let overtaken: Vec<String> = entries
+                .iter()
+                .filter(|(k, _)| self.touched_since_except(since, k, mine))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if !overtaken.is_empty() {
+                self.inner.l1.delete_many(&overtaken).await?;
+            }
+            Ok(())
         })
     }
 
