@@ -538,6 +538,7 @@ impl TieredStore {
         tracing::info!(target: "cache", "L2 is back; dropping L1 and replaying invalidations");
         self.resync();
         self.replay().await;
+        self.reload_versions().await;
     }
 
     /// Sends the queued invalidations to L2, in order, publishing each one that lands. The
@@ -590,6 +591,18 @@ impl TieredStore {
                 Err(e) => {
                     tracing::warn!(target: "cache", error = %e, "L2 refused a queued invalidation; dropped");
                 }
+            }
+        }
+    }
+
+    /// Reads the shared namespace versions again: a bump whose message this instance missed
+    /// (its subscription was down, or L2 was) still reaches every handle on it.
+    async fn reload_versions(&self) {
+        let prefixes: Vec<String> = lock(&self.inner.versions).keys().cloned().collect();
+        for prefix in prefixes {
+            if let Ok(Some(version)) = self.inner.l2.load_version(&prefix).await {
+                self.apply_to_l1(&Invalidation::Version { prefix, version })
+                    .await;
             }
         }
     }
@@ -702,7 +715,10 @@ impl TieredStore {
 
     async fn on_event(&self, event: BusEvent) {
         match event {
-            BusEvent::Resync => self.resync(),
+            BusEvent::Resync => {
+                self.resync();
+                self.reload_versions().await;
+            }
             BusEvent::Message(inv) => {
                 self.touched(touched_by(&inv));
                 self.inner.counters.received.fetch_add(1, Relaxed);
