@@ -324,3 +324,66 @@ async fn an_abandoned_probe_does_not_keep_redis_out_of_use() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A caller that gives up while the invalidations queued during an outage are being replayed
+/// (a timeout around its call) does not take them with it: a later call sends them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_whose_caller_gives_up_is_finished_later() {
+    let mut server = RedisServer::start();
+    let url = format!(
+        "tiered+{}?timeout_ms=2000&breaker_threshold=1&breaker_cooldown=100ms",
+        server.url()
+    );
+    let local = Cache::builder()
+        .url(&url)
+        .prefix("gu")
+        .build()
+        .await
+        .unwrap();
+    local.set("k", &1).await.unwrap();
+    server.kill();
+    assert!(local.delete("k").await.unwrap());
+    assert_eq!(tier(&local).pending, 1, "the delete is queued for Redis");
+
+    server.restart();
+    let direct = Cache::builder()
+        .url(server.url())
+        .prefix("gu")
+        .build()
+        .await
+        .unwrap();
+    direct.set("k", &2).await.unwrap();
+    // Plain reads are answered; writes (and scripts), the replayed delete among them, wait.
+    server.cli(&["CLIENT", "PAUSE", "20000", "WRITE"]);
+    let mut gave_up = false;
+    for n in 0..100 {
+        let key = format!("probe{n}");
+        let call = local.exists(&key);
+        if tokio::time::timeout(Duration::from_millis(200), call)
+            .await
+            .is_err()
+        {
+            gave_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gave_up, "no call ran into the replay: {:?}", tier(&local));
+    assert_eq!(tier(&local).pending, 1, "the unsent delete is queued again");
+    assert_eq!(direct.get::<i32>("k").await.unwrap(), Some(2));
+
+    server.cli(&["CLIENT", "UNPAUSE"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut n = 0;
+    while tier(&local).pending > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the queued delete was never sent: {:?}",
+            tier(&local)
+        );
+        n += 1;
+        assert!(!local.exists(&format!("again{n}")).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(direct.get::<i32>("k").await.unwrap(), None);
+}

@@ -435,6 +435,26 @@ fn touched_by(inv: &Invalidation) -> Touched {
 /// How many recent invalidations the promotion check remembers; older ones count as `All`.
 const RECENT: usize = 256;
 
+/// The invalidations a replay has not sent yet: put back at the head of the queue when the
+/// replay stops short, however it stops.
+struct Unsent<'a> {
+    store: &'a TieredStore,
+    items: std::collections::VecDeque<Invalidation>,
+}
+
+impl Drop for Unsent<'_> {
+    fn drop(&mut self) {
+        if self.items.is_empty() {
+            return;
+        }
+        let mut queue = lock(&self.store.inner.pending);
+        let later = std::mem::take(&mut *queue);
+        queue.extend(self.items.drain(..));
+        queue.extend(later);
+        self.store.inner.queued.store(true, Relaxed);
+    }
+}
+
 /// A guarded L2 call under way: dropped before L2 answered (the caller's future was dropped),
 /// it tells the breaker so.
 struct InFlight<'a> {
@@ -543,16 +563,19 @@ impl TieredStore {
 
     /// Sends the queued invalidations to L2, in order, publishing each one that lands. The
     /// first that fails on the backend stays queued with the rest, ahead of anything queued
-    /// meanwhile, for the next command that reaches L2.
+    /// meanwhile, for the next command that reaches L2; so does what is left when the caller
+    /// gives up on the replay (its future is dropped).
     async fn replay(&self) {
-        let mut pending = {
-            let mut queue = lock(&self.inner.pending);
-            self.inner.queued.store(false, Relaxed);
-            std::mem::take(&mut *queue)
-        }
-        .into_iter();
-        while let Some(inv) = pending.next() {
-            let sent = match &inv {
+        let mut unsent = Unsent {
+            store: self,
+            items: {
+                let mut queue = lock(&self.inner.pending);
+                self.inner.queued.store(false, Relaxed);
+                std::mem::take(&mut *queue).into()
+            },
+        };
+        while let Some(inv) = unsent.items.front() {
+            let sent = match inv {
                 Invalidation::Keys(keys) => self.inner.l2.delete_many(keys).await.map(|_| None),
                 Invalidation::Pattern(p) => self.inner.l2.delete_pattern(p).await.map(|_| None),
                 // The members' keys too: copies promoted elsewhere carry no tags.
@@ -568,6 +591,7 @@ impl TieredStore {
             };
             match sent {
                 Ok(members) => {
+                    let inv = inv.clone();
                     self.changed_here(&inv).await;
                     self.publish(inv).await;
                     if let Some(keys) = members.filter(|k| !k.is_empty()) {
@@ -575,21 +599,17 @@ impl TieredStore {
                         self.changed_here(&members).await;
                         self.publish(members).await;
                     }
+                    unsent.items.pop_front();
                 }
                 Err(e) if e.is_backend() => {
                     tracing::warn!(target: "cache", error = %e, "replaying an invalidation failed; kept for the next try");
                     self.inner.breaker.failure();
                     self.inner.counters.l2_errors.fetch_add(1, Relaxed);
-                    let mut queue = lock(&self.inner.pending);
-                    let later = std::mem::take(&mut *queue);
-                    queue.push(inv);
-                    queue.extend(pending);
-                    queue.extend(later);
-                    self.inner.queued.store(true, Relaxed);
                     return;
                 }
                 Err(e) => {
                     tracing::warn!(target: "cache", error = %e, "L2 refused a queued invalidation; dropped");
+                    unsent.items.pop_front();
                 }
             }
         }
