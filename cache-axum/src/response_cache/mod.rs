@@ -26,7 +26,9 @@
 //! - **Coalescing**: concurrent misses on one key make one call to the inner service.
 //! - **Write-behind**: a response is stored after it is sent, so the client never waits for
 //!   the store; requests of the same process that miss meanwhile wait for the write (and an
-//!   unsafe method waits for it before invalidating), other instances see it once it lands.
+//!   unsafe method waits for it before invalidating), other instances see it once it lands. A
+//!   response fetched before an unsafe method's invalidation of its resource is not kept after
+//!   it, whichever request fetched it.
 //! - **Bounded**: bodies above [`max_body`](ResponseCacheLayer::max_body) stream through,
 //!   unbuffered and unstored.
 //! - **Per-thread copies of hits** (on the in-process [`MemoryStore`]): each worker thread keeps
