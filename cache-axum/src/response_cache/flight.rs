@@ -24,7 +24,7 @@ pub(crate) struct Flights {
     /// after joining knows no write through a flight landed in between.
     ended: AtomicU64,
     /// Invalidations so far, per stripe of resource identities: a response fetched before an
-    /// invalidation of its resource and written after it is deleted again (see `epoch`).
+    /// invalidation of its resource is not written after it, or is deleted again (see `epoch`).
     epochs: [AtomicU64; EPOCH_STRIPES],
     stripes: ahash::RandomState,
 }
@@ -71,9 +71,10 @@ impl Flights {
     }
 
     /// The invalidations of `resource` (a resource identity) so far. A fetch takes it before
-    /// calling the inner service and compares it after its write has landed: a change means an
-    /// invalidation ran meanwhile, so the write is deleted again. (An invalidation counts before
-    /// it deletes: either the write sees the count change, or it landed before the delete.)
+    /// calling the inner service and compares it before writing (a change: nothing is written)
+    /// and after its write has landed (a change: the write is deleted again). An invalidation
+    /// counts before it deletes, so either the write sees the count change, or it landed before
+    /// the delete.
     pub(crate) fn epoch(&self, resource: &str) -> u64 {
         self.epochs[self.stripe(resource)].load(SeqCst)
     }

@@ -65,7 +65,7 @@ impl std::fmt::Debug for RedisBus {
 }
 
 /// How many received messages may wait for the sinks before some are lost.
-const MESSAGE_BACKLOG: usize = 4096;
+const MESSAGE_BACKLOG: usize = 1024;
 
 /// Delivers what `rx` receives, turned into events by `event`, to every sink in order, until
 /// the channel closes. Messages lost because the channel overflowed while the sinks were busy
