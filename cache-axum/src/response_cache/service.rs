@@ -1051,10 +1051,10 @@ where
             parts,
             method,
             cond,
+            epoch: ctx.cfg.flights.epoch(keys.resource()),
             keys,
             req_cc,
             leader,
-            epoch: 0,
         };
         return match stale {
             Some((entry, key)) => Box::pin(revalidate(ctx, job, body, entry, key)).await,
@@ -1112,7 +1112,7 @@ struct Job {
     req_cc: CacheControl,
     /// Held until the response is stored: concurrent misses wait on it.
     leader: Option<Leader>,
-    /// The resource's invalidation count when the inner service was called (see
+    /// The resource's invalidation count before the inner service was called (see
     /// `Flights::epoch`).
     epoch: u64,
 }
@@ -1132,7 +1132,6 @@ where
     // The request goes to the inner service; only its headers are needed afterwards.
     let mut parts = std::mem::replace(&mut job.parts, Request::new(()).into_parts().0);
     parts.method = Method::GET;
-    job.epoch = ctx.cfg.flights.epoch(job.keys.resource());
     let request_time = now_ms();
     let res = ctx.call(Request::from_parts(parts, body)).await?;
     let response_time = now_ms();
@@ -1276,7 +1275,6 @@ where
     if let Some(v) = &last_modified {
         parts.headers.insert(header::IF_MODIFIED_SINCE, v.clone());
     }
-    job.epoch = ctx.cfg.flights.epoch(job.keys.resource());
     let request_time = now_ms();
     let res = match ctx.call(Request::from_parts(parts, body)).await {
         Ok(res) => res,
@@ -1484,10 +1482,10 @@ fn spawn_revalidation<S, ResBody>(
             parts,
             method: Method::GET,
             cond: HeaderMap::new(),
+            epoch: ctx.cfg.flights.epoch(keys.resource()),
             keys,
             req_cc: CacheControl::default(),
             leader: Some(leader),
-            epoch: 0,
         };
         let _ = revalidate(ctx, job, Body::empty(), entry, key).await;
     });
