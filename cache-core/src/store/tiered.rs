@@ -679,7 +679,10 @@ impl TieredStore {
     }
 
     /// Makes an L2 change that other instances must hear of: on success `inv` is published; when
-    /// L2 is down it is queued and replayed on recovery, and the result is `None`.
+    /// L2 is down it is queued and replayed on recovery, and the result is `None`. Either way it
+    /// enters this process's log of invalidations, so reads of L2 in progress do not promote what
+    /// they read before it; the caller then makes the change in L1 (after L2, so that no such
+    /// read can put back what it removes).
     async fn propagate<'a, T>(
         &'a self,
         inv: Invalidation,
@@ -696,7 +699,7 @@ impl TieredStore {
         call: impl FnOnce(&'a dyn Store) -> BoxFuture<'a, Result<T>>,
     ) -> Result<(Option<T>, u64)> {
         let outcome = self.guarded(call).await?;
-        let mine = self.changed_here(&inv).await;
+        let mine = self.touched(touched_by(&inv));
         match outcome {
             L2::Done(v) => {
                 self.publish(inv).await;
@@ -709,14 +712,12 @@ impl TieredStore {
         }
     }
 
-    /// What this process changed in L2 (or queued for it), applied here as a received
-    /// invalidation is: reads of L2 in progress must not promote what they read before the
-    /// change, and L1 must not keep a copy one of them promoted meanwhile. Returns the number
-    /// the change got in the log of invalidations.
-    async fn changed_here(&self, inv: &Invalidation) -> u64 {
-        let mine = self.touched(touched_by(inv));
+    /// What this process changed in L2 outside `propagate` (a replay, `incr`, `expire`, tag
+    /// members), applied here as a received invalidation is: into the log that reads of L2 in
+    /// progress check before promoting, then to L1.
+    async fn changed_here(&self, inv: &Invalidation) {
+        self.touched(touched_by(inv));
         self.apply_to_l1(inv).await;
-        mine
     }
 
     async fn publish(&self, inv: Invalidation) {
@@ -916,28 +917,29 @@ impl Store for TieredStore {
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let local = self.inner.l1.delete(key).await?;
             let keys = Invalidation::Keys(vec![key.to_owned()]);
             let l2 = self.propagate(keys, |s| s.delete(key)).await?;
+            let local = self.inner.l1.delete(key).await?;
             Ok(l2.unwrap_or(false) || local)
         })
     }
 
     fn delete_many<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            let local = self.inner.l1.delete_many(keys).await?;
             let inv = Invalidation::Keys(keys.to_vec());
             let l2 = self.propagate(inv, |s| s.delete_many(keys)).await?;
+            let local = self.inner.l1.delete_many(keys).await?;
             Ok(l2.unwrap_or(0).max(local))
         })
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
         Box::pin(async move {
-            let local = self.inner.l1.take(key).await?;
             let inv = Invalidation::Keys(vec![key.to_owned()]);
+            let l2 = self.propagate(inv, |s| s.take(key)).await?;
+            let local = self.inner.l1.take(key).await?;
             // L2 holds the shared value; L1's copy only answers while L2 is down.
-            Ok(self.propagate(inv, |s| s.take(key)).await?.unwrap_or(local))
+            Ok(l2.unwrap_or(local))
         })
     }
 
@@ -964,9 +966,9 @@ impl Store for TieredStore {
 
     fn delete_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            let local = self.inner.l1.delete_pattern(pattern).await?;
             let inv = Invalidation::Pattern(pattern.to_owned());
             let l2 = self.propagate(inv, |s| s.delete_pattern(pattern)).await?;
+            let local = self.inner.l1.delete_pattern(pattern).await?;
             Ok(l2.unwrap_or(0).max(local))
         })
     }
@@ -1122,12 +1124,14 @@ impl Store for TieredStore {
 
     fn publish_version<'a>(&'a self, prefix: &'a str, version: u64) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let inv = Invalidation::Version {
+            let inv = || Invalidation::Version {
                 prefix: prefix.to_owned(),
                 version,
             };
-            self.propagate(inv, |s| s.publish_version(prefix, version))
+            self.propagate(inv(), |s| s.publish_version(prefix, version))
                 .await?;
+            // Other handles on this namespace in this process.
+            self.apply_to_l1(&inv()).await;
             Ok(())
         })
     }
