@@ -14,6 +14,7 @@ update_readme=0
 [ "${1:-}" = "--update-readme" ] && update_readme=1
 
 "$(dirname "$0")/ensure-redis.sh"
+"$(dirname "$0")/ensure-bench-tools.sh"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 

@@ -55,12 +55,12 @@ type FloorEntry = Arc<(http::StatusCode, http::HeaderMap, Bytes)>;
 #[derive(Clone)]
 struct Floor<S> {
     inner: S,
-    cache: moka::future::Cache<String, FloorEntry, ahash::RandomState>,
+    cache: moka::sync::Cache<String, FloorEntry, ahash::RandomState>,
 }
 
 fn floor(app: Router) -> Router {
     // Bounded by bytes, as `Cache::memory()` is.
-    let cache = moka::future::Cache::builder()
+    let cache = moka::sync::Cache::builder()
         .max_capacity(cache_core::store::memory::DEFAULT_MAX_BYTES)
         .weigher(|k: &String, v: &FloorEntry| {
             u32::try_from(k.len() + v.2.len() + 64).unwrap_or(u32::MAX)
@@ -94,7 +94,7 @@ where
         let cache = self.cache.clone();
         Box::pin(async move {
             let key = req.uri().path().to_owned();
-            if let Some(e) = cache.get(&key).await {
+            if let Some(e) = cache.get(&key) {
                 let mut res = http::Response::new(Body::from(e.2.clone()));
                 *res.status_mut() = e.0;
                 *res.headers_mut() = e.1.clone();
@@ -105,7 +105,7 @@ where
                 return Ok(http::Response::from_parts(head, Body::empty()));
             };
             let entry = Arc::new((head.status, head.headers.clone(), body.clone()));
-            tokio::spawn(async move { cache.insert(key, entry).await });
+            tokio::spawn(async move { cache.insert(key, entry) });
             Ok(http::Response::from_parts(head, Body::from(body)))
         })
     }

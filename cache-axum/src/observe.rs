@@ -327,8 +327,8 @@ pub struct StatsReport {
     pub cache: cache_core::Stats,
     /// `hits / (hits + misses)` of the cache.
     pub hit_ratio: f64,
-    /// Per-tier counters when the store is tiered.
-    pub tiers: Option<cache_core::store::TierStats>,
+    /// One row per tier, top first, when the store is tiered (empty otherwise).
+    pub tiers: Vec<cache_core::store::TierStats>,
     /// HTTP cache outcomes per route.
     pub routes: Vec<RouteStats>,
     /// Hits and misses per `#[cached]` function (process-wide).
@@ -375,7 +375,7 @@ impl StatsReport {
         Self {
             cache: stats,
             hit_ratio: stats.hit_ratio(),
-            tiers: cache.store().tier_stats(),
+            tiers: cache.store().stats().tiers,
             routes: http.routes(),
             functions: cache_core::stats::functions()
                 .into_iter()
@@ -476,25 +476,36 @@ fn set_gauges(cache: &Cache) {
     metrics::gauge!("cache_entries").set(s.entries as f64);
     metrics::gauge!("cache_bytes").set(s.bytes as f64);
     metrics::gauge!("cache_hit_ratio").set(s.hit_ratio());
-    if let Some(t) = cache.store().tier_stats() {
+    let store = cache.store().stats();
+    for (i, t) in store.tiers.iter().enumerate() {
+        let tier = i.to_string();
+        let labels = [("tier", tier), ("store", t.name.to_owned())];
         for (name, v) in [
-            ("cache_tier_l1_hits_total", t.l1_hits),
-            ("cache_tier_l2_hits_total", t.l2_hits),
-            ("cache_tier_misses_total", t.misses),
+            ("cache_tier_hits_total", t.hits),
             ("cache_tier_promotions_total", t.promotions),
-            ("cache_tier_invalidations_sent_total", t.invalidations_sent),
+            ("cache_tier_errors_total", t.errors),
+            ("cache_tier_breaker_opens_total", t.breaker_opens),
+        ] {
+            metrics::counter!(name, &labels).absolute(v);
+        }
+        let open = t.breaker == cache_core::store::BreakerState::Open;
+        metrics::gauge!("cache_tier_breaker_open", &labels).set(f64::from(u8::from(open)));
+        metrics::gauge!("cache_tier_pending", &labels).set(t.pending as f64);
+    }
+    if !store.tiers.is_empty() {
+        for (name, v) in [
+            (
+                "cache_tier_invalidations_sent_total",
+                store.invalidations_sent,
+            ),
             (
                 "cache_tier_invalidations_received_total",
-                t.invalidations_received,
+                store.invalidations_received,
             ),
-            ("cache_tier_resyncs_total", t.resyncs),
-            ("cache_tier_l2_errors_total", t.l2_errors),
-            ("cache_tier_breaker_opens_total", t.breaker_opens),
+            ("cache_tier_resyncs_total", store.resyncs),
         ] {
             metrics::counter!(name).absolute(v);
         }
-        metrics::gauge!("cache_tier_breaker_open").set(t.breaker_open as f64);
-        metrics::gauge!("cache_tier_pending").set(t.pending as f64);
     }
     for f in cache_core::stats::functions() {
         metrics::counter!("cache_function_hits_total", "function" => f.name.clone())

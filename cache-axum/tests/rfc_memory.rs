@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cache_core::store::{BoxFuture, KeyTtl, MemoryStore, Store, WriteOptions};
+use cache_core::store::{
+    BoxFuture, Capabilities, Capability, KeyTtl, MemoryStore, Store, WriteOptions,
+};
 use cache_core::{Cache, Error, Result, StoreStats};
 
 use support::{Setup, Spec};
@@ -38,6 +40,10 @@ fn down<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T>> {
 impl Store for DownStore {
     fn name(&self) -> &'static str {
         "down"
+    }
+    fn capabilities(&self) -> Capabilities {
+        // All a Redis declares: every call reaches the dead backend.
+        Capability::ALL.into_iter().collect()
     }
     fn get<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
         down()
@@ -72,7 +78,7 @@ impl Store for DownStore {
     fn ttl<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<KeyTtl>> {
         down()
     }
-    fn invalidate_tags<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<u64>> {
+    fn invalidate_tags<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Vec<String>>> {
         down()
     }
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
@@ -144,7 +150,7 @@ async fn worker_copies_of_hits_end_with_every_change_to_the_store() {
     stored_and_hit_everywhere(&t, 4).await;
     cache.clear().await.unwrap();
     stored_and_hit_everywhere(&t, 5).await;
-    store.clear_all();
+    store.clear("*").await.unwrap();
     stored_and_hit_everywhere(&t, 6).await;
     // Another layer on the same store replacing the response.
     let other = Setup::new(cache.clone()).await;

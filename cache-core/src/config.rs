@@ -1,26 +1,8 @@
-//! Store selection by URL.
-
-use std::sync::Arc;
+//! What a cache URL says beyond its store: the frame options (`compress_over`,
+//! `signing_key`), and the helpers every URL parser shares (scheme, query, redaction).
 
 use crate::error::{Error, Result};
 use crate::frame::FrameConfig;
-use crate::store::{MemoryStore, Store};
-
-/// Schemes that name a networked store.
-const NETWORK_SCHEMES: &[&str] = &[
-    "redis",
-    "rediss",
-    "redis-cluster",
-    "rediss-cluster",
-    "redis-sentinel",
-    "rediss-sentinel",
-    "tiered+redis",
-    "tiered+rediss",
-    "tiered+redis-cluster",
-    "tiered+redis-sentinel",
-    "tiered+rediss-cluster",
-    "tiered+rediss-sentinel",
-];
 
 /// Splits `scheme://rest`, with an error that names the problem.
 pub(crate) fn split_scheme(url: &str) -> Result<(&str, &str)> {
@@ -59,22 +41,6 @@ pub(crate) fn parse_query(q: &str) -> Result<Vec<(String, String)>> {
             ))),
         })
         .collect()
-}
-
-fn memory_from(rest: &str) -> Result<Arc<dyn Store>> {
-    let (host, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if !host.trim_end_matches('/').is_empty() {
-        return Err(Error::Config(format!(
-            "mem://{host}: the memory store takes no host, only ?max_entries=N or ?max_bytes=N"
-        )));
-    }
-    Ok(Arc::new(MemoryStore::from_query(&parse_query(query)?)?))
-}
-
-fn unavailable(scheme: &str) -> Error {
-    Error::Config(format!(
-        "cache URL scheme {scheme}:// is not available in this build (the store for it is not compiled in)"
-    ))
 }
 
 /// Takes the options of a cache URL that configure the cache rather than its store
@@ -116,86 +82,6 @@ fn parse_hex_key(v: &str) -> Result<[u8; 32]> {
     Ok(key)
 }
 
-/// Builds the store a URL names.
-pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
-    let (scheme, rest) = split_scheme(url)?;
-    match scheme {
-        "mem" | "memory" => memory_from(rest),
-        #[cfg(feature = "redis")]
-        "redis" | "rediss" | "redis-cluster" | "rediss-cluster" | "redis-sentinel"
-        | "rediss-sentinel" => Ok(Arc::new(crate::store::RedisStore::connect(url).await?)),
-        #[cfg(feature = "redis")]
-        s if s.starts_with("tiered+") && NETWORK_SCHEMES.contains(&s) => tiered_from(url).await,
-        s if NETWORK_SCHEMES.contains(&s) => Err(unavailable(s)),
-        other => Err(unknown(other, url)),
-    }
-}
-
-/// `tiered+redis…://…?l1_max_entries=N|l1_max_bytes=N&l1_ttl=30s&breaker_threshold=3&breaker_cooldown=1s`:
-/// a memory L1 in front of the Redis store the rest of the URL names, kept coherent by pub/sub.
-#[cfg(feature = "redis")]
-async fn tiered_from(url: &str) -> Result<Arc<dyn Store>> {
-    use crate::store::{RedisStore, TieredStore};
-
-    let redis_url = url.trim().trim_start_matches("tiered+");
-    let (base, query) = redis_url.split_once('?').unwrap_or((redis_url, ""));
-    let mut l1 = MemoryStore::builder();
-    let mut l1_ttl = None;
-    let mut threshold = 3;
-    let mut cooldown = std::time::Duration::from_secs(1);
-    let mut rest = Vec::new();
-    for (k, v) in parse_query(query)? {
-        let num = || {
-            v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                Error::Config(format!("tiered: {k}={v:?}: expected a positive integer"))
-            })
-        };
-        let ttl = || crate::ttl::parse(&v).map_err(|e| Error::Config(format!("tiered: {k}: {e}")));
-        match k.as_str() {
-            "l1_max_entries" => l1 = l1.max_entries(num()?),
-            "l1_max_bytes" => l1 = l1.max_bytes(num()?),
-            "l1_ttl" => l1_ttl = Some(ttl()?),
-            "breaker_threshold" => threshold = u32::try_from(num()?).unwrap_or(u32::MAX),
-            "breaker_cooldown" => cooldown = ttl()?,
-            _ => rest.push(format!("{k}={v}")),
-        }
-    }
-    let redis_url = if rest.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", rest.join("&"))
-    };
-    let redis = RedisStore::connect(&redis_url).await?;
-    let bus = redis.bus().await?;
-    let mut builder = TieredStore::builder(Arc::new(redis))
-        .l1(l1.build())
-        .bus(bus)
-        .breaker(threshold, cooldown);
-    if let Some(cap) = l1_ttl {
-        builder = builder.l1_ttl_cap(cap);
-    }
-    Ok(Arc::new(builder.build()))
-}
-
-/// Builds a store that needs no connection (`mem://`).
-pub(crate) fn store_from_url_now(url: &str) -> Result<Arc<dyn Store>> {
-    let (scheme, rest) = split_scheme(url)?;
-    match scheme {
-        "mem" | "memory" => memory_from(rest),
-        s if NETWORK_SCHEMES.contains(&s) => Err(Error::Config(format!(
-            "{s}:// needs a connection: use the async `build()`"
-        ))),
-        other => Err(unknown(other, url)),
-    }
-}
-
-fn unknown(scheme: &str, url: &str) -> Error {
-    Error::Config(format!(
-        "unknown cache URL scheme {scheme:?} in {:?}: expected mem://, redis://, rediss://, redis-cluster://, redis-sentinel:// or tiered+redis://",
-        redact(url)
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,25 +113,5 @@ mod tests {
         assert!(take("mem://?signing_key=abc").is_err());
         assert!(take(&format!("mem://?signing_key={}", "zz".repeat(32))).is_err());
         assert!(take("mem://?compress_over=big").is_err());
-    }
-
-    #[test]
-    fn memory_urls() {
-        assert!(memory_from("").is_ok());
-        assert!(memory_from("?max_entries=10").is_ok());
-        let e = memory_from("?max_entries=10&max_bytes=5")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("max_bytes"), "{e}");
-        let e = memory_from("?max_entires=10").unwrap_err().to_string();
-        assert!(e.contains("max_entires"), "{e}");
-        let e = memory_from("?max_entries=0").unwrap_err().to_string();
-        assert!(e.contains("positive"), "{e}");
-        let e = memory_from("host?").unwrap_err().to_string();
-        assert!(e.contains("no host"), "{e}");
-        let e = store_from_url_now("memcached://x").unwrap_err().to_string();
-        assert!(e.contains("memcached"), "{e}");
-        let e = store_from_url_now("nourl").unwrap_err().to_string();
-        assert!(e.contains("no scheme"), "{e}");
     }
 }

@@ -44,6 +44,16 @@ pub enum Error {
     /// A glob pattern is malformed.
     #[error("invalid key pattern: {0}")]
     InvalidPattern(String),
+    /// The store cannot do this operation (it does not declare the
+    /// [`Capability`](crate::store::Capability) it needs, and the cache cannot emulate it
+    /// soundly).
+    #[error("the {store} store does not support {operation}")]
+    Unsupported {
+        /// The store's [`name`](crate::Store::name).
+        store: &'static str,
+        /// What was asked of it.
+        operation: &'static str,
+    },
 }
 
 impl Error {

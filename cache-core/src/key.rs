@@ -302,6 +302,7 @@ pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
 }
 
 /// Checks a key given by the caller: it must not be empty.
+#[inline]
 pub(crate) fn validate_key(key: &str) -> Result<()> {
     if key.is_empty() {
         return Err(Error::InvalidKey("key must not be empty".into()));
@@ -319,10 +320,16 @@ pub(crate) fn validate_key(key: &str) -> Result<()> {
 /// assert!(short.starts_with("xxxx"));
 /// assert_ne!(short, cache_core::key::shorten(&"x".repeat(1001)));
 /// ```
+#[inline]
 pub fn shorten(key: &str) -> std::borrow::Cow<'_, str> {
     if key.len() <= MAX_KEY_LEN {
         return std::borrow::Cow::Borrowed(key);
     }
+    std::borrow::Cow::Owned(digest_key(key))
+}
+
+#[cold]
+fn digest_key(key: &str) -> String {
     let mut head = LONG_KEY_HEAD;
     while !key.is_char_boundary(head) {
         head -= 1;
@@ -332,7 +339,7 @@ pub fn shorten(key: &str) -> std::borrow::Cow<'_, str> {
     out.push_str(&key[..head]);
     out.push('#');
     out.push_str(digest.to_hex().as_str());
-    std::borrow::Cow::Owned(out)
+    out
 }
 
 #[cfg(test)]

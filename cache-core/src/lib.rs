@@ -22,6 +22,7 @@
 mod cache;
 pub mod codec;
 mod config;
+mod counter;
 mod error;
 mod flight;
 mod frame;
@@ -30,7 +31,6 @@ pub mod memo;
 mod options;
 pub mod pattern;
 mod private;
-mod stamp;
 pub mod stats;
 pub mod store;
 pub mod ttl;
@@ -39,12 +39,12 @@ pub mod ttl;
 #[allow(clippy::expect_used, clippy::unwrap_used)] // test support panics by design
 pub mod testing;
 
+pub use cache::typed::CacheValue;
 pub use cache::{Cache, CacheBuilder, DEFAULT_LONG_TTL, DEFAULT_PREFIX, DEFAULT_SHORT_TTL};
 pub use error::{Error, Result};
 pub use options::SetOptions;
-pub use stamp::ReadStamp;
-pub use stats::{Stats, StoreStats};
-pub use store::{KeyTtl, MemoryStore, Store};
+pub use stats::Stats;
+pub use store::{KeyTtl, MemoryStore, Store, StoreStats};
 
 pub use cache_macros::{cache_invalidate, cached, memoize};
 

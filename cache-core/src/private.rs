@@ -6,12 +6,13 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::cache::{OwnErrors, Peek};
+use crate::cache::load::OwnErrors;
+use crate::cache::typed::Peek;
 use crate::memo::TableSource;
 use crate::stats::FnSite;
+use crate::CacheValue;
 use crate::{Cache, Error, SetOptions};
 
 /// How a return type splits into the part that is stored and the part that is passed through.
@@ -147,7 +148,7 @@ pub async fn cached<S, R, Fut, U>(
 ) -> R
 where
     S: Shape<R>,
-    S::Value: Serialize + DeserializeOwned,
+    S::Value: Serialize + CacheValue,
     Fut: Future<Output = R>,
     U: FnOnce(&S::Value) -> bool,
 {
@@ -164,7 +165,7 @@ async fn cached_at<S, R, Fut, U>(
 ) -> R
 where
     S: Shape<R>,
-    S::Value: Serialize + DeserializeOwned,
+    S::Value: Serialize + CacheValue,
     Fut: Future<Output = R>,
     U: FnOnce(&S::Value) -> bool,
 {
@@ -207,7 +208,7 @@ pub async fn cached_background<S, R, Fut, U>(
 where
     S: Shape<R> + 'static,
     R: Send + 'static,
-    S::Value: Serialize + DeserializeOwned + Send + 'static,
+    S::Value: Serialize + CacheValue,
     Fut: Future<Output = R> + Send + 'static,
     U: FnOnce(&S::Value) -> bool + Send + 'static,
 {

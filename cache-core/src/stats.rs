@@ -3,9 +3,11 @@
 //! ([`Cache::recent_invalidations`](crate::Cache::recent_invalidations)).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::counter::StripedCounter;
 
 /// A snapshot of a cache's counters, from [`Cache::stats`](crate::Cache::stats).
 ///
@@ -65,27 +67,6 @@ impl Stats {
     }
 }
 
-/// What a [`Store`](crate::Store) reports about itself.
-///
-/// ```
-/// let s = cache_core::StoreStats { entries: 3, ..Default::default() };
-/// assert_eq!(s.entries, 3);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StoreStats {
-    /// Entries evicted by the size bound since the last reset.
-    pub evictions: u64,
-    /// Entries expired since the last reset.
-    pub expirations: u64,
-    /// Entries stored now.
-    pub entries: u64,
-    /// Bytes stored now.
-    pub bytes: u64,
-    /// Backend errors the store absorbed itself (a tiered store serving from memory while its
-    /// second tier is down).
-    pub errors: u64,
-}
-
 /// Live counters shared by every clone of a `Cache`.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -98,7 +79,7 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self, store: StoreStats) -> Stats {
+    pub(crate) fn snapshot(&self, store: &crate::store::StoreStats) -> Stats {
         Stats {
             hits: self.hits.get(),
             misses: self.misses.get(),
@@ -123,52 +104,6 @@ impl Counters {
             &self.decode_errors,
         ] {
             c.reset();
-        }
-    }
-}
-
-/// A counter that many threads count at once (every hit counts), striped so that they do not
-/// contend for one cache line; reading it sums the stripes.
-#[derive(Debug)]
-pub(crate) struct StripedCounter {
-    stripes: Box<[PaddedU64]>,
-}
-
-/// One stripe, alone on its cache line.
-#[derive(Debug, Default)]
-#[repr(align(64))]
-struct PaddedU64(AtomicU64);
-
-impl Default for StripedCounter {
-    fn default() -> Self {
-        Self {
-            stripes: (0..Self::STRIPES).map(|_| PaddedU64::default()).collect(),
-        }
-    }
-}
-
-impl StripedCounter {
-    const STRIPES: usize = 8;
-
-    pub(crate) fn add(&self, n: u64) {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            // Threads take stripes in turn as they first count.
-            static STRIPE: usize = NEXT.fetch_add(1, Relaxed) % StripedCounter::STRIPES;
-        }
-        self.stripes[STRIPE.with(|s| *s)].0.fetch_add(n, Relaxed);
-    }
-
-    pub(crate) fn get(&self) -> u64 {
-        self.stripes
-            .iter()
-            .map(|s| s.0.load(Relaxed))
-            .fold(0, u64::wrapping_add)
-    }
-
-    pub(crate) fn reset(&self) {
-        for s in self.stripes.iter() {
-            s.0.store(0, Relaxed);
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use cache_core::{store::MemoryStore, testing};
+use cache_core::store::{Capabilities, Capability, MemoryStore, Store, TieredStore};
+use cache_core::testing::{self, Limited};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_passes_the_conformance_suite() {
@@ -24,4 +25,42 @@ async fn tiered_store_over_memory_passes_the_conformance_suite() {
         cache_core::store::TieredStore::builder(l2).build(),
     ))
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_tiers_of_memory_pass_the_conformance_suite() {
+    let tiers: Vec<Arc<dyn Store>> = (0..3)
+        .map(|_| Arc::new(MemoryStore::new()) as Arc<dyn Store>)
+        .collect();
+    let ran = testing::conformance(Arc::new(TieredStore::stack(tiers).unwrap().build())).await;
+    assert!(
+        ran.contains(&"tags") && ran.contains(&"patterns"),
+        "{ran:?}"
+    );
+}
+
+/// A store that declares only the required core: every check that applies passes, and every
+/// undeclared capability is refused with `Unsupported` rather than pretended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_with_only_the_core_passes_and_refuses_the_rest() {
+    let core = Limited::new(Arc::new(MemoryStore::new()), Capabilities::NONE);
+    let ran = testing::conformance(Arc::new(core)).await;
+    for skipped in ["tags", "patterns", "counters", "expire", "take"] {
+        assert!(!ran.contains(&skipped), "{ran:?}");
+    }
+}
+
+/// Each capability alone: its checks run and pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_capability_alone_passes_its_checks() {
+    for (cap, check) in [
+        (Capability::PatternScan, "patterns"),
+        (Capability::NativeTags, "tags"),
+        (Capability::AtomicCounters, "counters"),
+        (Capability::Take, "take"),
+    ] {
+        let store = Limited::new(Arc::new(MemoryStore::new()), Capabilities::NONE.with(cap));
+        let ran = testing::conformance(Arc::new(store)).await;
+        assert!(ran.contains(&check), "{cap:?}: {ran:?}");
+    }
 }

@@ -1,2 +1,2 @@
 # Cross-process invalidation delay of the tiered store (two processes, one Redis).
-cargo test -q -p cache-e2e --test tiered_invalidation -- --nocapture
+cargo test -q -p cache-e2e --test invalidation_tiered -- --nocapture

@@ -13,8 +13,7 @@
 //! the tail of the stored bytes, so a hit hands it out without a copy. Decoding checks every
 //! length: bytes that do not parse are a miss, never a panic.
 
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -56,63 +55,12 @@ pub(crate) struct Entry {
 }
 
 /// What a key holds: a response, or the Vary names of a URI whose responses live under
-/// per-variant keys. Shared, so a decoded record can be reused by later hits (see
-/// [`Decoded`]).
+/// per-variant keys. Shared, so a decoded record can be kept beside its stored bytes and
+/// reused by later hits.
 #[derive(Debug, Clone)]
 pub(crate) enum Record {
     Response(Arc<Entry>),
     Variants(Arc<[HeaderName]>),
-}
-
-/// Recently decoded records, so a hit on unchanged stored bytes does not parse them again.
-///
-/// Direct-mapped by key: a slot keeps the stored bytes it decoded (which also keeps their
-/// address from being reused) and the record. A lookup reuses the record only when the bytes
-/// it got are those very bytes (the memory store hands out the same allocation each time) or
-/// equal to them (a remote store hands out copies), so a reused record is always the one
-/// `decode` would return: invalidations and rewrites are seen exactly as without the table.
-/// Records over [`Decoded::MAX_BYTES`] are not kept, bounding what the table holds.
-pub(crate) struct Decoded {
-    slots: Box<[Mutex<Option<Slot>>]>,
-}
-
-/// Stored bytes and what they decode to.
-type Slot = (Bytes, Record);
-
-impl Default for Decoded {
-    fn default() -> Self {
-        Self {
-            slots: (0..Self::SLOTS).map(|_| Mutex::new(None)).collect(),
-        }
-    }
-}
-
-impl Decoded {
-    const SLOTS: usize = 64;
-    /// At most 64 slots × 64 KiB stay referenced by the table.
-    const MAX_BYTES: usize = 64 * 1024;
-
-    /// `decode(bytes)`, reusing the record of the last decode of the same bytes under `key`.
-    pub(crate) fn decode(&self, key: &str, bytes: Bytes) -> Option<Record> {
-        if bytes.len() > Self::MAX_BYTES {
-            return decode(bytes);
-        }
-        let mut h = std::hash::DefaultHasher::new();
-        key.hash(&mut h);
-        // The modulo keeps the index in range, so the conversion cannot truncate it wrongly.
-        let slot = &self.slots[(h.finish() % Self::SLOTS as u64) as usize];
-        {
-            let held = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((b, record)) = held.as_ref() {
-                if (b.as_ptr() == bytes.as_ptr() && b.len() == bytes.len()) || *b == bytes {
-                    return Some(record.clone());
-                }
-            }
-        }
-        let record = decode(bytes.clone())?;
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some((bytes, record.clone()));
-        Some(record)
-    }
 }
 
 impl Entry {
@@ -396,31 +344,6 @@ mod tests {
             (60_000, 1, 2, AUTH_OK | NO_CACHE)
         );
         assert_eq!(d.age_ms(1_700_000_001_000), 1_005);
-    }
-
-    #[test]
-    fn decoded_table_reuses_only_identical_bytes() {
-        let table = Decoded::default();
-        let first = sample().encode();
-        let Some(Record::Response(a)) = table.decode("k", first.clone()) else {
-            panic!("not a response")
-        };
-        // The same allocation, and an equal copy (what a remote store returns): reused.
-        let Some(Record::Response(b)) = table.decode("k", first.clone()) else {
-            panic!()
-        };
-        let Some(Record::Response(c)) = table.decode("k", Bytes::from(first.to_vec())) else {
-            panic!()
-        };
-        assert!(Arc::ptr_eq(&a, &b) && Arc::ptr_eq(&a, &c));
-        // New bytes under the same key (a rewrite): decoded afresh.
-        let mut changed = sample();
-        changed.lifetime_ms = 1;
-        let Some(Record::Response(d)) = table.decode("k", changed.encode()) else {
-            panic!()
-        };
-        assert_eq!(d.lifetime_ms, 1);
-        assert!(table.decode("k", Bytes::from_static(b"junk")).is_none());
     }
 
     #[test]

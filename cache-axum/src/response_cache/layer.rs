@@ -7,7 +7,6 @@ use http::header::HeaderName;
 use http::request::Parts;
 use tower_layer::Layer;
 
-use super::entry::Decoded;
 use super::flight::Flights;
 use super::service::ResponseCache;
 
@@ -44,8 +43,6 @@ pub(crate) struct Config {
     pub(crate) store_set_cookie: bool,
     pub(crate) keep_stale: Duration,
     pub(crate) flights: Arc<Flights>,
-    /// Recently decoded stored responses, reused by hits on the same bytes.
-    pub(crate) decoded: Arc<Decoded>,
 }
 
 /// A [`Layer`] that caches `GET`/`HEAD` responses in a [`Cache`] as an RFC 9111 shared cache;
@@ -109,7 +106,6 @@ impl ResponseCacheLayer {
                 store_set_cookie: false,
                 keep_stale: DEFAULT_KEEP_STALE,
                 flights: Arc::new(Flights::default()),
-                decoded: Arc::new(Decoded::default()),
             }),
         }
     }

@@ -31,11 +31,11 @@
 //!   it, whichever request fetched it.
 //! - **Bounded**: bodies above [`max_body`](ResponseCacheLayer::max_body) stream through,
 //!   unbuffered and unstored.
-//! - **Per-thread copies of hits** (on the in-process [`MemoryStore`]): each worker thread keeps
-//!   its own decoded copy of up to 64 recently hit responses of up to 64 KiB, checked on every
-//!   use with a [`ReadStamp`] so that any write, delete, invalidation, expiry, eviction or
-//!   version bump of the key ends it at once; a fresh hit then costs neither a lookup in the
-//!   shared map nor a boxed future. Hits served this way are counted like any other.
+//! - **Decoded once** (on a store that holds values in process: the memory store, a tiered
+//!   store's first tier): a stored response is decoded on its first hit and kept beside its
+//!   bytes in the store's entry, so a fresh hit is one lookup and a reference count, answered
+//!   without a boxed future. Any write, delete, invalidation, expiry, eviction or version bump
+//!   replaces the entry, and with it the decoded response.
 //!
 //! Keys are `rc:{path and query}` inside the cache namespace, with the path escaped so a URL
 //! can never forge another key. The host is not part of the default key (one service, one
@@ -61,13 +61,10 @@
 //!
 //! [`Cache`]: cache_core::Cache
 //! [`Cache::invalidate_tags`]: cache_core::Cache::invalidate_tags
-//! [`MemoryStore`]: cache_core::MemoryStore
-//! [`ReadStamp`]: cache_core::ReadStamp
 
 mod control;
 mod entry;
 mod flight;
-mod hot;
 mod layer;
 mod policy;
 mod service;

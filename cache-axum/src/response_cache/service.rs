@@ -18,7 +18,6 @@ use tower_service::Service;
 use super::control::CacheOptions;
 use super::entry::{self, Entry, Record, AUTH_OK, EXPLICIT_REVALIDATE, FORBIDS_STALE, NO_CACHE};
 use super::flight::{self, Join, Leader};
-use super::hot;
 use super::layer::{Config, ResponseCacheLayer};
 use super::policy::{self, CacheControl, FreshnessOptions, Storable};
 use crate::conditional;
@@ -141,7 +140,7 @@ where
 
 /// What [`prepare`] made of a request.
 enum Prep {
-    /// Answered from this thread's copy of the stored response.
+    /// Answered from the response held in process.
     Served(Response<Body>),
     /// A method other than `GET`/`HEAD`.
     Other,
@@ -153,8 +152,8 @@ enum Prep {
 }
 
 /// Sorts a request out before `handle` (which it spares the same work), and serves a fresh hit
-/// from this thread's copy of the stored response (see [`hot`]) without boxing a future or
-/// touching the inner service: the response `handle` would give.
+/// on a response held in process without boxing a future or touching the inner service: the
+/// response `handle` would give.
 fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
     if parts.method != Method::GET && parts.method != Method::HEAD {
         return Prep::Other;
@@ -179,27 +178,40 @@ fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
             None => Prep::Bypass,
         };
     }
+    let Some(keys) = keys_for(cfg, parts) else {
+        return Prep::Bypass;
+    };
     let now = now_ms();
-    let found = hot::serve(
-        cfg,
-        |key| write_key(cfg, parts, key),
-        |entry| {
+    // A fresh hit on a response held in process (decoded once, beside its stored bytes) is
+    // answered here, without a future.
+    let found = cfg
+        .cache
+        .get_bytes_as_now(&keys.base, decode_record, |record| {
+            let Record::Response(entry) = record else {
+                return None;
+            };
+            if !entry.vary.is_empty() || entry.has(NO_CACHE) {
+                return None;
+            }
             let status = match decide(entry, &req_cc, now) {
                 Use::Fresh => Status::Hit,
                 Use::Stale => Status::Stale,
                 Use::StaleWhileRevalidate | Use::Revalidate => return None,
             };
             Some((Arc::clone(entry), status))
-        },
-    );
+        });
     match found {
-        hot::Lookup::Served((entry, status)) => {
+        Some((entry, status)) => {
             let cond = take_conditionals(&mut parts.headers);
             Prep::Served(serve(cfg, entry, now, &parts.method, &cond, status))
         }
-        hot::Lookup::Missed(base, id_end) => Prep::Lookup(Keys { base, id_end }, req_cc),
-        hot::Lookup::NoKey => Prep::Bypass,
+        None => Prep::Lookup(keys, req_cc),
     }
+}
+
+/// Decodes a stored record (kept beside its bytes by the cache when the store is in process).
+fn decode_record(bytes: &Bytes) -> Option<Record> {
+    entry::decode(bytes.clone())
 }
 
 /// What the status header reports.
@@ -373,33 +385,25 @@ async fn lookup(
 ) -> Result<Option<(Arc<Entry>, Option<String>)>, ()> {
     let found = cfg
         .cache
-        .get_bytes_stamped(&keys.base)
+        .get_bytes_as(&keys.base, decode_record)
         .await
         .map_err(drop)?;
-    let Some((bytes, stamp)) = found else {
-        return Ok(None);
-    };
-    match cfg.decoded.decode(&keys.base, bytes.clone()) {
-        Some(Record::Response(e)) => {
-            if let Some(stamp) = stamp.filter(|_| hot::copyable(&e)) {
-                hot::put(cfg, &keys.base, &bytes, stamp);
-            }
-            Ok(vary_matches(&e, headers).then_some((e, None)))
-        }
+    match found {
+        Some(Record::Response(e)) => Ok(vary_matches(&e, headers).then_some((e, None))),
         Some(Record::Variants(names)) => {
             let key = variant_key(&keys.base, &names, headers);
-            let Some(bytes) = cfg.cache.get_bytes(&key).await.map_err(drop)? else {
-                return Ok(None);
-            };
-            match cfg.decoded.decode(&key, bytes) {
+            match cfg
+                .cache
+                .get_bytes_as(&key, decode_record)
+                .await
+                .map_err(drop)?
+            {
                 Some(Record::Response(e)) if vary_matches(&e, headers) => Ok(Some((e, Some(key)))),
                 _ => Ok(None),
             }
         }
-        None => {
-            tracing::warn!(target: "cache_axum", key = keys.base, "unreadable stored response treated as a miss");
-            Ok(None)
-        }
+        // Absent, or unreadable (counted and logged by the cache as a miss).
+        None => Ok(None),
     }
 }
 
@@ -487,7 +491,7 @@ fn serve(
 ) -> Response<Body> {
     let age = age_value(e.age_ms(now_ms) / 1000);
     let res = not_modified(&e, method, cond).unwrap_or_else(|| {
-        // A record shared with the decoded table is copied (reference counts, no bytes).
+        // A record shared with the store's entry is copied (reference counts, no bytes).
         let (code, headers, body) = match Arc::try_unwrap(e) {
             Ok(e) => (e.status, e.headers, e.body),
             Err(e) => (

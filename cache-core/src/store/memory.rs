@@ -1,9 +1,13 @@
-//! [`MemoryStore`]: the in-process store on `moka::future::Cache`.
+//! [`MemoryStore`]: the in-process store on `moka::sync::Cache`.
 //!
 //! Bounded by entry count or by bytes (a weigher counts key, value and tag bytes), with a TTL per
-//! entry. Tags are kept in a side index (tag → key → entry id); an index link only deletes the
-//! entry it was made for, so a key re-written after the link was made is never deleted by a
-//! stale link.
+//! entry. Entries are shared [`LocalEntry`]s, so a read is one lookup and a reference count, and
+//! the cache can keep a value's decoded form beside its bytes. Tags are kept in a side index
+//! (tag → key → entry id); an index link only deletes the entry it was made for, so a key
+//! re-written after the link was made is never deleted by a stale link.
+//!
+//! Every operation completes without waiting on anything but moka's locks, so the trait methods
+//! return ready futures, and [`get_local`](Store::get_local) answers without one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -14,10 +18,11 @@ use bytes::Bytes;
 use moka::notification::RemovalCause;
 use moka::ops::compute::Op;
 
-use super::{BoxFuture, KeyTtl, Store, WriteOptions};
+use super::StoreStats;
+use super::{
+    BoxFuture, Capabilities, Capability, KeyTtl, LocalEntry, LocalRead, Store, WriteOptions,
+};
 use crate::error::{Error, Result};
-use crate::stamp::{Seen, Stamps};
-use crate::stats::StoreStats;
 
 /// Fixed bytes charged per entry on top of key, value and tags (moka's own bookkeeping).
 const ENTRY_OVERHEAD: usize = 64;
@@ -25,28 +30,20 @@ const ENTRY_OVERHEAD: usize = 64;
 /// The default bound of [`MemoryStore::new`] and `mem://`: 64 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
-#[derive(Clone)]
-struct Entry {
-    data: Bytes,
-    expires_at: Option<Instant>,
-    tags: Option<Arc<[String]>>,
-    id: u64,
+type Entry = Arc<LocalEntry>;
+
+fn weight(key: &str, e: &LocalEntry) -> u64 {
+    let tags: usize = e
+        .tags
+        .as_deref()
+        .map_or(0, |t| t.iter().map(|t| t.len() + 16).sum());
+    (key.len() + e.bytes().len() + tags + ENTRY_OVERHEAD) as u64
 }
 
-impl Entry {
-    fn weight(&self, key: &str) -> u64 {
-        let tags: usize = self
-            .tags
-            .as_deref()
-            .map_or(0, |t| t.iter().map(|t| t.len() + 16).sum());
-        (key.len() + self.data.len() + tags + ENTRY_OVERHEAD) as u64
-    }
-
-    fn remaining(&self) -> KeyTtl {
-        match self.expires_at {
-            None => KeyTtl::Persistent,
-            Some(at) => KeyTtl::Expires(at.saturating_duration_since(Instant::now())),
-        }
+fn remaining(e: &LocalEntry) -> KeyTtl {
+    match e.expires_at() {
+        None => KeyTtl::Persistent,
+        Some(at) => KeyTtl::Expires(at.saturating_duration_since(Instant::now())),
     }
 }
 
@@ -54,7 +51,7 @@ struct EntryExpiry;
 
 impl moka::Expiry<String, Entry> for EntryExpiry {
     fn expire_after_create(&self, _: &String, v: &Entry, now: Instant) -> Option<Duration> {
-        v.expires_at.map(|at| at.saturating_duration_since(now))
+        v.expires_at().map(|at| at.saturating_duration_since(now))
     }
 
     fn expire_after_update(
@@ -64,7 +61,7 @@ impl moka::Expiry<String, Entry> for EntryExpiry {
         now: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        v.expires_at.map(|at| at.saturating_duration_since(now))
+        v.expires_at().map(|at| at.saturating_duration_since(now))
     }
 }
 
@@ -76,16 +73,11 @@ struct Shared {
     expirations: AtomicU64,
     bytes: AtomicU64,
     next_id: AtomicU64,
-    /// Raised after every change, for [`ReadStamp`](crate::ReadStamp)s.
-    stamps: Arc<Stamps>,
 }
 
 impl Shared {
-    fn on_removal(&self, key: &str, entry: &Entry, cause: RemovalCause) {
-        // Evictions and expiries reach the stamps only here; explicit changes also raise them
-        // as they return.
-        self.stamps.touch(key);
-        self.bytes.fetch_sub(entry.weight(key), Relaxed);
+    fn on_removal(&self, key: &str, entry: &LocalEntry, cause: RemovalCause) {
+        self.bytes.fetch_sub(weight(key, entry), Relaxed);
         match cause {
             RemovalCause::Size => {
                 self.evictions.fetch_add(1, Relaxed);
@@ -119,7 +111,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The in-memory store on `moka::future::Cache`.
+/// The in-memory store on `moka::sync::Cache`.
 ///
 /// Cheap to clone: clones share the same entries.
 ///
@@ -136,7 +128,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone)]
 pub struct MemoryStore {
     /// ahash instead of SipHash: keys are namespaced by the cache and hashed on every read.
-    cache: moka::future::Cache<String, Entry, ahash::RandomState>,
+    cache: moka::sync::Cache<String, Entry, ahash::RandomState>,
     shared: Arc<Shared>,
     bound: Bound,
 }
@@ -197,7 +189,7 @@ impl MemoryStoreBuilder {
     pub fn build(self) -> MemoryStore {
         let shared = Arc::new(Shared::default());
         let listener_shared = Arc::clone(&shared);
-        let builder = moka::future::Cache::builder()
+        let builder = moka::sync::Cache::builder()
             .expire_after(EntryExpiry)
             .eviction_listener(move |key: Arc<String>, entry: Entry, cause| {
                 listener_shared.on_removal(&key, &entry, cause);
@@ -208,7 +200,7 @@ impl MemoryStoreBuilder {
                 .build_with_hasher(ahash::RandomState::new()),
             Bound::Bytes(n) => builder
                 .max_capacity(n)
-                .weigher(|k: &String, v: &Entry| u32::try_from(v.weight(k)).unwrap_or(u32::MAX))
+                .weigher(|k: &String, v: &Entry| u32::try_from(weight(k, v)).unwrap_or(u32::MAX))
                 .build_with_hasher(ahash::RandomState::new()),
         };
         MemoryStore {
@@ -264,60 +256,24 @@ impl MemoryStore {
     /// entries and bytes are exact after this.
     ///
     /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let store = cache_core::store::MemoryStore::new();
-    /// store.run_pending_tasks().await;
-    /// # });
+    /// store.run_pending_tasks();
     /// ```
-    pub async fn run_pending_tasks(&self) {
-        self.cache.run_pending_tasks().await;
-    }
-
-    /// Drops every entry (used by a tiered store whose L1 may have missed invalidations).
-    pub fn clear_all(&self) {
-        self.cache.invalidate_all();
-        self.shared.stamps.touch_all();
-    }
-
-    /// Reads a value's bytes (the `Store::get` of this store without the boxed future).
-    pub(crate) async fn get_data(&self, key: &str) -> Option<Bytes> {
-        self.cache.get(key).await.map(|e| e.data)
-    }
-
-    /// Reads a value's bytes and expiry, noting first what a [`ReadStamp`](crate::ReadStamp)
-    /// checks later.
-    pub(crate) async fn get_seen(&self, key: &str) -> (Seen, Option<(Bytes, Option<Instant>)>) {
-        let seen = self.shared.stamps.seen(key);
-        let entry = self.cache.get(key).await;
-        (seen, entry.map(|e| (e.data, e.expires_at)))
-    }
-
-    pub(crate) fn stamps(&self) -> &Arc<Stamps> {
-        &self.shared.stamps
-    }
-
-    /// Records a change to `key`, after making it.
-    fn changed(&self, key: &str) {
-        self.shared.stamps.touch(key);
-    }
-
-    /// Writes a value (the `Store::set` of this store without the boxed future).
-    pub(crate) async fn set_data(&self, key: &str, value: Bytes, opts: &WriteOptions) {
-        let entry = self.make_entry(value, opts);
-        self.insert(key, entry).await;
+    pub fn run_pending_tasks(&self) {
+        self.cache.run_pending_tasks();
     }
 
     fn make_entry(&self, value: Bytes, opts: &WriteOptions) -> Entry {
-        Entry {
-            data: value,
-            expires_at: deadline(opts.ttl),
-            tags: (!opts.tags.is_empty()).then(|| Arc::from(opts.tags.clone())),
-            id: self.shared.next_id.fetch_add(1, Relaxed),
-        }
+        Arc::new(LocalEntry::with_tags(
+            value,
+            deadline(opts.ttl),
+            (!opts.tags.is_empty()).then(|| opts.tags.clone().into_boxed_slice()),
+            self.shared.next_id.fetch_add(1, Relaxed),
+        ))
     }
 
     /// Records the tag links of a new entry, under its key's lock as it is put.
-    fn link_tags(&self, key: &str, entry: &Entry) {
+    fn link_tags(&self, key: &str, entry: &LocalEntry) {
         if let Some(tags) = &entry.tags {
             let mut index = lock(&self.shared.tags);
             for tag in tags.iter() {
@@ -329,44 +285,33 @@ impl MemoryStore {
         }
     }
 
-    async fn insert(&self, key: &str, entry: Entry) {
-        self.shared.bytes.fetch_add(entry.weight(key), Relaxed);
+    fn insert(&self, key: &str, entry: Entry) {
+        self.shared.bytes.fetch_add(weight(key, &entry), Relaxed);
         if entry.tags.is_some() {
             // Linked and put under the key's lock, as one step: a tag invalidation running
             // meanwhile sees both or neither, so it cannot take the link away from an entry
             // that lands after it (which no later invalidation of the tag would then find).
-            self.cache
-                .entry_by_ref(key)
-                .and_compute_with(|_| {
-                    self.link_tags(key, &entry);
-                    std::future::ready(Op::Put(entry))
-                })
-                .await;
+            self.cache.entry_by_ref(key).and_compute_with(|_| {
+                self.link_tags(key, &entry);
+                Op::Put(entry)
+            });
         } else {
-            self.cache.insert(key.to_owned(), entry).await;
+            self.cache.insert(key.to_owned(), entry);
         }
-        self.changed(key);
     }
 
     /// Removes `key` only while it still holds the entry with `id`.
-    async fn remove_if_id(&self, key: &str, id: u64) -> bool {
+    fn remove_if_id(&self, key: &str, id: u64) -> bool {
         let mut removed = false;
         self.cache
             .entry_by_ref(key)
-            .and_compute_with(|cur| {
-                let op = match cur {
-                    Some(e) if e.value().id == id => {
-                        removed = true;
-                        Op::Remove
-                    }
-                    _ => Op::Nop,
-                };
-                std::future::ready(op)
-            })
-            .await;
-        if removed {
-            self.changed(key);
-        }
+            .and_compute_with(|cur| match cur {
+                Some(e) if e.value().id == id => {
+                    removed = true;
+                    Op::Remove
+                }
+                _ => Op::Nop,
+            });
         removed
     }
 
@@ -377,6 +322,111 @@ impl MemoryStore {
             .map(|(k, _)| k.as_ref().clone())
             .collect()
     }
+
+    fn add_now(&self, key: &str, value: Bytes, opts: &WriteOptions) -> bool {
+        let entry = self.make_entry(value, opts);
+        let w = weight(key, &entry);
+        let mut added = false;
+        self.cache
+            .entry_by_ref(key)
+            .and_compute_with(|cur| match cur {
+                Some(_) => Op::Nop,
+                None => {
+                    added = true;
+                    self.link_tags(key, &entry);
+                    self.shared.bytes.fetch_add(w, Relaxed);
+                    Op::Put(entry)
+                }
+            });
+        added
+    }
+
+    fn incr_now(&self, key: &str, delta: i64) -> Result<i64> {
+        let mut outcome: Result<i64> = Ok(0);
+        let mut added_weight = 0;
+        self.cache.entry_by_ref(key).and_compute_with(|cur| {
+            let (old, base) = match cur {
+                None => (0, None),
+                Some(e) => {
+                    let e = e.into_value();
+                    match parse_int(e.bytes()) {
+                        Some(n) => (n, Some(e)),
+                        None => {
+                            outcome = Err(Error::Decode(format!(
+                                "incr {key:?}: value is not an integer"
+                            )));
+                            return Op::Nop;
+                        }
+                    }
+                }
+            };
+            let Some(new) = old.checked_add(delta) else {
+                outcome = Err(Error::Decode(format!("incr {key:?}: overflow")));
+                return Op::Nop;
+            };
+            outcome = Ok(new);
+            let data = Bytes::from(new.to_string());
+            let entry = Arc::new(match base {
+                Some(e) => LocalEntry::with_tags(data, e.expires_at(), e.tags.clone(), e.id),
+                None => LocalEntry::with_tags(
+                    data,
+                    None,
+                    None,
+                    self.shared.next_id.fetch_add(1, Relaxed),
+                ),
+            });
+            added_weight = weight(key, &entry);
+            Op::Put(entry)
+        });
+        if outcome.is_ok() {
+            self.shared.bytes.fetch_add(added_weight, Relaxed);
+        }
+        outcome
+    }
+
+    fn expire_now(&self, key: &str, ttl: Option<Duration>) -> bool {
+        let mut found = false;
+        let mut w = 0;
+        self.cache
+            .entry_by_ref(key)
+            .and_compute_with(|cur| match cur {
+                None => Op::Nop,
+                Some(e) => {
+                    found = true;
+                    let e = e.into_value();
+                    let e = Arc::new(LocalEntry::with_tags(
+                        e.bytes().clone(),
+                        deadline(ttl),
+                        e.tags.clone(),
+                        e.id,
+                    ));
+                    w = weight(key, &e);
+                    Op::Put(e)
+                }
+            });
+        // The replaced copy is subtracted by the listener; add the new one.
+        self.shared.bytes.fetch_add(w, Relaxed);
+        found
+    }
+
+    fn invalidate_tags_now(&self, tags: &[String]) -> Vec<String> {
+        let links: Vec<(String, u64)> = {
+            let mut index = lock(&self.shared.tags);
+            tags.iter()
+                .filter_map(|t| index.remove(t))
+                .flat_map(|keys| keys.into_iter())
+                .collect()
+        };
+        links
+            .into_iter()
+            .filter(|(key, id)| self.remove_if_id(key, *id))
+            .map(|(key, _)| key)
+            .collect()
+    }
+}
+
+fn ready<'a, T: Send + 'a>(v: T) -> BoxFuture<'a, T> {
+    Box::pin(std::future::ready(v))
 }
 
 impl Store for MemoryStore {
@@ -384,8 +434,36 @@ impl Store for MemoryStore {
         "memory"
     }
 
+    fn capabilities(&self) -> Capabilities {
+        [
+            Capability::PatternScan,
+            Capability::NativeTags,
+            Capability::AtomicCounters,
+            Capability::TtlRead,
+            Capability::Expire,
+            Capability::Take,
+            Capability::Batches,
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn get_local(&self, key: &str) -> LocalRead {
+        match self.cache.get(key) {
+            Some(e) => LocalRead::Hit(e),
+            None => LocalRead::Miss,
+        }
+    }
+
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
-        Box::pin(async move { Ok(self.get_data(key).await) })
+        ready(Ok(self.cache.get(key).map(|e| e.bytes().clone())))
+    }
+
+    fn get_with_ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
+        ready(Ok(self
+            .cache
+            .get(key)
+            .map(|e| (e.bytes().clone(), remaining(&e)))))
     }
 
     fn set<'a>(
@@ -394,10 +472,8 @@ impl Store for MemoryStore {
         value: Bytes,
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            self.set_data(key, value, opts).await;
-            Ok(())
-        })
+        self.insert(key, self.make_entry(value, opts));
+        ready(Ok(()))
     }
 
     fn add<'a>(
@@ -406,189 +482,65 @@ impl Store for MemoryStore {
         value: Bytes,
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            let entry = self.make_entry(value, opts);
-            let weight = entry.weight(key);
-            let mut added = false;
-            self.cache
-                .entry_by_ref(key)
-                .and_compute_with(|cur| {
-                    let op = match cur {
-                        Some(_) => Op::Nop,
-                        None => {
-                            added = true;
-                            self.link_tags(key, &entry);
-                            self.shared.bytes.fetch_add(weight, Relaxed);
-                            Op::Put(entry)
-                        }
-                    };
-                    std::future::ready(op)
-                })
-                .await;
-            if added {
-                self.changed(key);
-            }
-            Ok(added)
-        })
+        ready(Ok(self.add_now(key, value, opts)))
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            let removed = self.cache.remove(key).await.is_some();
-            self.changed(key);
-            Ok(removed)
-        })
+        ready(Ok(self.cache.remove(key).is_some()))
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
-        Box::pin(async move {
-            let taken = self.cache.remove(key).await.map(|e| e.data);
-            self.changed(key);
-            Ok(taken)
-        })
+        ready(Ok(self.cache.remove(key).map(|e| e.bytes().clone())))
     }
 
     fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move { Ok(self.cache.contains_key(key)) })
+        ready(Ok(self.cache.contains_key(key)))
     }
 
     fn scan<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
-        Box::pin(async move {
-            crate::pattern::validate(pattern)?;
-            Ok(self.matching_keys(pattern))
-        })
+        ready(crate::pattern::validate(pattern).map(|()| self.matching_keys(pattern)))
     }
 
     fn delete_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
-            crate::pattern::validate(pattern)?;
-            let mut n = 0;
-            for key in self.matching_keys(pattern) {
-                n += u64::from(self.cache.remove(&key).await.is_some());
-                self.changed(&key);
-            }
-            Ok(n)
-        })
+        ready(crate::pattern::validate(pattern).map(|()| {
+            self.matching_keys(pattern)
+                .into_iter()
+                .filter(|key| self.cache.remove(key).is_some())
+                .count() as u64
+        }))
+    }
+
+    fn clear<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<u64>> {
+        if pattern == "*" {
+            // The whole store (a tiered store dropping a tier that may have missed changes).
+            let n = self.cache.entry_count();
+            self.cache.invalidate_all();
+            return ready(Ok(n));
+        }
+        self.delete_pattern(pattern)
     }
 
     fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, Result<i64>> {
-        Box::pin(async move {
-            let mut outcome: Result<i64> = Ok(0);
-            let mut added_weight = 0;
-            self.cache
-                .entry_by_ref(key)
-                .and_compute_with(|cur| {
-                    let (old, base) = match cur {
-                        None => (0, None),
-                        Some(e) => {
-                            let e = e.into_value();
-                            match parse_int(&e.data) {
-                                Some(n) => (n, Some(e)),
-                                None => {
-                                    outcome = Err(Error::Decode(format!(
-                                        "incr {key:?}: value is not an integer"
-                                    )));
-                                    return std::future::ready(Op::Nop);
-                                }
-                            }
-                        }
-                    };
-                    let Some(new) = old.checked_add(delta) else {
-                        outcome = Err(Error::Decode(format!("incr {key:?}: overflow")));
-                        return std::future::ready(Op::Nop);
-                    };
-                    outcome = Ok(new);
-                    let data = Bytes::from(new.to_string());
-                    let entry = match base {
-                        Some(e) => Entry { data, ..e },
-                        None => Entry {
-                            data,
-                            expires_at: None,
-                            tags: None,
-                            id: self.shared.next_id.fetch_add(1, Relaxed),
-                        },
-                    };
-                    added_weight = entry.weight(key);
-                    std::future::ready(Op::Put(entry))
-                })
-                .await;
-            if outcome.is_ok() {
-                self.shared.bytes.fetch_add(added_weight, Relaxed);
-                self.changed(key);
-            }
-            outcome
-        })
+        ready(self.incr_now(key, delta))
     }
 
     fn expire<'a>(&'a self, key: &'a str, ttl: Option<Duration>) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            let mut found = false;
-            let mut weight = 0;
-            self.cache
-                .entry_by_ref(key)
-                .and_compute_with(|cur| {
-                    let op = match cur {
-                        None => Op::Nop,
-                        Some(e) => {
-                            found = true;
-                            let e = Entry {
-                                expires_at: deadline(ttl),
-                                ..e.into_value()
-                            };
-                            weight = e.weight(key);
-                            Op::Put(e)
-                        }
-                    };
-                    std::future::ready(op)
-                })
-                .await;
-            // The replaced copy is subtracted by the listener; add the new one.
-            self.shared.bytes.fetch_add(weight, Relaxed);
-            if found {
-                self.changed(key);
-            }
-            Ok(found)
-        })
+        ready(Ok(self.expire_now(key, ttl)))
     }
 
     fn ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<KeyTtl>> {
-        Box::pin(async move {
-            Ok(self
-                .cache
-                .get(key)
-                .await
-                .map_or(KeyTtl::Missing, |e| e.remaining()))
-        })
+        ready(Ok(self
+            .cache
+            .get(key)
+            .map_or(KeyTtl::Missing, |e| remaining(&e))))
     }
 
-    fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move { Ok(self.invalidate_tags_keys(tags).await?.len() as u64) })
-    }
-
-    fn invalidate_tags_keys<'a>(
-        &'a self,
-        tags: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<String>>> {
-        Box::pin(async move {
-            let links: Vec<(String, u64)> = {
-                let mut index = lock(&self.shared.tags);
-                tags.iter()
-                    .filter_map(|t| index.remove(t))
-                    .flat_map(|keys| keys.into_iter())
-                    .collect()
-            };
-            let mut removed = Vec::new();
-            for (key, id) in links {
-                if self.remove_if_id(&key, id).await {
-                    removed.push(key);
-                }
-            }
-            Ok(removed)
-        })
+    fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<Vec<String>>> {
+        ready(Ok(self.invalidate_tags_now(tags)))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(std::future::ready(Ok(())))
+        ready(Ok(()))
     }
 
     fn stats(&self) -> StoreStats {
@@ -597,17 +549,13 @@ impl Store for MemoryStore {
             expirations: self.shared.expirations.load(Relaxed),
             entries: self.cache.entry_count(),
             bytes: self.shared.bytes.load(Relaxed),
-            errors: 0,
+            ..StoreStats::default()
         }
     }
 
     fn reset_stats(&self) {
         self.shared.evictions.store(0, Relaxed);
         self.shared.expirations.store(0, Relaxed);
-    }
-
-    fn as_memory(&self) -> Option<&MemoryStore> {
-        Some(self)
     }
 }
 

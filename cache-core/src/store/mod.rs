@@ -1,42 +1,56 @@
 //! The [`Store`] trait: the object-safe backend interface over bytes, and the built-in stores.
 //!
 //! A [`Cache`](crate::Cache) does everything typed (keys, namespaces, codecs, single-flight,
-//! stats) and hands a store only full keys and framed bytes. A store therefore never needs to
-//! know about prefixes or versions: it stores what it is given, honours TTLs and tags, and
-//! matches glob patterns with the semantics of Redis `SCAN MATCH`.
+//! stats, tags where the store has none) and hands a store only full keys and framed bytes. A
+//! store therefore never needs to know about prefixes or versions: it stores what it is given,
+//! honours TTLs, and declares in [`Store::capabilities`] what else it does natively.
 //!
-//! Every built-in store runs the conformance suite in [`testing`](crate::testing); a custom
-//! store should too.
+//! The required core is small: [`get`](Store::get), [`set`](Store::set), [`add`](Store::add),
+//! [`delete`](Store::delete) and [`ping`](Store::ping). Every other method has a default that
+//! either works for every store (batches as loops, `exists` as a read) or answers
+//! [`Error::Unsupported`]; a store overrides those it declares.
+//!
+//! Every built-in store runs the conformance suite in [`testing`](crate::testing), which reads
+//! the capabilities and runs every check that applies; a custom store should run it too.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::error::Result;
-use crate::stats::StoreStats;
+use crate::error::{Error, Result};
 
+mod bus;
+mod capabilities;
+mod local;
 pub mod memory;
+pub(crate) mod open;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod stats;
 pub mod tiered;
+pub(crate) mod version;
 
+pub use bus::{BusEvent, BusSink, Invalidation, InvalidationBus};
+pub use capabilities::{Capabilities, Capability};
+pub use local::{LocalEntry, LocalRead};
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
-pub use tiered::{
-    Breaker, BreakerState, BusEvent, BusSink, Invalidation, InvalidationBus, TierStats,
-    TieredStore, TieredStoreBuilder,
-};
+pub use stats::StoreStats;
+pub use tiered::{Breaker, BreakerState, TierStats, TieredStore, TieredStoreBuilder};
 
 /// A boxed, `Send` future: the return type of [`Store`] methods, which keeps the trait object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How a value is written: its TTL and the tags it carries.
 ///
-/// Tags are full tag names, already namespaced by the [`Cache`](crate::Cache).
+/// Tags are full tag names, already namespaced by the [`Cache`](crate::Cache); the cache passes
+/// them only to a store that declares [`Capability::NativeTags`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -81,51 +95,118 @@ impl KeyTtl {
     }
 }
 
+/// The answer of a store to an operation it does not declare.
+pub(crate) fn unsupported<'a, T: Send + 'a>(
+    store: &'static str,
+    operation: &'static str,
+) -> BoxFuture<'a, Result<T>> {
+    Box::pin(std::future::ready(Err(Error::Unsupported {
+        store,
+        operation,
+    })))
+}
+
 /// A cache backend over bytes.
 ///
 /// Object-safe: a [`Cache`](crate::Cache) holds an `Arc<dyn Store>`. Keys passed in are full
 /// keys (namespaced); patterns follow Redis glob semantics ([`crate::pattern`]). Methods return
-/// [`Error::Backend`](crate::Error::Backend) or [`Error::Timeout`](crate::Error::Timeout) when the
-/// backend fails; they must never panic or hang past the store's own timeout.
+/// [`Error::Backend`] or [`Error::Timeout`] when the
+/// backend fails, and [`Error::Unsupported`] for what the store does
+/// not do; they must never panic or hang past the store's own timeout.
 ///
-/// Implementing a store (here a thin wrapper that delegates to [`MemoryStore`]):
+/// A minimal store implements five methods (here over a `HashMap`; it has no TTLs, so it
+/// refuses writes that ask for one rather than keep them for ever):
 ///
 /// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
 /// use bytes::Bytes;
-/// use std::time::Duration;
-/// use cache_core::store::{BoxFuture, KeyTtl, MemoryStore, Store, WriteOptions};
-/// use cache_core::{Result, StoreStats};
+/// use cache_core::store::{BoxFuture, Store, WriteOptions};
+/// use cache_core::{Error, Result};
 ///
 /// #[derive(Debug, Default)]
-/// struct Wrapped(MemoryStore);
+/// struct Map(Mutex<HashMap<String, Bytes>>);
 ///
-/// impl Store for Wrapped {
-///     fn name(&self) -> &'static str { "wrapped" }
-///     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> { self.0.get(key) }
-///     fn set<'a>(&'a self, key: &'a str, value: Bytes, opts: &'a WriteOptions) -> BoxFuture<'a, Result<()>> { self.0.set(key, value, opts) }
-///     fn add<'a>(&'a self, key: &'a str, value: Bytes, opts: &'a WriteOptions) -> BoxFuture<'a, Result<bool>> { self.0.add(key, value, opts) }
-///     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> { self.0.delete(key) }
-///     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> { self.0.take(key) }
-///     fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> { self.0.exists(key) }
-///     fn scan<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<Vec<String>>> { self.0.scan(pattern) }
-///     fn delete_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<u64>> { self.0.delete_pattern(pattern) }
-///     fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, Result<i64>> { self.0.incr(key, delta) }
-///     fn expire<'a>(&'a self, key: &'a str, ttl: Option<Duration>) -> BoxFuture<'a, Result<bool>> { self.0.expire(key, ttl) }
-///     fn ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<KeyTtl>> { self.0.ttl(key) }
-///     fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<u64>> { self.0.invalidate_tags(tags) }
-///     fn ping(&self) -> BoxFuture<'_, Result<()>> { self.0.ping() }
-///     fn stats(&self) -> StoreStats { self.0.stats() }
+/// impl Map {
+///     fn put(&self, key: &str, value: Bytes, opts: &WriteOptions, only_new: bool) -> Result<bool> {
+///         if opts.ttl.is_some() {
+///             return Err(Error::Unsupported { store: "map", operation: "set with a TTL" });
+///         }
+///         let mut map = self.0.lock().unwrap();
+///         if only_new && map.contains_key(key) {
+///             return Ok(false);
+///         }
+///         map.insert(key.to_owned(), value);
+///         Ok(true)
+///     }
 /// }
 ///
-/// let cache = cache_core::Cache::builder().store(Wrapped::default()).build_now().unwrap();
-/// # let _ = cache;
+/// impl Store for Map {
+///     fn name(&self) -> &'static str { "map" }
+///     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+///         Box::pin(async move { Ok(self.0.lock().unwrap().get(key).cloned()) })
+///     }
+///     fn set<'a>(&'a self, key: &'a str, value: Bytes, opts: &'a WriteOptions) -> BoxFuture<'a, Result<()>> {
+///         Box::pin(async move { self.put(key, value, opts, false).map(|_| ()) })
+///     }
+///     fn add<'a>(&'a self, key: &'a str, value: Bytes, opts: &'a WriteOptions) -> BoxFuture<'a, Result<bool>> {
+///         Box::pin(async move { self.put(key, value, opts, true) })
+///     }
+///     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+///         Box::pin(async move { Ok(self.0.lock().unwrap().remove(key).is_some()) })
+///     }
+///     fn ping(&self) -> BoxFuture<'_, Result<()>> { Box::pin(async { Ok(()) }) }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let cache = cache_core::Cache::builder().store(Map::default()).build_now()?;
+/// cache.set("k", &1).await?;
+/// assert_eq!(cache.get::<i32>("k").await?, Some(1));
+/// // No pattern scan declared: refused, not pretended.
+/// assert!(matches!(cache.keys("*").await, Err(Error::Unsupported { .. })));
+/// # Ok::<(), cache_core::Error>(()) }).unwrap();
 /// ```
 pub trait Store: Send + Sync + fmt::Debug + 'static {
-    /// A short name for logs and stats (`"memory"`, `"redis"`, …).
+    /// A short name for logs, errors and stats (`"memory"`, `"redis"`, …).
     fn name(&self) -> &'static str;
+
+    /// What the store does beyond the required core; see [`Capability`].
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+    }
 
     /// Reads a value.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>>;
+
+    /// Writes a value, replacing any old one (and its TTL and tags).
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        opts: &'a WriteOptions,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// Writes a value only if the key is absent; returns whether it was written.
+    fn add<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        opts: &'a WriteOptions,
+    ) -> BoxFuture<'a, Result<bool>>;
+
+    /// Deletes a key; returns whether it existed.
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>>;
+
+    /// Checks that the backend answers.
+    fn ping(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// Reads a value from this process's memory without a future, for the typed hit path
+    /// (see [`LocalEntry`]). The default, for stores with no in-process part, is
+    /// [`LocalRead::Unknown`].
+    fn get_local(&self, key: &str) -> LocalRead {
+        let _ = key;
+        LocalRead::Unknown
+    }
 
     /// Reads many values; the result has one slot per key, in order.
     fn get_many<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<Vec<Option<Bytes>>>> {
@@ -137,28 +218,6 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
             Ok(out)
         })
     }
-
-    /// Reads a value with its remaining lifetime (a tiered store bounds its L1 copy by it).
-    /// The default makes two calls; a networked store should answer in one round trip.
-    fn get_with_ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
-        Box::pin(async move {
-            let Some(value) = self.get(key).await? else {
-                return Ok(None);
-            };
-            Ok(match self.ttl(key).await? {
-                KeyTtl::Missing => None,
-                ttl => Some((value, ttl)),
-            })
-        })
-    }
-
-    /// Writes a value, replacing any old one (and its TTL and tags).
-    fn set<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-        opts: &'a WriteOptions,
-    ) -> BoxFuture<'a, Result<()>>;
 
     /// Writes many values with the same options.
     fn set_many<'a>(
@@ -174,17 +233,6 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         })
     }
 
-    /// Writes a value only if the key is absent; returns whether it was written.
-    fn add<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-        opts: &'a WriteOptions,
-    ) -> BoxFuture<'a, Result<bool>>;
-
-    /// Deletes a key; returns whether it existed.
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>>;
-
     /// Deletes many keys; returns how many existed.
     fn delete_many<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
@@ -196,42 +244,28 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         })
     }
 
-    /// Reads and deletes a value atomically.
-    fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>>;
+    /// Returns whether a key exists (the default reads it).
+    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move { Ok(self.get(key).await?.is_some()) })
+    }
 
-    /// Returns whether a key exists.
-    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>>;
+    /// Reads and deletes a value atomically ([`Capability::Take`]).
+    fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        let _ = key;
+        unsupported(self.name(), "take")
+    }
 
-    /// Lists the keys matching a glob pattern.
-    fn scan<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<Vec<String>>>;
+    /// Lists the keys matching a glob pattern ([`Capability::PatternScan`]).
+    fn scan<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
+        let _ = pattern;
+        unsupported(self.name(), "scan")
+    }
 
-    /// Deletes the keys matching a glob pattern; returns how many were deleted.
-    fn delete_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<u64>>;
-
-    /// Adds `delta` to the integer stored at `key` (0 when absent) and returns the new value.
-    /// A value that is not an ASCII integer is an [`Error::Decode`](crate::Error::Decode).
-    fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, Result<i64>>;
-
-    /// Sets (`Some`) or removes (`None`) a key's TTL; returns whether the key exists.
-    fn expire<'a>(&'a self, key: &'a str, ttl: Option<Duration>) -> BoxFuture<'a, Result<bool>>;
-
-    /// Returns a key's remaining lifetime.
-    fn ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<KeyTtl>>;
-
-    /// Deletes every key written with one of `tags`; returns how many were deleted.
-    fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<u64>>;
-
-    /// Like [`invalidate_tags`](Store::invalidate_tags), returning the keys that carried the
-    /// tags (a tiered store tells other processes to drop them from memory). The default
-    /// returns no keys; stores that can list a tag's members should override it.
-    fn invalidate_tags_keys<'a>(
-        &'a self,
-        tags: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<String>>> {
-        Box::pin(async move {
-            self.invalidate_tags(tags).await?;
-            Ok(Vec::new())
-        })
+    /// Deletes the keys matching a glob pattern; returns how many were deleted
+    /// ([`Capability::PatternScan`]).
+    fn delete_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<u64>> {
+        let _ = pattern;
+        unsupported(self.name(), "delete_pattern")
     }
 
     /// Deletes every key matching `pattern` (a namespace such as `app:v1:*`). The default
@@ -241,14 +275,60 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         self.delete_pattern(pattern)
     }
 
-    /// Checks that the backend answers.
-    fn ping(&self) -> BoxFuture<'_, Result<()>>;
+    /// Adds `delta` to the integer stored at `key` (0 when absent) and returns the new value
+    /// ([`Capability::AtomicCounters`]). A value that is not an ASCII integer is an
+    /// [`Error::Decode`].
+    fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, Result<i64>> {
+        let _ = (key, delta);
+        unsupported(self.name(), "incr")
+    }
 
-    /// The store's own counters.
-    fn stats(&self) -> StoreStats;
+    /// Sets (`Some`) or removes (`None`) a key's TTL; returns whether the key exists
+    /// ([`Capability::Expire`]).
+    fn expire<'a>(&'a self, key: &'a str, ttl: Option<Duration>) -> BoxFuture<'a, Result<bool>> {
+        let _ = (key, ttl);
+        unsupported(self.name(), "expire")
+    }
 
-    /// Resets the store's counters (evictions, expirations).
+    /// Returns a key's remaining lifetime ([`Capability::TtlRead`]).
+    fn ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<KeyTtl>> {
+        let _ = key;
+        unsupported(self.name(), "ttl")
+    }
+
+    /// Reads a value with its remaining lifetime ([`Capability::TtlRead`]; a tiered store
+    /// bounds its upper copies by it). The default makes two calls; a networked store should
+    /// answer in one round trip.
+    fn get_with_ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
+        Box::pin(async move {
+            let ttl = self.ttl(key).await?;
+            if ttl == KeyTtl::Missing {
+                return Ok(None);
+            }
+            Ok(self.get(key).await?.map(|v| (v, ttl)))
+        })
+    }
+
+    /// Deletes every key written with one of `tags` and returns those keys
+    /// ([`Capability::NativeTags`]; a tiered store tells other processes to drop them).
+    fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<Vec<String>>> {
+        let _ = tags;
+        unsupported(self.name(), "invalidate_tags")
+    }
+
+    /// The store's own counters, with one row per tier for a tiered store.
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+
+    /// Resets the store's counters (evictions, expirations, per-tier counts).
     fn reset_stats(&self) {}
+
+    /// The bus over which processes sharing this store tell each other what changed, if the
+    /// store offers one (the Redis store's pub/sub). A tiered store over this store uses it.
+    fn invalidation_bus(&self) -> BoxFuture<'_, Result<Option<Arc<dyn InvalidationBus>>>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 
     /// The namespace version shared by every process using this store, if the store keeps one.
     /// A cache built on the store starts at the larger of this and its configured version.
@@ -258,7 +338,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Records a bumped namespace version so that other processes see it (a store shared
-    /// across processes stores it and tells the others). The default does nothing: the bump is
+    /// across processes stores it and announces it). The default does nothing: the bump is
     /// local to this process.
     fn publish_version<'a>(&'a self, prefix: &'a str, version: u64) -> BoxFuture<'a, Result<()>> {
         let _ = (prefix, version);
@@ -267,22 +347,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Registers the cell holding a cache's current version, which the store raises when
     /// another process publishes a newer one. The default does nothing.
-    fn watch_version(&self, prefix: &str, version: std::sync::Weak<std::sync::atomic::AtomicU64>) {
+    fn watch_version(&self, prefix: &str, version: Weak<AtomicU64>) {
         let _ = (prefix, version);
-    }
-
-    /// Per-tier counters, for a tiered store.
-    fn tier_stats(&self) -> Option<TierStats> {
-        None
-    }
-
-    /// This store as a [`TieredStore`], if it is one.
-    fn as_tiered(&self) -> Option<&TieredStore> {
-        None
-    }
-
-    /// This store as a [`MemoryStore`], if it is one (lets the cache take a faster read path).
-    fn as_memory(&self) -> Option<&MemoryStore> {
-        None
     }
 }

@@ -14,6 +14,7 @@
 //! # Ok::<(), cache_core::Error>(()) }).unwrap();
 //! ```
 
+use crate::Cache;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -239,6 +240,31 @@ impl RedisServer {
     pub fn url(&self) -> String {
         let scheme = if self.tls { "rediss" } else { "redis" };
         format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// A cache on this server, in the namespace `prefix`; `url_options` (such as
+    /// `"timeout_ms=250"`, or `""`) go in the URL's query, and `scheme_prefix` before it
+    /// (`"tiered+"` for a memory tier in front, or `""`).
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let server = cache_core::testing::RedisServer::start();
+    /// let cache = server.cache("app", "", "pool=4").await;
+    /// assert_eq!(cache.store().name(), "redis");
+    /// # });
+    /// ```
+    pub async fn cache(&self, prefix: &str, scheme_prefix: &str, url_options: &str) -> Cache {
+        let mut url = format!("{scheme_prefix}{}", self.url());
+        if !url_options.is_empty() {
+            url.push('?');
+            url.push_str(url_options);
+        }
+        Cache::builder()
+            .url(&url)
+            .prefix(prefix)
+            .build()
+            .await
+            .unwrap_or_else(|e| panic!("a cache on {url}: {e}"))
     }
 
     /// The test CA certificate that signed a TLS server's certificate.

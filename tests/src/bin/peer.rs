@@ -7,21 +7,20 @@
 //! - `l1 KEY` → `yes` if the tiered store's memory tier holds the key, else `no`
 //! - `wait_gone KEY` → `watching`, then `gone MICROS` (Unix time when the memory tier stopped
 //!   holding the key) or `timeout` after 10 s
-//! - `stats` → the tier stats as JSON
+//! - `stats` → the store stats (with one row per tier) as JSON
+//! - `version` → `version N`, the namespace version this process sees
 
 use std::time::{Duration, Instant};
 
-use cache_core::{Cache, Store};
+use cache_core::store::LocalRead;
+use cache_core::Cache;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 async fn in_l1(cache: &Cache, key: &str) -> bool {
-    let Some(tiered) = cache.store().as_tiered() else {
-        return false;
-    };
     let Ok(full) = cache.full_key(key) else {
         return false;
     };
-    tiered.l1().exists(&full).await.unwrap_or(false)
+    matches!(cache.store().get_local(&full), LocalRead::Hit(_))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -75,9 +74,10 @@ async fn main() {
                 }
             }
             "stats" => {
-                let s = cache.store().tier_stats();
+                let s = cache.store().stats();
                 println!("{}", serde_json::to_string(&s).unwrap_or_default());
             }
+            "version" => println!("version {}", cache.version()),
             "quit" => break,
             other => println!("error unknown command {other:?}"),
         }

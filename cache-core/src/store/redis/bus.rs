@@ -20,8 +20,8 @@ use fred::types::Builder;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::error::{Error, Result};
-use crate::store::tiered::{BusEvent, BusSink, Invalidation, InvalidationBus};
 use crate::store::BoxFuture;
+use crate::store::{BusEvent, BusSink, Invalidation, InvalidationBus};
 
 /// The channel every instance publishes invalidations on. Messages carry full (namespaced)
 /// keys, so instances of other namespaces on the same server ignore what is not theirs.

@@ -13,98 +13,42 @@
 //!   invalidating a tag deletes a key only while it still holds the write that carried the tag
 //!   (a key re-written since is left alone), checked and deleted atomically by a script.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use fred::prelude::{
-    ClientLike, Error as FredError, ErrorKind, Expiration, KeysInterface, Pool, ReconnectPolicy,
-    ServerConfig,
+    ClientLike, Error as FredError, ErrorKind, KeysInterface, Pool, ReconnectPolicy, ServerConfig,
 };
 use fred::types::scan::Scanner;
 use fred::types::scripts::Script;
 use fred::types::{Builder, Value};
-use futures_util::future::try_join_all;
-use futures_util::StreamExt;
 
-use super::{BoxFuture, KeyTtl, Store, WriteOptions};
-use crate::error::{Error, Result};
-use crate::stats::StoreStats;
+use scripts::Scripts;
+use tags::unmark;
 
-mod bus;
-mod url;
-
-pub use bus::{RedisBus, CHANNEL};
-
-/// First byte of a tagged value's marker; framed values start with `0xCA`, counters with a digit.
-const TAG_MARK: u8 = 0xCB;
-/// Marker length: `0xCB` and a write id as 16 hex digits.
-const MARK_LEN: usize = 17;
 /// Keys per `SCAN` page.
 const SCAN_COUNT: u32 = 1000;
 /// Keys per `UNLINK`/`MGET`/script call.
 const BATCH: usize = 500;
+use futures_util::future::try_join_all;
+use futures_util::StreamExt;
 
-/// Adds a tagged key to a tag hash and stretches the hash's expiry to cover it.
-/// KEYS[1]: tag; ARGV[1]: member TTL in ms (0: persistent); ARGV[2..]: key, write id pairs.
-const TAG_ADD: &str = r"
-local existed = redis.call('EXISTS', KEYS[1])
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local ttl = tonumber(ARGV[1])
-if ttl == 0 then
-  redis.call('PERSIST', KEYS[1])
-else
-  local cur = redis.call('PTTL', KEYS[1])
-  if existed == 0 or (cur >= 0 and cur < ttl) then redis.call('PEXPIRE', KEYS[1], ttl) end
-end
-return 1
-";
+use super::version::VersionCells;
+use super::StoreStats;
+use super::{
+    BoxFuture, BusEvent, Capabilities, Capability, Invalidation, InvalidationBus, KeyTtl, Store,
+    WriteOptions,
+};
+use crate::error::{Error, Result};
 
-/// Removes a tag and returns its members as a flat `key, id, ...` array.
-const TAG_POP: &str = r"
-local members = redis.call('HGETALL', KEYS[1])
-redis.call('UNLINK', KEYS[1])
-return members
-";
+mod bus;
+mod scripts;
+mod tags;
+mod url;
 
-/// Deletes each key that still holds the write with the given id; returns the deleted keys.
-/// KEYS: keys of one slot; ARGV[i]: the write id for KEYS[i].
-const DELETE_IF_WRITE: &str = r"
-local deleted = {}
-for i, k in ipairs(KEYS) do
-  local head = redis.pcall('GETRANGE', k, 0, 16)
-  if type(head) == 'string' and head == (string.char(203) .. ARGV[i]) then
-    redis.call('UNLINK', k)
-    deleted[#deleted + 1] = k
-  end
-end
-return deleted
-";
-
-/// Raises a shared namespace version, never lowers it. KEYS[1]: version key; ARGV[1]: version.
-const RAISE_VERSION: &str = r"
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-local v = tonumber(ARGV[1])
-if v > cur then redis.call('SET', KEYS[1], ARGV[1]) return v end
-return cur
-";
-
-/// `PERSIST` that reports whether the key exists (PERSIST alone says 0 for a persistent key).
-const PERSIST_EXISTING: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('PERSIST', KEYS[1])
-  return 1
-end
-return 0
-";
-
-struct Scripts {
-    tag_add: Script,
-    tag_pop: Script,
-    delete_if_write: Script,
-    persist: Script,
-    raise_version: Script,
-}
+pub use bus::{RedisBus, CHANNEL};
 
 /// The Redis store: standalone, Cluster or Sentinel, chosen by URL.
 ///
@@ -153,15 +97,12 @@ struct BusCell {
     pool: Pool,
     url: String,
     origin: u64,
-    cell: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<RedisBus>>>,
-    versions: std::sync::Arc<std::sync::Mutex<VersionCells>>,
+    cell: Arc<tokio::sync::OnceCell<Arc<RedisBus>>>,
+    versions: Arc<VersionCells>,
 }
 
-type VersionCells =
-    std::collections::HashMap<String, Vec<std::sync::Weak<std::sync::atomic::AtomicU64>>>;
-
 impl BusCell {
-    async fn get(&self) -> Result<std::sync::Arc<RedisBus>> {
+    async fn get(&self) -> Result<Arc<RedisBus>> {
         self.cell
             .get_or_try_init(|| async {
                 let bus = RedisBus::start(
@@ -171,43 +112,21 @@ impl BusCell {
                     self.url.clone(),
                 )
                 .await?;
-                let versions = std::sync::Arc::downgrade(&self.versions);
-                crate::store::InvalidationBus::subscribe(
-                    &bus,
-                    std::sync::Arc::new(move |event| {
-                        if let (
-                            crate::store::BusEvent::Message(crate::store::Invalidation::Version {
-                                prefix,
-                                version,
-                            }),
-                            Some(cells),
-                        ) = (&event, versions.upgrade())
-                        {
-                            raise(&cells, prefix, *version);
-                        }
-                        Box::pin(std::future::ready(()))
-                    }),
-                );
-                Ok(std::sync::Arc::new(bus))
+                let versions = Arc::downgrade(&self.versions);
+                bus.subscribe(Arc::new(move |event| {
+                    if let (
+                        BusEvent::Message(Invalidation::Version { prefix, version }),
+                        Some(cells),
+                    ) = (&event, versions.upgrade())
+                    {
+                        cells.raise(prefix, *version);
+                    }
+                    Box::pin(std::future::ready(()))
+                }));
+                Ok(Arc::new(bus))
             })
             .await
             .cloned()
-    }
-}
-
-/// Raises every live version cell of `prefix` to at least `version`.
-fn raise(cells: &std::sync::Mutex<VersionCells>, prefix: &str, version: u64) {
-    let mut cells = cells
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(list) = cells.get_mut(prefix) {
-        list.retain(|c| match c.upgrade() {
-            Some(cell) => {
-                cell.fetch_max(version, Relaxed);
-                true
-            }
-            None => false,
-        });
     }
 }
 
@@ -327,21 +246,15 @@ impl RedisStore {
             cluster: u.topology == url::Topology::Cluster,
             timeout: u.timeout,
             url: u.redacted.clone(),
-            scripts: Scripts {
-                tag_add: Script::from_lua(TAG_ADD),
-                tag_pop: Script::from_lua(TAG_POP),
-                delete_if_write: Script::from_lua(DELETE_IF_WRITE),
-                persist: Script::from_lua(PERSIST_EXISTING),
-                raise_version: Script::from_lua(RAISE_VERSION),
-            },
+            scripts: Scripts::new(),
             next_id: AtomicU64::new(random_seed()),
             bus: BusCell {
                 builder,
                 pool: pool_for_bus,
                 url: u.redacted.clone(),
                 origin: random_seed(),
-                cell: std::sync::Arc::default(),
-                versions: std::sync::Arc::default(),
+                cell: Arc::default(),
+                versions: Arc::default(),
             },
         })
     }
@@ -358,7 +271,7 @@ impl RedisStore {
     /// # let _ = bus;
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
-    pub async fn bus(&self) -> Result<std::sync::Arc<RedisBus>> {
+    pub async fn bus(&self) -> Result<Arc<RedisBus>> {
         self.bus.get().await
     }
 
@@ -441,10 +354,6 @@ impl RedisStore {
             .collect()
     }
 
-    fn new_write_id(&self) -> String {
-        format!("{:016x}", self.next_id.fetch_add(1, Relaxed))
-    }
-
     async fn eval<R: fred::types::FromValue>(
         &self,
         script: &Script,
@@ -453,55 +362,6 @@ impl RedisStore {
     ) -> Result<R> {
         self.run(script.evalsha_with_reload(self.pool.next(), keys, args))
             .await
-    }
-
-    /// Writes `value`, behind a tag marker holding `id` when tagged; returns whether it was
-    /// written (`nx`: only if absent).
-    async fn write(
-        &self,
-        key: &str,
-        value: Bytes,
-        opts: &WriteOptions,
-        nx: bool,
-        id: Option<&str>,
-    ) -> Result<bool> {
-        let value = match id {
-            None => value,
-            Some(id) => {
-                let mut v = Vec::with_capacity(MARK_LEN + value.len());
-                v.push(TAG_MARK);
-                v.extend_from_slice(id.as_bytes());
-                v.extend_from_slice(&value);
-                Bytes::from(v)
-            }
-        };
-        let expire = opts.ttl.map(|t| Expiration::PX(millis(t)));
-        let nx = nx.then_some(fred::prelude::SetOptions::NX);
-        let written: Option<String> = self
-            .run(self.pool.next().set(key, value, expire, nx, false))
-            .await?;
-        Ok(written.is_some())
-    }
-
-    /// Adds `(key, id)` pairs to each tag of `opts`.
-    async fn link_tags(&self, pairs: &[(&str, String)], opts: &WriteOptions) -> Result<()> {
-        if pairs.is_empty() {
-            return Ok(());
-        }
-        let ttl = opts.ttl.map_or(0, millis).to_string();
-        let mut args = Vec::with_capacity(1 + 2 * pairs.len());
-        args.push(ttl);
-        for (k, id) in pairs {
-            args.push((*k).to_owned());
-            args.push(id.clone());
-        }
-        try_join_all(
-            opts.tags.iter().map(|tag| {
-                self.eval::<i64>(&self.scripts.tag_add, vec![tag.clone()], args.clone())
-            }),
-        )
-        .await?;
-        Ok(())
     }
 
     async fn unlink_keys(&self, keys: &[String]) -> Result<u64> {
@@ -546,15 +406,6 @@ impl RedisStore {
     }
 }
 
-/// Strips the tag marker of a tagged value.
-fn unmark(b: Bytes) -> Bytes {
-    if b.len() >= MARK_LEN && b[0] == TAG_MARK {
-        b.slice(MARK_LEN..)
-    } else {
-        b
-    }
-}
-
 fn is_not_integer(e: &FredError) -> bool {
     let d = e.details().to_ascii_lowercase();
     d.contains("not an integer") || d.contains("overflow") || d.contains("wrongtype")
@@ -563,6 +414,28 @@ fn is_not_integer(e: &FredError) -> bool {
 impl Store for RedisStore {
     fn name(&self) -> &'static str {
         "redis"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        [
+            Capability::PatternScan,
+            Capability::NativeTags,
+            Capability::AtomicCounters,
+            Capability::TtlRead,
+            Capability::Expire,
+            Capability::Take,
+            Capability::Batches,
+            Capability::Shared,
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn invalidation_bus(&self) -> BoxFuture<'_, Result<Option<Arc<dyn InvalidationBus>>>> {
+        Box::pin(async move {
+            let bus: Arc<dyn InvalidationBus> = self.bus.get().await?;
+            Ok(Some(bus))
+        })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
@@ -759,46 +632,60 @@ impl Store for RedisStore {
         })
     }
 
-    fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move { Ok(self.invalidate_tags_keys(tags).await?.len() as u64) })
-    }
-
-    fn invalidate_tags_keys<'a>(
-        &'a self,
-        tags: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<String>>> {
-        RedisStore::invalidate_tags_keys(self, tags)
+    fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(self.pop_tags(tags))
     }
 
     fn get_with_ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
-        RedisStore::get_with_ttl(self, key)
+        // GET and PTTL pipelined: one round trip.
+        Box::pin(async move {
+            let pipe = self.pool.next().pipeline();
+            self.run(pipe.get::<(), _>(key)).await?;
+            self.run(pipe.pttl::<(), _>(key)).await?;
+            let (value, ms): (Option<Bytes>, i64) = self.run(pipe.all()).await?;
+            let ttl = match ms {
+                -2 => return Ok(None), // expired between the two commands
+                ms if ms >= 0 => KeyTtl::Expires(Duration::from_millis(ms.unsigned_abs())),
+                _ => KeyTtl::Persistent,
+            };
+            Ok(value.map(|v| (unmark(v), ttl)))
+        })
     }
 
+    /// The namespace version shared by every process on this Redis (key `{prefix}:version`).
     fn load_version<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
-        RedisStore::load_version(self, prefix)
+        Box::pin(async move {
+            let v: Option<String> = self
+                .run(self.pool.next().get(format!("{prefix}:version")))
+                .await?;
+            // A foreign value under the key is ignored rather than trusted.
+            Ok(v.and_then(|v| v.parse().ok()))
+        })
     }
 
     fn publish_version<'a>(&'a self, prefix: &'a str, version: u64) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            RedisStore::publish_version(self, prefix, version).await?;
-            raise(&self.bus.versions, prefix, version);
+            // Raised in Redis (never lowered), then announced: a process that missed the
+            // message still reads it on its next resync.
+            let _: Value = self
+                .eval(
+                    &self.scripts.raise_version,
+                    vec![format!("{prefix}:version")],
+                    vec![version.to_string()],
+                )
+                .await?;
+            self.bus.versions.raise(prefix, version);
             let bus = self.bus.get().await?;
-            let message = crate::store::Invalidation::Version {
+            let message = Invalidation::Version {
                 prefix: prefix.to_owned(),
                 version,
             };
-            crate::store::InvalidationBus::publish(&*bus, &message).await
+            bus.publish(&message).await
         })
     }
 
-    fn watch_version(&self, prefix: &str, version: std::sync::Weak<std::sync::atomic::AtomicU64>) {
-        self.bus
-            .versions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(prefix.to_owned())
-            .or_default()
-            .push(version);
+    fn watch_version(&self, prefix: &str, version: Weak<AtomicU64>) {
+        self.bus.versions.watch(prefix, version);
         // Listen for other processes' bumps; without a runtime (a sync build) the first
         // publish starts the bus instead.
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -823,128 +710,6 @@ impl Store for RedisStore {
     }
 }
 
-/// Operations beyond the base [`Store`] trait: one-round-trip reads with TTL, tag invalidation
-/// that reports the deleted keys, and a namespace version shared through Redis.
-impl RedisStore {
-    /// Reads a value and its remaining lifetime in one round trip (`GET` and `PTTL`
-    /// pipelined).
-    ///
-    /// ```no_run
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use cache_core::store::RedisStore;
-    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// assert!(store.get_with_ttl("missing").await?.is_none());
-    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
-    /// ```
-    pub fn get_with_ttl<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
-        Box::pin(async move {
-            let pipe = self.pool.next().pipeline();
-            self.run(pipe.get::<(), _>(key)).await?;
-            self.run(pipe.pttl::<(), _>(key)).await?;
-            let (value, ms): (Option<Bytes>, i64) = self.run(pipe.all()).await?;
-            let ttl = match ms {
-                -2 => return Ok(None), // expired between the two commands
-                ms if ms >= 0 => KeyTtl::Expires(Duration::from_millis(ms.unsigned_abs())),
-                _ => KeyTtl::Persistent,
-            };
-            Ok(value.map(|v| (unmark(v), ttl)))
-        })
-    }
-
-    /// Deletes every key still written with one of `tags` and returns those keys (each
-    /// tag is removed atomically with the listing of its members).
-    ///
-    /// ```no_run
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use cache_core::store::RedisStore;
-    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// let deleted = store.invalidate_tags_keys(&["app:t:users".to_owned()]).await?;
-    /// # let _ = deleted;
-    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
-    /// ```
-    pub fn invalidate_tags_keys<'a>(
-        &'a self,
-        tags: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<String>>> {
-        Box::pin(async move {
-            let popped = try_join_all(tags.iter().map(|t| {
-                self.eval::<Vec<Value>>(&self.scripts.tag_pop, vec![t.clone()], Vec::new())
-            }))
-            .await?;
-            let mut keys = Vec::new();
-            let mut ids = Vec::new();
-            for flat in popped {
-                let mut it = flat.into_iter();
-                while let (Some(k), Some(id)) = (it.next(), it.next()) {
-                    // Members that are not text were not written by us.
-                    if let (Some(k), Some(id)) = (k.into_string(), id.into_string()) {
-                        keys.push(k);
-                        ids.push(id);
-                    }
-                }
-            }
-            let groups = self.batches(keys.iter().enumerate());
-            let deleted = try_join_all(groups.into_iter().map(|idx| {
-                let k: Vec<String> = idx.iter().map(|&i| keys[i].clone()).collect();
-                let a: Vec<String> = idx.iter().map(|&i| ids[i].clone()).collect();
-                self.eval::<Vec<String>>(&self.scripts.delete_if_write, k, a)
-            }))
-            .await?;
-            Ok(deleted.into_iter().flatten().collect())
-        })
-    }
-
-    /// The namespace version shared by every process on this Redis (key `{prefix}:version`),
-    /// if one was published.
-    ///
-    /// ```no_run
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use cache_core::store::RedisStore;
-    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// store.publish_version("app", 3).await?;
-    /// assert!(store.load_version("app").await?.unwrap() >= 3);
-    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
-    /// ```
-    pub fn load_version<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
-        Box::pin(async move {
-            let v: Option<String> = self
-                .run(self.pool.next().get(format!("{prefix}:version")))
-                .await?;
-            // A foreign value under the key is ignored rather than trusted.
-            Ok(v.and_then(|v| v.parse().ok()))
-        })
-    }
-
-    /// Raises the shared namespace version to `version` (never lowers it).
-    ///
-    /// ```no_run
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use cache_core::store::RedisStore;
-    /// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// store.publish_version("app", 2).await?;
-    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
-    /// ```
-    pub fn publish_version<'a>(
-        &'a self,
-        prefix: &'a str,
-        version: u64,
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            let _: Value = self
-                .eval(
-                    &self.scripts.raise_version,
-                    vec![format!("{prefix}:version")],
-                    vec![version.to_string()],
-                )
-                .await?;
-            Ok(())
-        })
-    }
-}
-
 impl Drop for RedisStore {
     fn drop(&mut self) {
         // Stop the connection tasks (and their reconnect loops) with the store.
@@ -960,21 +725,6 @@ impl Drop for RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn markers_are_stripped_only_when_present() {
-        let framed = Bytes::from_static(b"\xCA\x01\x01\x00\"x\"");
-        assert_eq!(unmark(framed.clone()), framed);
-        let mut marked = vec![TAG_MARK];
-        marked.extend_from_slice(b"00000000000000ff");
-        marked.extend_from_slice(&framed);
-        assert_eq!(unmark(Bytes::from(marked)), framed);
-        // Too short to carry a marker: passed on as is (and refused by the frame decoder).
-        assert_eq!(
-            unmark(Bytes::from_static(b"\xCBab")),
-            Bytes::from_static(b"\xCBab")
-        );
-    }
 
     #[test]
     fn ttls_round_up_to_a_millisecond() {

@@ -112,6 +112,7 @@ impl Repo {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone)]
 pub struct Self2(u64);
 
 pub trait Loader {

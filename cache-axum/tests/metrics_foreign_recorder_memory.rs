@@ -1,6 +1,6 @@
 //! `/metrics` when the application installed its own `metrics` recorder first: no panic, the
 //! cache gauges are still rendered, and the text says why the rest is missing.
-//! Run with: cargo test -p cache-axum --test metrics_foreign_recorder
+//! Run with: cargo test -p cache-axum --test metrics_foreign_recorder_memory
 
 use cache_axum::observe::{install_recorder, render_metrics};
 use cache_core::Cache;

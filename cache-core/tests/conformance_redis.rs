@@ -1,4 +1,5 @@
-//! The store conformance suite on real Redis: a standalone server and a 3-master cluster.
+//! The store conformance suite on real Redis: a standalone server and a 3-master cluster, and
+//! tiered stacks over them (memory over Redis; memory over memory over Redis).
 
 use std::sync::Arc;
 
@@ -37,4 +38,14 @@ async fn tiered_over_redis_standalone_passes_the_conformance_suite() {
 async fn tiered_over_redis_cluster_passes_the_conformance_suite() {
     let cluster = RedisCluster::start(3);
     testing::conformance(store_from(&format!("tiered+{}", cluster.url())).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_tiers_memory_memory_redis_pass_the_conformance_suite() {
+    let server = RedisServer::start();
+    let url = format!("tiers:mem://?max_entries=10000|mem://|{}", server.url());
+    let store = store_from(&url).await;
+    assert_eq!(store.stats().tiers.len(), 3);
+    let ran = testing::conformance(store).await;
+    assert!(ran.contains(&"tags") && ran.contains(&"expire"), "{ran:?}");
 }

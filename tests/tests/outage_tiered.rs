@@ -9,8 +9,26 @@ use cache_core::testing::RedisServer;
 use cache_core::Cache;
 use cache_e2e::Peer;
 
-fn tier(cache: &Cache) -> cache_core::store::TierStats {
-    cache.store().tier_stats().expect("a tiered store")
+/// The counters of the shared (Redis) tier.
+#[derive(Debug, Clone, Copy)]
+struct Shared {
+    l2_hits: u64,
+    l2_errors: u64,
+    breaker_open: u64,
+    breaker_opens: u64,
+    pending: u64,
+}
+
+fn tier(cache: &Cache) -> Shared {
+    let stats = cache.store().stats();
+    let t = stats.tiers.last().expect("a tiered store");
+    Shared {
+        l2_hits: t.hits,
+        l2_errors: t.errors,
+        breaker_open: u64::from(t.breaker == BreakerState::Open),
+        breaker_opens: t.breaker_opens,
+        pending: t.pending,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,12 +259,7 @@ async fn delete_queued_during_outage(
     assert!(local.delete("k").await.unwrap());
     assert_eq!(tier(&local).pending, 1, "the delete is queued for Redis");
     server.restart();
-    let direct = Cache::builder()
-        .url(server.url())
-        .prefix("q")
-        .build()
-        .await
-        .unwrap();
+    let direct = server.cache("q", "", "").await;
     direct.set("k", &2).await.unwrap();
     (server, local, direct)
 }
@@ -320,7 +333,7 @@ async fn an_abandoned_probe_does_not_keep_redis_out_of_use() {
         .build()
         .await
         .unwrap();
-    let breaker = || local.store().as_tiered().unwrap().breaker().state();
+    let breaker = || local.store().stats().tiers[1].breaker;
     server.pause();
     // A call times out at Redis: the breaker opens. It still answers (from memory).
     assert_eq!(local.get::<i32>("a").await.unwrap(), None);

@@ -1,5 +1,5 @@
 //! Stats JSON, Prometheus text, per-route counts and the dashboard's purge endpoint, over real
-//! TCP. Run with: cargo test -p cache-axum --test observe
+//! TCP. Run with: cargo test -p cache-axum --test observe_memory
 
 use std::net::SocketAddr;
 
@@ -93,7 +93,7 @@ async fn stats_json_reports_cache_routes_functions_and_invalidations() {
     assert!(s["cache"]["hits"].as_u64().unwrap() >= 1, "{s}");
     assert!(s["cache"]["entries"].as_u64().is_some(), "{s}");
     assert!(s["hit_ratio"].as_f64().unwrap() > 0.0, "{s}");
-    assert!(s["tiers"].is_null());
+    assert_eq!(s["tiers"], serde_json::json!([]));
     let routes = s["routes"].as_array().unwrap();
     let items = routes.iter().find(|r| r["route"] == "/items/{id}").unwrap();
     assert_eq!(
@@ -108,7 +108,10 @@ async fn stats_json_reports_cache_routes_functions_and_invalidations() {
         .iter()
         .all(|r| !r["route"].as_str().unwrap().starts_with("/cache")));
     let f = s["functions"].as_array().unwrap();
-    let item_fn = f.iter().find(|f| f["name"] == "observe::item").unwrap();
+    let item_fn = f
+        .iter()
+        .find(|f| f["name"] == "observe_memory::item")
+        .unwrap();
     // Function counts are process-wide: other tests call `item` too.
     assert!(item_fn["misses"].as_u64().unwrap() >= 1, "{s}");
     let inv = s["invalidations"].as_array().unwrap();
@@ -139,7 +142,7 @@ async fn metrics_text_has_cache_counters_and_route_counts() {
         "{text}"
     );
     assert!(
-        text.contains("cache_function_misses_total{function=\"observe::item\"}"),
+        text.contains("cache_function_misses_total{function=\"observe_memory::item\"}"),
         "{text}"
     );
 }

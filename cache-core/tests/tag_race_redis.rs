@@ -3,23 +3,13 @@
 //! find no link and leave the value behind.
 
 use cache_core::testing::RedisServer;
-use cache_core::{Cache, SetOptions};
+use cache_core::SetOptions;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visible_tagged_value_is_always_purged_by_its_tag() {
     let server = RedisServer::start();
-    let writer = Cache::builder()
-        .url(server.url())
-        .prefix("race")
-        .build()
-        .await
-        .unwrap();
-    let reader = Cache::builder()
-        .url(server.url())
-        .prefix("race")
-        .build()
-        .await
-        .unwrap();
+    let writer = server.cache("race", "", "").await;
+    let reader = server.cache("race", "", "").await;
     for i in 0..200 {
         let key = format!("k{i}");
         let tag = format!("t{i}");

@@ -1,8 +1,8 @@
-//! Behaviour of the `Cache` handle on the in-memory store: TTLs, bounds, namespaces, escaping,
-//! versions, single-flight and corrupt values.
+//! What only the in-memory store does, through the `Cache` handle: expiry and eviction counts,
+//! byte and entry bounds, TTLs beyond the clock, escaping, signing and compression, and the
+//! tag-index race. What every store does (namespaces, single flight, corrupt values, stale
+//! values) is in the conformance suite (`conformance_memory.rs`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -38,7 +38,7 @@ async fn ttl_expiry_removes_the_value_and_counts_it() {
     // moka's timer wheel sweeps expired entries at about one-second granularity (reads see the
     // expiry exactly, as asserted above); poll its maintenance until the sweep has run.
     for _ in 0..100 {
-        store.run_pending_tasks().await;
+        store.run_pending_tasks();
         if cache.stats().expirations == 1 {
             break;
         }
@@ -90,7 +90,7 @@ async fn byte_bound_holds_after_inserting_ten_times_the_bound() {
     for i in 0..10_000 {
         cache.set(&format!("k{i}"), &value).await.unwrap();
     }
-    store.run_pending_tasks().await;
+    store.run_pending_tasks();
     let stats = cache.stats();
     assert!(
         stats.bytes <= BOUND + BOUND / 10,
@@ -112,30 +112,8 @@ async fn entry_bound_holds() {
     for i in 0..1000 {
         cache.set(&format!("k{i}"), &i).await.unwrap();
     }
-    store.run_pending_tasks().await;
+    store.run_pending_tasks();
     assert!(cache.stats().entries <= 100, "{}", cache.stats().entries);
-}
-
-#[tokio::test]
-async fn pattern_delete_never_crosses_namespaces_or_versions() {
-    let store = MemoryStore::new();
-    let a1 = cache_on(&store, "a", 1);
-    let a2 = cache_on(&store, "a", 2);
-    let b1 = cache_on(&store, "b", 1);
-    // A prefix that starts like another one must not be reached either.
-    let ab = cache_on(&store, "ab", 1);
-    for c in [&a1, &a2, &b1, &ab] {
-        c.set("user:1", &1).await.unwrap();
-        c.set("user:2", &2).await.unwrap();
-    }
-    assert_eq!(a1.delete_pattern("*").await.unwrap(), 2);
-    assert_eq!(a1.keys("*").await.unwrap().len(), 0);
-    for c in [&a2, &b1, &ab] {
-        assert_eq!(c.keys("user:*").await.unwrap(), ["user:1", "user:2"]);
-    }
-    assert_eq!(a2.clear().await.unwrap(), 2);
-    assert_eq!(b1.keys("*").await.unwrap().len(), 2);
-    assert_eq!(ab.keys("*").await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -191,191 +169,6 @@ async fn version_bump_hides_every_older_entry_for_every_clone() {
     }
     cache.set("k0", &100).await.unwrap();
     assert_eq!(clone.get::<i32>("k0").await.unwrap(), Some(100));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thousand_concurrent_get_or_set_run_the_loader_once() {
-    let cache = Cache::memory();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..1000)
-        .map(|_| {
-            let cache = cache.clone();
-            let calls = calls.clone();
-            tokio::spawn(async move {
-                cache
-                    .get_or_set("cold", (), || async move {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        "loaded".to_string()
-                    })
-                    .await
-            })
-        })
-        .collect();
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), "loaded");
-    }
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert!(!cache.__in_flight("cold"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_loader_error_reaches_every_waiter_and_caches_nothing() {
-    let cache = Cache::memory();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let cache = cache.clone();
-            let calls = calls.clone();
-            tokio::spawn(async move {
-                cache
-                    .try_get_or_set::<u32, String, _, _>("k", (), || async move {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        Err("database down".to_string())
-                    })
-                    .await
-            })
-        })
-        .collect();
-    for t in tasks {
-        assert_eq!(*t.await.unwrap().unwrap_err(), "database down");
-    }
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        1,
-        "waiters ran their own loaders"
-    );
-    assert!(!cache.exists("k").await.unwrap(), "an error was cached");
-    // The key is not poisoned: the next load runs and succeeds.
-    let v = cache
-        .try_get_or_set::<u32, String, _, _>("k", (), || async { Ok(5) })
-        .await
-        .unwrap();
-    assert_eq!(v, 5);
-    assert_eq!(cache.get::<u32>("k").await.unwrap(), Some(5));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_panicking_loader_does_not_poison_the_key() {
-    let cache = Cache::memory();
-    let leader = {
-        let cache = cache.clone();
-        tokio::spawn(async move {
-            cache
-                .get_or_set::<u32, _, _>("p", (), || async {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    panic!("loader bug");
-                })
-                .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    // A waiter that joined the doomed flight takes over and loads the value itself.
-    let waiter = {
-        let cache = cache.clone();
-        tokio::spawn(async move { cache.get_or_set("p", (), || async { 9u32 }).await })
-    };
-    assert!(leader.await.unwrap_err().is_panic());
-    assert_eq!(waiter.await.unwrap(), 9);
-    assert_eq!(cache.get_or_set("p", (), || async { 1u32 }).await, 9);
-    assert!(!cache.__in_flight("p"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_leader_does_not_hang_its_waiters() {
-    let cache = Cache::memory();
-    let leader = {
-        let cache = cache.clone();
-        tokio::spawn(async move {
-            cache
-                .get_or_set("d", (), || async {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    0u32
-                })
-                .await
-        })
-    };
-    // Wait until the leader's load is in flight, then start a waiter and drop the leader.
-    while !cache.__in_flight("d") {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let waiter = {
-        let cache = cache.clone();
-        tokio::spawn(async move { cache.get_or_set("d", (), || async { 42u32 }).await })
-    };
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    leader.abort();
-    // Bounded so a regression fails instead of hanging the suite.
-    let got = tokio::time::timeout(Duration::from_secs(30), waiter)
-        .await
-        .expect("waiter hung after its leader was dropped")
-        .unwrap();
-    assert_eq!(got, 42);
-}
-
-#[tokio::test]
-async fn a_corrupt_value_is_a_counted_miss_and_is_replaced() {
-    let store = MemoryStore::new();
-    let cache = cache_on(&store, "c", 1);
-    let full = cache.full_key("user:1").unwrap();
-    store
-        .set(
-            &full,
-            Bytes::from_static(b"\xCA\x01\x01\x00{\"trunc"),
-            &WriteOptions::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(cache.get::<String>("user:1").await.unwrap(), None);
-    assert_eq!(cache.stats().decode_errors, 1);
-    assert_eq!(cache.stats().misses, 1);
-    // get_or_set treats it as a miss, loads, and overwrites it.
-    let v = cache
-        .get_or_set("user:1", (), || async { "fresh".to_string() })
-        .await;
-    assert_eq!(v, "fresh");
-    assert_eq!(
-        cache.get::<String>("user:1").await.unwrap().as_deref(),
-        Some("fresh")
-    );
-}
-
-#[tokio::test]
-async fn stale_values_are_served_to_waiters_while_one_caller_refreshes() {
-    let cache = Cache::memory();
-    let opts = SetOptions::new()
-        .ttl(Duration::from_millis(100))
-        .stale(Duration::from_secs(30));
-    assert_eq!(
-        cache.get_or_set("s", opts.clone(), || async { 1u32 }).await,
-        1
-    );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    // Past the TTL: a plain get sees nothing fresh...
-    assert_eq!(cache.get::<u32>("s").await.unwrap(), None);
-    // ...one caller refreshes while a concurrent caller is served the stale value.
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-    let refresher = {
-        let cache = cache.clone();
-        let opts = opts.clone();
-        tokio::spawn(async move {
-            cache
-                .get_or_set("s", opts, || async move {
-                    let _ = started_tx.send(());
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    2u32
-                })
-                .await
-        })
-    };
-    started_rx.await.unwrap();
-    assert_eq!(
-        cache.get_or_set("s", opts.clone(), || async { 3u32 }).await,
-        1
-    );
-    assert_eq!(refresher.await.unwrap(), 2);
-    assert_eq!(cache.get::<u32>("s").await.unwrap(), Some(2));
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! `EtagLayer` over real TCP. Run with: cargo test -p cache-axum --test etag
+//! `EtagLayer` over real TCP. Run with: cargo test -p cache-axum --test etag_memory
 
 mod support;
 

@@ -25,22 +25,22 @@ static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
 
 #[tokio::test]
 async fn cached_functions_count_hits_and_misses_under_their_names() {
-    assert_eq!(counts("fn_stats::double"), (0, 0));
+    assert_eq!(counts("fn_stats_memory::double"), (0, 0));
     assert_eq!(double(2).await, 4); // miss
     assert_eq!(double(2).await, 4); // hit
     assert_eq!(double(2).await, 4); // hit
     assert_eq!(double(3).await, 6); // miss
-    assert_eq!(counts("fn_stats::double"), (2, 2));
+    assert_eq!(counts("fn_stats_memory::double"), (2, 2));
     let f = functions();
     let names: Vec<_> = f.iter().map(|f| f.name.as_str()).collect();
-    assert!(names.contains(&"fn_stats::double"), "{names:?}");
+    assert!(names.contains(&"fn_stats_memory::double"), "{names:?}");
 
     // `None` is not stored: every call runs the body.
     assert_eq!(maybe(0).await, None);
     assert_eq!(maybe(0).await, None);
-    assert_eq!(counts("fn_stats::maybe"), (0, 2));
+    assert_eq!(counts("fn_stats_memory::maybe"), (0, 2));
     assert_eq!(
-        counts("fn_stats::double"),
+        counts("fn_stats_memory::double"),
         (2, 2),
         "counts are per function"
     );
@@ -123,7 +123,7 @@ async fn a_stale_value_served_is_a_hit_and_the_background_refresh_is_no_miss() {
     }
     assert_eq!(seen, 2, "the background refresh stored its value");
     assert_eq!(BG_CALLS.load(std::sync::atomic::Ordering::SeqCst), 2);
-    let (hits, misses) = counts("fn_stats::refreshed");
+    let (hits, misses) = counts("fn_stats_memory::refreshed");
     assert_eq!(misses, 1, "only the first call waited for the body");
     assert!(hits >= 2, "{hits}");
 }

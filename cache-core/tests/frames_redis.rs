@@ -83,12 +83,7 @@ async fn signing_key_from_the_url_rejects_tampered_values() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compress_over_from_the_url_shrinks_large_values_in_redis() {
     let server = RedisServer::start();
-    let plain = Cache::builder()
-        .url(server.url())
-        .prefix("plain")
-        .build()
-        .await
-        .unwrap();
+    let plain = server.cache("plain", "", "").await;
     let packed = Cache::builder()
         .url(format!("{}?compress_over=1024&pool=2", server.url()))
         .prefix("packed")
@@ -115,12 +110,7 @@ async fn compress_over_from_the_url_shrinks_large_values_in_redis() {
         Some("tiny")
     );
     // A reader without the option still reads compressed values (the header says so).
-    let reader = Cache::builder()
-        .url(server.url())
-        .prefix("packed")
-        .build()
-        .await
-        .unwrap();
+    let reader = server.cache("packed", "", "").await;
     assert_eq!(
         reader.get::<String>("doc").await.unwrap().as_deref(),
         Some(text.as_str())

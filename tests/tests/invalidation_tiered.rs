@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cache_core::store::{
-    BoxFuture, BusEvent, BusSink, Invalidation, InvalidationBus, RedisStore, TieredStore,
+    BoxFuture, BusEvent, BusSink, Invalidation, InvalidationBus, MemoryStore, RedisStore, Store,
+    TieredStore,
 };
 use cache_core::testing::RedisServer;
 use cache_core::{Cache, SetOptions};
@@ -164,16 +165,22 @@ async fn every_invalidation_reaches_the_other_process_memory_tier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_racing_a_local_change_does_not_keep_the_old_value() {
     let server = RedisServer::start();
+    let redis = RedisStore::connect(&server.url()).await.unwrap();
+    let bus = redis.bus().await.unwrap();
+    let l1 = MemoryStore::new();
+    let store = TieredStore::builder(Arc::new(redis))
+        .l1(l1.clone())
+        .bus(bus)
+        .build();
     let cache = Cache::builder()
-        .url(format!("tiered+{}", server.url()))
+        .store(store)
         .prefix("race")
         .build()
         .await
         .unwrap();
-    let tiered = || cache.store().as_tiered().unwrap();
     for round in 0..300 {
         cache.set("k", &"old").await.unwrap();
-        tiered().l1().clear_all();
+        l1.clear("*").await.unwrap();
         let (reader, writer) = (cache.clone(), cache.clone());
         let read = tokio::spawn(async move { reader.get::<String>("k").await.unwrap() });
         let change = tokio::spawn(async move {
@@ -209,12 +216,7 @@ async fn concurrent_overwrites_from_two_instances_settle_on_what_redis_holds() {
             .unwrap()
     };
     let (a, b) = (instance().await, instance().await);
-    let redis = Cache::builder()
-        .url(server.url())
-        .prefix("lww")
-        .build()
-        .await
-        .unwrap();
+    let redis = server.cache("lww", "", "").await;
     for round in 0..200 {
         let (wa, wb) = (a.clone(), b.clone());
         let one = tokio::spawn(async move { wa.set("k", &format!("a{round}")).await.unwrap() });
@@ -278,12 +280,7 @@ async fn a_version_bump_missed_by_the_bus_is_read_on_resync() {
         .await
         .unwrap();
     cache.set("k", &1).await.unwrap();
-    let other = Cache::builder()
-        .url(server.url())
-        .prefix("ver")
-        .build()
-        .await
-        .unwrap();
+    let other = server.cache("ver", "", "").await;
     other.bump_version().await.unwrap();
     assert_eq!(
         cache.get::<i32>("k").await.unwrap(),

@@ -48,7 +48,7 @@ async fn extras(store: &RedisStore) {
         )
         .await
         .unwrap();
-    let mut keys = store.invalidate_tags_keys(&["x:t:a".into()]).await.unwrap();
+    let mut keys = store.invalidate_tags(&["x:t:a".into()]).await.unwrap();
     keys.sort();
     let mut expected: Vec<String> = (1..30).map(|i| format!("x:v1:m{i}")).collect();
     expected.push("x:v1:k".into());

@@ -1,0 +1,259 @@
+//! Opening the store a cache URL names: `mem://`, the Redis schemes, `tiered+<redis URL>`
+//! (memory over Redis) and `tiers:URL|URL|…` (any stack of stores, top first).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{parse_query, redact, split_scheme};
+use crate::error::{Error, Result};
+use crate::store::{MemoryStore, MemoryStoreBuilder, Store, TieredStore};
+
+/// Schemes that name a networked store.
+const NETWORK_SCHEMES: &[&str] = &[
+    "redis",
+    "rediss",
+    "redis-cluster",
+    "rediss-cluster",
+    "redis-sentinel",
+    "rediss-sentinel",
+    "tiered+redis",
+    "tiered+rediss",
+    "tiered+redis-cluster",
+    "tiered+redis-sentinel",
+    "tiered+rediss-cluster",
+    "tiered+rediss-sentinel",
+];
+
+fn memory_from(rest: &str) -> Result<Arc<dyn Store>> {
+    let (host, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if !host.trim_end_matches('/').is_empty() {
+        return Err(Error::Config(format!(
+            "mem://{host}: the memory store takes no host, only ?max_entries=N or ?max_bytes=N"
+        )));
+    }
+    Ok(Arc::new(MemoryStore::from_query(&parse_query(query)?)?))
+}
+
+fn unavailable(scheme: &str) -> Error {
+    Error::Config(format!(
+        "cache URL scheme {scheme}:// is not available in this build (the store for it is not compiled in)"
+    ))
+}
+
+/// The prefix of the URL form for a stack of tiers.
+const TIERS: &str = "tiers:";
+
+/// Builds the store a URL names.
+pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
+    let url = url.trim();
+    if let Some(stack) = url.strip_prefix(TIERS) {
+        return Box::pin(tiers_from(stack)).await;
+    }
+    let (scheme, rest) = split_scheme(url)?;
+    match scheme {
+        "mem" | "memory" => memory_from(rest),
+        #[cfg(feature = "redis")]
+        "redis" | "rediss" | "redis-cluster" | "rediss-cluster" | "redis-sentinel"
+        | "rediss-sentinel" => Ok(Arc::new(crate::store::RedisStore::connect(url).await?)),
+        s if s.starts_with("tiered+") => tiered_from(url).await,
+        s if NETWORK_SCHEMES.contains(&s) => Err(unavailable(s)),
+        other => Err(unknown(other, url)),
+    }
+}
+
+/// The options of the tiered store itself, taken out of a tier's query.
+struct TierOptions {
+    l1: Option<MemoryStoreBuilder>,
+    ttl_cap: Option<Duration>,
+    threshold: u32,
+    cooldown: Duration,
+}
+
+impl Default for TierOptions {
+    fn default() -> Self {
+        Self {
+            l1: None,
+            ttl_cap: None,
+            threshold: 3,
+            cooldown: Duration::from_secs(1),
+        }
+    }
+}
+
+impl TierOptions {
+    /// Takes `l1_max_entries`, `l1_max_bytes`, `l1_ttl`, `breaker_threshold` and
+    /// `breaker_cooldown` out of `url`'s query; returns the URL with the rest.
+    fn take(&mut self, url: &str) -> Result<String> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut rest = Vec::new();
+        for (k, v) in parse_query(query)? {
+            let num = || {
+                v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    Error::Config(format!("tiered: {k}={v:?}: expected a positive integer"))
+                })
+            };
+            let ttl =
+                || crate::ttl::parse(&v).map_err(|e| Error::Config(format!("tiered: {k}: {e}")));
+            match k.as_str() {
+                "l1_max_entries" => self.l1 = Some(MemoryStore::builder().max_entries(num()?)),
+                "l1_max_bytes" => self.l1 = Some(MemoryStore::builder().max_bytes(num()?)),
+                "l1_ttl" => self.ttl_cap = Some(ttl()?),
+                "breaker_threshold" => self.threshold = u32::try_from(num()?).unwrap_or(u32::MAX),
+                "breaker_cooldown" => self.cooldown = ttl()?,
+                _ => rest.push(format!("{k}={v}")),
+            }
+        }
+        Ok(if rest.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        })
+    }
+
+    async fn build(
+        self,
+        builder: crate::store::TieredStoreBuilder,
+        bottom: &dyn Store,
+    ) -> Result<Arc<dyn Store>> {
+        let mut builder = builder.breaker(self.threshold, self.cooldown);
+        if let Some(l1) = self.l1 {
+            builder = builder.l1(l1.build());
+        }
+        if let Some(cap) = self.ttl_cap {
+            builder = builder.l1_ttl_cap(cap);
+        }
+        if let Some(bus) = bottom.invalidation_bus().await? {
+            builder = builder.bus(bus);
+        }
+        Ok(Arc::new(builder.build()))
+    }
+}
+
+/// `tiered+<url>?l1_max_entries=N|l1_max_bytes=N&l1_ttl=30s&breaker_threshold=3&breaker_cooldown=1s`:
+/// a memory first tier over the store the rest of the URL names, kept coherent by its bus.
+async fn tiered_from(url: &str) -> Result<Arc<dyn Store>> {
+    let mut opts = TierOptions::default();
+    let lower = opts.take(url.trim_start_matches("tiered+"))?;
+    let bottom = Box::pin(store_from_url(&lower)).await?;
+    let builder = TieredStore::builder(Arc::clone(&bottom));
+    opts.build(builder, &*bottom).await
+}
+
+/// `tiers:URL|URL|…`: a stack of any stores, top first; the last is the shared tier. The
+/// options of the tiered store itself (`l1_ttl`, `breaker_threshold`, `breaker_cooldown`) go in
+/// the query of the last URL.
+async fn tiers_from(stack: &str) -> Result<Arc<dyn Store>> {
+    let parts: Vec<&str> = stack.split('|').map(str::trim).collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+        return Err(Error::Config(format!(
+            "{TIERS}{:?}: expected two or more store URLs separated by '|', top first (for example tiers:mem://|redis://127.0.0.1:6379)",
+            redact(stack)
+        )));
+    }
+    let mut opts = TierOptions::default();
+    let mut tiers = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        let url = if i + 1 == parts.len() {
+            opts.take(part)?
+        } else {
+            (*part).to_owned()
+        };
+        if url.starts_with(TIERS) || url.starts_with("tiered+") {
+            return Err(Error::Config(format!(
+                "{TIERS}: a tier cannot itself be tiered ({})",
+                redact(part)
+            )));
+        }
+        tiers.push(Box::pin(store_from_url(&url)).await?);
+    }
+    let bottom = Arc::clone(
+        tiers
+            .last()
+            .unwrap_or_else(|| unreachable!("two or more parts")),
+    );
+    if opts.l1.is_some() {
+        return Err(Error::Config(format!(
+            "{TIERS}: size the first tier in its own URL (mem://?max_entries=N), not with l1_max_*"
+        )));
+    }
+    let builder = TieredStore::stack(tiers)?;
+    opts.build(builder, &*bottom).await
+}
+
+/// Builds a store that needs no connection (`mem://`).
+pub(crate) fn store_from_url_now(url: &str) -> Result<Arc<dyn Store>> {
+    if url.trim().starts_with(TIERS) {
+        return Err(Error::Config(format!(
+            "{TIERS} needs a connection: use the async `build()`"
+        )));
+    }
+    let (scheme, rest) = split_scheme(url)?;
+    match scheme {
+        "mem" | "memory" => memory_from(rest),
+        s if NETWORK_SCHEMES.contains(&s) => Err(Error::Config(format!(
+            "{s}:// needs a connection: use the async `build()`"
+        ))),
+        other => Err(unknown(other, url)),
+    }
+}
+
+fn unknown(scheme: &str, url: &str) -> Error {
+    Error::Config(format!(
+        "unknown cache URL scheme {scheme:?} in {:?}: expected mem://, redis://, rediss://, redis-cluster://, redis-sentinel:// or tiered+redis://",
+        redact(url)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_urls() {
+        assert!(memory_from("").is_ok());
+        assert!(memory_from("?max_entries=10").is_ok());
+        let e = memory_from("?max_entries=10&max_bytes=5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_bytes"), "{e}");
+        let e = memory_from("?max_entires=10").unwrap_err().to_string();
+        assert!(e.contains("max_entires"), "{e}");
+        let e = memory_from("?max_entries=0").unwrap_err().to_string();
+        assert!(e.contains("positive"), "{e}");
+        let e = memory_from("host?").unwrap_err().to_string();
+        assert!(e.contains("no host"), "{e}");
+        let e = store_from_url_now("memcached://x").unwrap_err().to_string();
+        assert!(e.contains("memcached"), "{e}");
+        let e = store_from_url_now("nourl").unwrap_err().to_string();
+        assert!(e.contains("no scheme"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn tier_stacks_are_built_top_first_and_bad_ones_named() {
+        let s =
+            store_from_url("tiers:mem://?max_entries=10|mem://|mem://?max_bytes=100000&l1_ttl=5s")
+                .await
+                .unwrap();
+        assert_eq!(s.name(), "tiered");
+        assert_eq!(s.stats().tiers.len(), 3);
+        for (bad, says) in [
+            ("tiers:mem://", "two or more"),
+            ("tiers:mem://||mem://", "two or more"),
+            (
+                "tiers:mem://|tiers:mem://|mem://",
+                "cannot itself be tiered",
+            ),
+            ("tiers:mem://|mem://?l1_max_entries=5", "first tier"),
+            ("tiers:mem://|mem://?l1_ttl=soon", "l1_ttl"),
+            ("tiers:nope://|mem://", "nope"),
+        ] {
+            let e = store_from_url(bad)
+                .await
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        assert!(store_from_url_now("tiers:mem://|mem://").is_err());
+    }
+}
