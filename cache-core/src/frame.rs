@@ -1,13 +1,16 @@
 //! The byte layout of a stored value.
 //!
 //! ```text
-//! 0xCA | format version | codec id | flags | [fresh-until: u64 BE unix ms] | payload | [blake3 MAC: 32]
+//! 0xCA | format version | codec id | flags | [fresh-until: u64 BE unix ms] | [tag stamps] | payload | [blake3 MAC: 32]
+//! tag stamps: count u8, then per tag: name length u16 BE | name | stamp u64 BE
 //! ```
 //!
 //! The header lets a reader detect foreign or corrupt bytes under our keys instead of trusting
 //! them. Flags say whether the payload is lz4-compressed, whether a soft expiry (for
-//! stale-while-refresh) is present, and whether the value is signed with a keyed blake3 MAC that
-//! covers the key, the header and the payload. A bare ASCII integer (what `INCR` writes) is read
+//! stale-while-refresh) is present, whether the value carries the stamps of its tags (the cache's
+//! emulation of tags on a store without a tag index: the value is current only while each of its
+//! tags still has the stamp it was written under), and whether the value is signed with a keyed
+//! blake3 MAC that covers the key, the header, the stamps and the payload. A bare ASCII integer (what `INCR` writes) is read
 //! as a JSON number so counters can be read with [`Cache::get`](crate::Cache::get).
 
 use std::borrow::Cow;
@@ -23,7 +26,10 @@ const HEADER_LEN: usize = 4;
 const FLAG_LZ4: u8 = 0b001;
 const FLAG_SOFT_EXPIRY: u8 = 0b010;
 const FLAG_SIGNED: u8 = 0b100;
-const KNOWN_FLAGS: u8 = FLAG_LZ4 | FLAG_SOFT_EXPIRY | FLAG_SIGNED;
+const FLAG_TAG_STAMPS: u8 = 0b1000;
+const KNOWN_FLAGS: u8 = FLAG_LZ4 | FLAG_SOFT_EXPIRY | FLAG_SIGNED | FLAG_TAG_STAMPS;
+/// A value carries at most this many tag stamps (the count is one byte).
+pub(crate) const MAX_TAG_STAMPS: usize = 255;
 const MAC_LEN: usize = 32;
 /// A compressed payload may not claim to expand beyond this (corrupt sizes must not allocate).
 const MAX_DECOMPRESSED: usize = 512 * 1024 * 1024;
@@ -50,7 +56,49 @@ pub(crate) struct Frame<'a> {
     pub(crate) codec_id: u8,
     /// Unix milliseconds after which the value is stale (served only while refreshing).
     pub(crate) fresh_until_ms: Option<u64>,
+    /// The stamps of its tags (full tag keys), when the cache emulates tags.
+    pub(crate) tag_stamps: Vec<(String, u64)>,
     pub(crate) payload: Cow<'a, [u8]>,
+}
+
+/// Whether stored bytes carry tag stamps (read without decoding the frame).
+pub(crate) fn has_tag_stamps(bytes: &[u8]) -> bool {
+    bytes.len() >= HEADER_LEN && bytes[0] == MAGIC && bytes[3] & FLAG_TAG_STAMPS != 0
+}
+
+fn push_stamps(out: &mut Vec<u8>, stamps: &[(String, u64)]) {
+    // The count fits a byte: the cache refuses more tags (MAX_TAG_STAMPS), and names are keys.
+    out.push(u8::try_from(stamps.len()).unwrap_or(u8::MAX));
+    for (tag, stamp) in stamps.iter().take(MAX_TAG_STAMPS) {
+        let name = &tag.as_bytes()[..tag.len().min(usize::from(u16::MAX))];
+        out.extend_from_slice(&u16::try_from(name.len()).unwrap_or(u16::MAX).to_be_bytes());
+        out.extend_from_slice(name);
+        out.extend_from_slice(&stamp.to_be_bytes());
+    }
+}
+
+fn read_stamps(rest: &mut &[u8]) -> Result<Vec<(String, u64)>> {
+    let truncated = || Error::Decode("value truncated in its tag stamps".into());
+    let (&count, tail) = rest.split_first().ok_or_else(truncated)?;
+    *rest = tail;
+    let mut out = Vec::with_capacity(usize::from(count));
+    for _ in 0..count {
+        let (len, tail) = rest.split_first_chunk::<2>().ok_or_else(truncated)?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        if tail.len() < len + 8 {
+            return Err(truncated());
+        }
+        let (name, tail) = tail.split_at(len);
+        let (stamp, tail) = tail.split_at(8);
+        let name = std::str::from_utf8(name)
+            .map_err(|_| Error::Decode("a tag stamp's name is not UTF-8".into()))?;
+        out.push((
+            name.to_owned(),
+            u64::from_be_bytes(stamp.try_into().unwrap_or([0; 8])),
+        ));
+        *rest = tail;
+    }
+    Ok(out)
 }
 
 impl FrameConfig {
@@ -59,6 +107,7 @@ impl FrameConfig {
         full_key: &str,
         codec_id: u8,
         fresh_until_ms: Option<u64>,
+        stamps: &[(String, u64)],
         payload: &[u8],
     ) -> Bytes {
         let mut flags = 0;
@@ -78,6 +127,9 @@ impl FrameConfig {
         if fresh_until_ms.is_some() {
             flags |= FLAG_SOFT_EXPIRY;
         }
+        if !stamps.is_empty() {
+            flags |= FLAG_TAG_STAMPS;
+        }
         if self.signing_key.is_some() {
             flags |= FLAG_SIGNED;
         }
@@ -85,6 +137,9 @@ impl FrameConfig {
         out.extend_from_slice(&[MAGIC, FORMAT_VERSION, codec_id, flags]);
         if let Some(ms) = fresh_until_ms {
             out.extend_from_slice(&ms.to_be_bytes());
+        }
+        if !stamps.is_empty() {
+            push_stamps(&mut out, stamps);
         }
         out.extend_from_slice(body);
         if let Some(key) = &self.signing_key {
@@ -101,6 +156,7 @@ impl FrameConfig {
         &self,
         full_key: &str,
         codec_id: u8,
+        stamps: &[(String, u64)],
         len: usize,
         write: impl FnOnce(&mut Vec<u8>),
     ) -> Bytes {
@@ -108,13 +164,14 @@ impl FrameConfig {
         out.extend_from_slice(&[MAGIC, FORMAT_VERSION, codec_id, 0]);
         write(&mut out);
         let plain = self.signing_key.is_none()
+            && stamps.is_empty()
             && self
                 .compress_over
                 .is_none_or(|limit| out.len() - HEADER_LEN <= limit);
         if plain {
             Bytes::from(out)
         } else {
-            self.encode(full_key, codec_id, None, &out[HEADER_LEN..])
+            self.encode(full_key, codec_id, None, stamps, &out[HEADER_LEN..])
         }
     }
 
@@ -124,6 +181,7 @@ impl FrameConfig {
                 return Ok(Frame {
                     codec_id: JSON_ID,
                     fresh_until_ms: None,
+                    tag_stamps: Vec::new(),
                     payload: Cow::Borrowed(bytes),
                 });
             }
@@ -181,6 +239,11 @@ impl FrameConfig {
         } else {
             None
         };
+        let tag_stamps = if flags & FLAG_TAG_STAMPS != 0 {
+            read_stamps(&mut rest)?
+        } else {
+            Vec::new()
+        };
         let payload = if flags & FLAG_LZ4 != 0 {
             Cow::Owned(decompress(rest)?)
         } else {
@@ -189,6 +252,7 @@ impl FrameConfig {
         Ok(Frame {
             codec_id,
             fresh_until_ms,
+            tag_stamps,
             payload,
         })
     }
@@ -225,7 +289,7 @@ mod tests {
     use super::*;
 
     fn roundtrip(cfg: &FrameConfig, payload: &[u8], soft: Option<u64>) {
-        let enc = cfg.encode("k", 1, soft, payload);
+        let enc = cfg.encode("k", 1, soft, &[], payload);
         let dec = cfg.decode("k", &enc).unwrap();
         assert_eq!(&*dec.payload, payload);
         assert_eq!(dec.fresh_until_ms, soft);
@@ -240,7 +304,7 @@ mod tests {
             signing_key: Some([7; 32]),
         };
         roundtrip(&cfg, &big, Some(123));
-        let enc = cfg.encode("k", 1, None, &big);
+        let enc = cfg.encode("k", 1, None, &[], &big);
         assert!(enc.len() < 1000, "compressed: {}", enc.len());
     }
 
@@ -261,8 +325,8 @@ mod tests {
         for cfg in &configs {
             for payload in [&b"{}"[..], &big] {
                 // A short length hint only costs a reallocation.
-                let with = cfg.encode_with("k", 1, 1, |b| b.extend_from_slice(payload));
-                assert_eq!(with, cfg.encode("k", 1, None, payload), "{cfg:?}");
+                let with = cfg.encode_with("k", 1, &[], 1, |b| b.extend_from_slice(payload));
+                assert_eq!(with, cfg.encode("k", 1, None, &[], payload), "{cfg:?}");
                 assert_eq!(&*cfg.decode("k", &with).unwrap().payload, payload);
             }
         }
@@ -284,7 +348,7 @@ mod tests {
             compress_over: Some(1),
             signing_key: None,
         };
-        let mut enc = lz.encode("k", 1, None, &[b'x'; 1000]).to_vec();
+        let mut enc = lz.encode("k", 1, None, &[], &[b'x'; 1000]).to_vec();
         enc[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(lz.decode("k", &enc).is_err());
 
@@ -292,7 +356,7 @@ mod tests {
             compress_over: None,
             signing_key: Some([1; 32]),
         };
-        let mut enc = signed.encode("k", 1, None, b"{\"a\":1}").to_vec();
+        let mut enc = signed.encode("k", 1, None, &[], b"{\"a\":1}").to_vec();
         assert!(signed.decode("other-key", &enc).is_err());
         enc[5] ^= 1;
         assert!(signed.decode("k", &enc).is_err());
@@ -300,13 +364,48 @@ mod tests {
             compress_over: None,
             signing_key: Some([2; 32]),
         };
-        let enc = signed.encode("k", 1, None, b"1");
+        let enc = signed.encode("k", 1, None, &[], b"1");
         assert!(other.decode("k", &enc).is_err());
         assert!(cfg.decode("k", &enc).is_err());
         assert!(
             signed.decode("k", b"42").is_err(),
             "unsigned counters are refused when signing"
         );
+    }
+
+    #[test]
+    fn tag_stamps_roundtrip_and_truncated_ones_are_errors() {
+        let stamps = vec![
+            ("app:t:users".to_owned(), 7),
+            ("app:t:ü".to_owned(), u64::MAX),
+        ];
+        for cfg in [
+            FrameConfig::default(),
+            FrameConfig {
+                compress_over: Some(1),
+                signing_key: Some([3; 32]),
+            },
+        ] {
+            let enc = cfg.encode("k", 1, Some(9), &stamps, &[b'x'; 100]);
+            assert!(has_tag_stamps(&enc));
+            let dec = cfg.decode("k", &enc).unwrap();
+            assert_eq!(dec.tag_stamps, stamps);
+            assert_eq!(
+                (dec.fresh_until_ms, &*dec.payload),
+                (Some(9), &[b'x'; 100][..])
+            );
+            let with = cfg.encode_with("k", 1, &stamps, 3, |b| b.extend_from_slice(b"abc"));
+            assert_eq!(cfg.decode("k", &with).unwrap().tag_stamps, stamps);
+        }
+        let plain = FrameConfig::default();
+        let enc = plain.encode("k", 1, None, &stamps, b"{}");
+        for cut in 5..enc.len() - 2 {
+            assert!(
+                plain.decode("k", &enc[..cut]).is_err() || cut >= enc.len() - 2,
+                "{cut}"
+            );
+        }
+        assert!(!has_tag_stamps(&plain.encode("k", 1, None, &[], b"{}")));
     }
 
     #[test]

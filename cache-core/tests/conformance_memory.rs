@@ -39,8 +39,9 @@ async fn three_tiers_of_memory_pass_the_conformance_suite() {
     );
 }
 
-/// A store that declares only the required core: every check that applies passes, and every
-/// undeclared capability is refused with `Unsupported` rather than pretended.
+/// A store that declares only the required core: every check that applies passes (tags are
+/// emulated with stamps), and every other undeclared capability is refused with `Unsupported`
+/// rather than pretended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_with_only_the_core_passes_and_refuses_the_rest() {
     let core = Limited::new(Arc::new(MemoryStore::new()), Capabilities::NONE);
@@ -48,6 +49,7 @@ async fn a_store_with_only_the_core_passes_and_refuses_the_rest() {
     for skipped in ["tags", "patterns", "counters", "expire", "take"] {
         assert!(!ran.contains(&skipped), "{ran:?}");
     }
+    assert!(ran.contains(&"tags_emulated"), "{ran:?}");
 }
 
 /// Each capability alone: its checks run and pass.
@@ -63,4 +65,18 @@ async fn each_capability_alone_passes_its_checks() {
         let ran = testing::conformance(Arc::new(store)).await;
         assert!(ran.contains(&check), "{cap:?}: {ran:?}");
     }
+}
+
+/// Tiers over a shared store with no tag index: tags are emulated, and a value copied into the
+/// first tier is still checked against its tags' stamps on every read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiers_over_a_store_without_tags_emulate_them() {
+    let all: Capabilities = Capability::ALL.into_iter().collect();
+    let bottom = Limited::new(
+        Arc::new(MemoryStore::new()),
+        all.without(Capability::NativeTags),
+    );
+    let tiers: Vec<Arc<dyn Store>> = vec![Arc::new(MemoryStore::new()), Arc::new(bottom)];
+    let ran = testing::conformance(Arc::new(TieredStore::stack(tiers).unwrap().build())).await;
+    assert!(ran.contains(&"tags_emulated"), "{ran:?}");
 }

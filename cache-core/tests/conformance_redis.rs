@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use cache_core::store::{RedisStore, Store};
-use cache_core::testing::{self, RedisCluster, RedisServer};
+use cache_core::store::{Capabilities, Capability, RedisStore, Store};
+use cache_core::testing::{self, Limited, RedisCluster, RedisServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_standalone_passes_the_conformance_suite() {
@@ -48,4 +48,16 @@ async fn three_tiers_memory_memory_redis_pass_the_conformance_suite() {
     assert_eq!(store.stats().tiers.len(), 3);
     let ran = testing::conformance(store).await;
     assert!(ran.contains(&"tags") && ran.contains(&"expire"), "{ran:?}");
+}
+
+/// Redis with its tag index hidden: the cache's emulated tags pass the same checks on a real
+/// remote store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_without_its_tag_index_passes_with_emulated_tags() {
+    let server = RedisServer::start();
+    let store: Arc<dyn Store> = Arc::new(RedisStore::connect(&server.url()).await.unwrap());
+    let all: Capabilities = Capability::ALL.into_iter().collect();
+    let limited = Limited::new(store, all.without(Capability::NativeTags));
+    let ran = testing::conformance(Arc::new(limited)).await;
+    assert!(ran.contains(&"tags_emulated"), "{ran:?}");
 }

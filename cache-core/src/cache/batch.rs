@@ -53,18 +53,19 @@ impl Cache {
         let values = self
             .call("get_many", "", self.inner.store.get_many(&full))
             .await?;
-        Ok(full
-            .iter()
-            .zip(values)
-            .map(|(k, v)| {
-                let out = v.and_then(|b| match self.decode_or_miss(k, &b) {
+        let mut out = Vec::with_capacity(full.len());
+        for (k, v) in full.iter().zip(values) {
+            let value = match v {
+                Some(b) => match self.decode_checked(k, &b).await? {
                     Read::Fresh(v) => Some(v),
                     Read::Stale(_) | Read::Miss => None,
-                });
-                self.count_read(out.is_some());
-                out
-            })
-            .collect())
+                },
+                None => None,
+            };
+            self.count_read(value.is_some());
+            out.push(value);
+        }
+        Ok(out)
     }
 
     /// Writes many values with the same options.
@@ -83,11 +84,12 @@ impl Cache {
         K: AsRef<str>,
     {
         let opts = opts.into();
+        let tags = self.write_tags(&opts.tags).await?;
         let mut batch = Vec::new();
         let mut wopts = None;
         for (k, v) in entries {
             let full = self.full_key(k.as_ref())?;
-            if let Some((bytes, w)) = self.encode(&full, v, &opts)? {
+            if let Some((bytes, w)) = self.encode(&full, v, &opts, &tags)? {
                 batch.push((full, bytes));
                 wopts = Some(w);
             }

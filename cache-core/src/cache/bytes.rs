@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::Cache;
 use crate::error::{Error, Result};
+use crate::frame::has_tag_stamps;
 use crate::options::SetOptions;
 use crate::store::{LocalRead, WriteOptions};
 
@@ -37,7 +38,10 @@ impl Cache {
             .read_bytes(&full)
             .await
             .map_err(|e| self.backend_error("get", &full, e))?;
-        let out = stored.and_then(|bytes| self.raw_payload(&full, bytes));
+        let out = match stored {
+            Some(bytes) => self.raw_checked(&full, bytes).await?,
+            None => None,
+        };
         self.count_read(out.is_some());
         Ok(out)
     }
@@ -78,6 +82,11 @@ impl Cache {
                     .filter(|d| d.0 == self.inner.decoder);
                 match kept {
                     Some(Raw(_, v)) => Some(v.clone()),
+                    // Tag stamps are checked on every read: nothing is kept for such a value.
+                    None if has_tag_stamps(entry.bytes()) => self
+                        .raw_checked(&full, entry.bytes().clone())
+                        .await?
+                        .and_then(|p| self.raw_decoded(&full, &p, decode)),
                     None => self
                         .raw_payload(&full, entry.bytes().clone())
                         .and_then(|p| self.raw_decoded(&full, &p, decode))
@@ -87,14 +96,21 @@ impl Cache {
                 }
             }
             LocalRead::Miss => None,
-            LocalRead::Unknown => self
-                .inner
-                .store
-                .get(&full)
-                .await
-                .map_err(|e| self.backend_error("get", &full, e))?
-                .and_then(|b| self.raw_payload(&full, b))
-                .and_then(|p| self.raw_decoded(&full, &p, decode)),
+            LocalRead::Unknown => {
+                let stored = self
+                    .inner
+                    .store
+                    .get(&full)
+                    .await
+                    .map_err(|e| self.backend_error("get", &full, e))?;
+                match stored {
+                    Some(b) => self
+                        .raw_checked(&full, b)
+                        .await?
+                        .and_then(|p| self.raw_decoded(&full, &p, decode)),
+                    None => None,
+                }
+            }
         };
         self.count_read(out.is_some());
         Ok(out)
@@ -137,6 +153,7 @@ impl Cache {
             .filter(|d| d.0 == self.inner.decoder);
         let out = match kept {
             Some(Raw(_, v)) => serve(v),
+            None if has_tag_stamps(entry.bytes()) => return None,
             None => {
                 let v = self
                     .raw_payload(&full, entry.bytes().clone())
@@ -168,14 +185,30 @@ impl Cache {
         out
     }
 
-    /// The payload of a stored value written by [`set_bytes`](Cache::set_bytes); anything else
-    /// is a counted, logged miss.
+    /// [`raw_payload`](Self::raw_payload), and a miss when one of the value's tags was
+    /// invalidated since it was written (emulated tags).
+    async fn raw_checked(&self, full: &str, bytes: Bytes) -> Result<Option<Bytes>> {
+        let Some((payload, stamps)) = self.raw_frame(full, bytes) else {
+            return Ok(None);
+        };
+        Ok(self.stamps_current(&stamps).await?.then_some(payload))
+    }
+
+    /// The payload of a stored value written by [`set_bytes`](Cache::set_bytes), its tag
+    /// stamps unchecked; anything else is a counted, logged miss.
     pub(super) fn raw_payload(&self, full: &str, bytes: Bytes) -> Option<Bytes> {
+        self.raw_frame(full, bytes).map(|(payload, _)| payload)
+    }
+
+    fn raw_frame(&self, full: &str, bytes: Bytes) -> Option<(Bytes, Vec<(String, u64)>)> {
         match self.inner.frame.decode(full, &bytes) {
-            Ok(frame) if frame.codec_id == crate::codec::RAW_ID => Some(match frame.payload {
-                std::borrow::Cow::Borrowed(p) => bytes.slice_ref(p),
-                std::borrow::Cow::Owned(p) => Bytes::from(p),
-            }),
+            Ok(frame) if frame.codec_id == crate::codec::RAW_ID => {
+                let payload = match frame.payload {
+                    std::borrow::Cow::Borrowed(p) => bytes.slice_ref(p),
+                    std::borrow::Cow::Owned(p) => Bytes::from(p),
+                };
+                Some((payload, frame.tag_stamps))
+            }
             Ok(frame) => {
                 self.count(|c| &c.decode_errors, 1);
                 tracing::warn!(target: "cache", key = full, codec = frame.codec_id, "typed value read as raw bytes; treated as a miss");
@@ -209,8 +242,8 @@ impl Cache {
         value: Bytes,
         opts: impl Into<SetOptions>,
     ) -> Result<()> {
-        self.set_raw(key, opts.into(), |frame, full| {
-            frame.encode(full, crate::codec::RAW_ID, None, &value)
+        self.set_raw(key, opts.into(), |frame, full, stamps| {
+            frame.encode(full, crate::codec::RAW_ID, None, stamps, &value)
         })
         .await
     }
@@ -236,30 +269,37 @@ impl Cache {
         write: impl FnOnce(&mut Vec<u8>),
         opts: impl Into<SetOptions>,
     ) -> Result<()> {
-        self.set_raw(key, opts.into(), |frame, full| {
-            frame.encode_with(full, crate::codec::RAW_ID, len, write)
+        self.set_raw(key, opts.into(), |frame, full, stamps| {
+            frame.encode_with(full, crate::codec::RAW_ID, stamps, len, write)
         })
         .await
     }
 
-    /// Frames a raw value with `encode` (given the frame settings and the full key) and writes
-    /// it, unless the TTL is zero.
+    /// Frames a raw value with `encode` (given the frame settings, the full key and the tag
+    /// stamps) and writes it, unless the TTL is zero.
     pub(super) async fn set_raw(
         &self,
         key: &str,
         opts: SetOptions,
-        encode: impl FnOnce(&crate::frame::FrameConfig, &str) -> Bytes,
+        encode: impl FnOnce(&crate::frame::FrameConfig, &str, &[(String, u64)]) -> Bytes,
     ) -> Result<()> {
         let full = self.full_key(key)?;
         let ttl = self.resolve_ttl(opts.ttl);
         if ttl == Some(Duration::ZERO) {
             return Ok(());
         }
-        let bytes = encode(&self.inner.frame, &full);
-        let tags = self.store_tags(&opts.tags)?;
+        let tags = self.write_tags(&opts.tags).await?;
+        let bytes = encode(&self.inner.frame, &full, &tags.stamps);
         self.inner
             .store
-            .set(&full, bytes, &WriteOptions { ttl, tags })
+            .set(
+                &full,
+                bytes,
+                &WriteOptions {
+                    ttl,
+                    tags: tags.native,
+                },
+            )
             .await
             .map_err(|e| self.backend_error("set", &full, e))?;
         self.count(|c| &c.sets, 1);

@@ -4,9 +4,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Cache;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::stats::{InvalidationEvent, InvalidationKind};
-use crate::store::Capability;
 
 impl Cache {
     /// Bumps the version and returns the new one: every entry written before is invisible from
@@ -103,7 +102,10 @@ impl Cache {
         Ok(n)
     }
 
-    /// Deletes every entry written with one of `tags`; returns how many were deleted.
+    /// Deletes every entry written with one of `tags`; returns how many were deleted. On a
+    /// store without a tag index (tags emulated with stamps, see
+    /// [`Capability::NativeTags`](crate::store::Capability::NativeTags)) the entries become
+    /// misses at once and the count is 0: which entries they were is not known.
     ///
     /// ```
     /// use cache_core::SetOptions;
@@ -123,20 +125,17 @@ impl Cache {
             .iter()
             .map(|t| self.tag_key(t.as_ref()))
             .collect::<Result<Vec<_>>>()?;
-        if !self.inner.caps.has(Capability::NativeTags) {
-            return Err(Error::Unsupported {
-                store: self.inner.store.name(),
-                operation: "invalidate_tags",
-            });
-        }
-        let n = self
-            .call(
+        let n = if self.emulates_tags() {
+            self.invalidate_emulated(&tags).await?
+        } else {
+            self.call(
                 "invalidate_tags",
                 "",
                 self.inner.store.invalidate_tags(&tags),
             )
             .await?
-            .len() as u64;
+            .len() as u64
+        };
         self.count(|c| &c.deletes, n);
         self.log_invalidation(InvalidationKind::Tags, &names, n);
         Ok(n)

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::typed::{CacheValue, Read};
 use super::Cache;
 use crate::flight::{self, Join, Outcome};
+use crate::frame::has_tag_stamps;
 use crate::options::SetOptions;
 
 /// How a load shares a loader's error with the callers waiting on it.
@@ -173,9 +174,12 @@ impl Cache {
                 Join::Leader(leader) => {
                     if stale.is_none() {
                         // A load may have finished between our read and our join.
+                        // (Not for a value with tag stamps: only the read above checks those.)
                         if let Ok(Some(bytes)) = self.read_bytes(&full).await {
                             // Quietly: an undecodable value was already counted by the read above.
-                            if let Ok((v, false)) = self.decode::<T>(&full, &bytes) {
+                            let decoded =
+                                (!has_tag_stamps(&bytes)).then(|| self.decode::<T>(&full, &bytes));
+                            if let Some(Ok((v, false))) = decoded {
                                 self.count_read(true);
                                 leader.finish(Outcome::Value(bytes));
                                 return Ok(v);
@@ -237,7 +241,8 @@ impl Cache {
     {
         match loader().await {
             Ok(value) => {
-                let encoded = match self.encode(full, &value, opts) {
+                let tags = self.write_tags(&opts.tags).await;
+                let encoded = match tags.and_then(|tags| self.encode(full, &value, opts, &tags)) {
                     Ok(e) => e,
                     Err(e) => {
                         self.count(|c| &c.errors, 1);

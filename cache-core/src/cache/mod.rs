@@ -26,6 +26,7 @@ mod invalidate;
 mod lifetime;
 pub(crate) mod load;
 mod namespace;
+mod tags;
 pub(crate) mod typed;
 
 pub use builder::CacheBuilder;
@@ -222,6 +223,7 @@ impl Cache {
     }
 
     /// The current version: part of every key, so a bump hides every older entry.
+    #[inline]
     pub fn version(&self) -> u64 {
         self.inner.version.load(Relaxed)
     }

@@ -13,10 +13,12 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::tags::WriteTags;
 use super::Cache;
 use crate::error::{Error, Result};
+use crate::frame::has_tag_stamps;
 use crate::options::SetOptions;
-use crate::store::{Capability, LocalEntry, LocalRead, WriteOptions};
+use crate::store::{LocalEntry, LocalRead, WriteOptions};
 
 /// What a typed read returns: a value the codec can decode, and that can be cloned, so that a
 /// decoded copy kept beside the stored bytes in process serves the next reads without decoding.
@@ -50,6 +52,8 @@ struct Decoded<T> {
     /// The [`decoder`](super::Inner::decoder) that decoded it.
     decoder: u64,
     fresh_until_ms: Option<u64>,
+    /// Its tag stamps (emulated tags); a value with any is never kept in a slot.
+    stamps: Vec<(String, u64)>,
     value: T,
 }
 
@@ -70,22 +74,12 @@ pub(super) fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+#[inline]
 fn is_stale(fresh_until_ms: Option<u64>) -> bool {
     fresh_until_ms.is_some_and(|t| now_ms() >= t)
 }
 
 impl Cache {
-    /// The store names of `tags`, refused when the store keeps no tag index.
-    pub(super) fn store_tags(&self, tags: &[String]) -> Result<Vec<String>> {
-        if !tags.is_empty() && !self.inner.caps.has(Capability::NativeTags) {
-            return Err(Error::Unsupported {
-                store: self.inner.store.name(),
-                operation: "tags",
-            });
-        }
-        tags.iter().map(|t| self.tag_key(t)).collect()
-    }
-
     /// Frames `value` and works out the store's write options. `None`: a zero TTL, nothing to
     /// write.
     pub(super) fn encode<T: Serialize + ?Sized>(
@@ -93,6 +87,7 @@ impl Cache {
         full: &str,
         value: &T,
         opts: &SetOptions,
+        tags: &WriteTags,
     ) -> Result<Option<(Bytes, WriteOptions)>> {
         let ttl = self.resolve_ttl(opts.ttl);
         if ttl == Some(Duration::ZERO) {
@@ -105,27 +100,25 @@ impl Cache {
             ),
             (ttl, _) => (ttl, None),
         };
-        let tags = self.store_tags(&opts.tags)?;
         let payload = self.inner.codec.encode(value)?;
-        let bytes = self
-            .inner
-            .frame
-            .encode(full, self.inner.codec.id(), fresh_until, &payload);
+        let bytes = self.inner.frame.encode(
+            full,
+            self.inner.codec.id(),
+            fresh_until,
+            &tags.stamps,
+            &payload,
+        );
         Ok(Some((
             bytes,
             WriteOptions {
                 ttl: store_ttl,
-                tags,
+                tags: tags.native.clone(),
             },
         )))
     }
 
-    /// Decodes stored bytes into a value and the time it turns stale.
-    fn decode_frame<T: DeserializeOwned>(
-        &self,
-        full: &str,
-        bytes: &[u8],
-    ) -> Result<(T, Option<u64>)> {
+    /// Decodes stored bytes into a value, the time it turns stale, and its tag stamps.
+    fn decode_frame<T: DeserializeOwned>(&self, full: &str, bytes: &[u8]) -> Result<Decoded<T>> {
         let frame = self.inner.frame.decode(full, bytes)?;
         if frame.codec_id != self.inner.codec.id() {
             return Err(Error::Decode(format!(
@@ -135,20 +128,23 @@ impl Cache {
                 self.inner.codec.id()
             )));
         }
-        Ok((
-            self.inner.codec.decode(&frame.payload)?,
-            frame.fresh_until_ms,
-        ))
+        Ok(Decoded {
+            decoder: self.inner.decoder,
+            value: self.inner.codec.decode(&frame.payload)?,
+            fresh_until_ms: frame.fresh_until_ms,
+            stamps: frame.tag_stamps,
+        })
     }
 
-    /// Decodes stored bytes; `Ok((value, stale))`.
+    /// Decodes stored bytes, quietly; `Ok((value, stale))`. Tag stamps are not checked: for a
+    /// value just loaded, whose stamps were read for its write.
     pub(super) fn decode<T: DeserializeOwned>(
         &self,
         full: &str,
         bytes: &[u8],
     ) -> Result<(T, bool)> {
-        let (value, fresh_until) = self.decode_frame(full, bytes)?;
-        Ok((value, is_stale(fresh_until)))
+        let d = self.decode_frame(full, bytes)?;
+        Ok((d.value, is_stale(d.fresh_until_ms)))
     }
 
     /// Counts and logs an undecodable value, read as a miss.
@@ -157,7 +153,8 @@ impl Cache {
         tracing::warn!(target: "cache", key = full, error = %e, "undecodable cached value treated as a miss");
     }
 
-    /// Decodes, turning a failure into a counted, logged miss.
+    /// Decodes, turning a failure into a counted, logged miss (tag stamps unchecked, as for
+    /// [`decode`](Self::decode)).
     pub(super) fn decode_or_miss<T: DeserializeOwned>(&self, full: &str, bytes: &[u8]) -> Read<T> {
         match self.decode(full, bytes) {
             Ok((v, false)) => Read::Fresh(v),
@@ -169,48 +166,72 @@ impl Cache {
         }
     }
 
+    /// Decodes stored bytes read from the store: a failure is a counted, logged miss, and so is
+    /// a value one of whose tags was invalidated since it was written (emulated tags).
+    pub(super) async fn decode_checked<T: DeserializeOwned>(
+        &self,
+        full: &str,
+        bytes: &[u8],
+    ) -> Result<Read<T>> {
+        let d = match self.decode_frame::<T>(full, bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                self.undecodable(full, &e);
+                return Ok(Read::Miss);
+            }
+        };
+        if !self.stamps_current(&d.stamps).await? {
+            return Ok(Read::Miss);
+        }
+        Ok(if is_stale(d.fresh_until_ms) {
+            Read::Stale(d.value)
+        } else {
+            Read::Fresh(d.value)
+        })
+    }
+
     /// An in-process entry as a `T`: from its slot when this cache decoded it there before,
     /// else decoded now and kept in the slot.
+    /// `None` for a value with tag stamps, which only the asynchronous read can check.
     #[inline]
-    fn read_entry<T: CacheValue>(&self, full: &str, entry: &LocalEntry) -> Read<T> {
+    fn read_entry<T: CacheValue>(&self, full: &str, entry: &LocalEntry) -> Option<Read<T>> {
         let kept = entry
             .decoded()
             .and_then(|d| d.downcast_ref::<Decoded<T>>())
             .filter(|d| d.decoder == self.inner.decoder);
         match kept {
-            Some(d) => d.read(),
+            Some(d) => Some(d.read()),
             None => self.decode_entry(full, entry),
         }
     }
 
     /// [`read_entry`](Self::read_entry) when only a fresh value is of use.
     #[inline]
-    fn fresh_entry<T: CacheValue>(&self, full: &str, entry: &LocalEntry) -> Option<T> {
+    fn fresh_entry<T: CacheValue>(&self, full: &str, entry: &LocalEntry) -> Option<Option<T>> {
         let kept = entry
             .decoded()
             .and_then(|d| d.downcast_ref::<Decoded<T>>())
             .filter(|d| d.decoder == self.inner.decoder);
         match kept {
-            Some(d) if !is_stale(d.fresh_until_ms) => Some(d.value.clone()),
-            Some(_) => None,
-            None => match self.decode_entry(full, entry) {
-                Read::Fresh(v) => Some(v),
-                Read::Stale(_) | Read::Miss => None,
+            Some(d) if !is_stale(d.fresh_until_ms) => Some(Some(d.value.clone())),
+            Some(_) => Some(None),
+            None => match self.decode_entry(full, entry)? {
+                Read::Fresh(v) => Some(Some(v)),
+                Read::Stale(_) | Read::Miss => Some(None),
             },
         }
     }
 
     /// The first read of an entry (by this type and decoder): decodes it and keeps the value.
+    /// Values with tag stamps are not kept (each read checks the stamps): `None`.
     #[cold]
     #[inline(never)]
-    fn decode_entry<T: CacheValue>(&self, full: &str, entry: &LocalEntry) -> Read<T> {
-        match self.decode_frame::<T>(full, entry.bytes()) {
-            Ok((value, fresh_until_ms)) => {
-                let d = Decoded {
-                    decoder: self.inner.decoder,
-                    fresh_until_ms,
-                    value,
-                };
+    fn decode_entry<T: CacheValue>(&self, full: &str, entry: &LocalEntry) -> Option<Read<T>> {
+        if has_tag_stamps(entry.bytes()) {
+            return None;
+        }
+        Some(match self.decode_frame::<T>(full, entry.bytes()) {
+            Ok(d) => {
                 let out = d.read();
                 entry.set_decoded(Arc::new(d));
                 out
@@ -219,7 +240,7 @@ impl Cache {
                 self.undecodable(full, &e);
                 Read::Miss
             }
-        }
+        })
     }
 
     /// A read answered in process, if the store can answer there (`None`: ask it with
@@ -227,7 +248,7 @@ impl Cache {
     #[inline]
     pub(super) fn read_local<T: CacheValue>(&self, key: &str) -> Result<Option<Read<T>>> {
         self.with_full_key(key, |full| match self.inner.store.get_local(full) {
-            LocalRead::Hit(entry) => Some(self.read_entry(full, &entry)),
+            LocalRead::Hit(entry) => self.read_entry(full, &entry),
             LocalRead::Miss => Some(Read::Miss),
             LocalRead::Unknown => None,
         })
@@ -235,15 +256,21 @@ impl Cache {
 
     /// Reads and decodes a value: in process when the store can answer there.
     pub(super) async fn read<T: CacheValue>(&self, full: &str) -> Result<Read<T>> {
-        match self.inner.store.get_local(full) {
-            LocalRead::Hit(entry) => Ok(self.read_entry(full, &entry)),
-            LocalRead::Miss => Ok(Read::Miss),
-            LocalRead::Unknown => match self.inner.store.get(full).await {
-                Ok(Some(bytes)) => Ok(self.decode_or_miss(full, &bytes)),
-                Ok(None) => Ok(Read::Miss),
-                Err(e) => Err(self.backend_error("get", full, e)),
+        let bytes = match self.inner.store.get_local(full) {
+            LocalRead::Hit(entry) => match self.read_entry(full, &entry) {
+                Some(read) => return Ok(read),
+                None => entry.bytes().clone(),
             },
-        }
+            LocalRead::Miss => return Ok(Read::Miss),
+            LocalRead::Unknown => match self.inner.store.get(full).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => return Ok(Read::Miss),
+                Err(e) => return Err(self.backend_error("get", full, e)),
+            },
+        };
+        self.decode_checked(full, &bytes)
+            .await
+            .map_err(|e| self.backend_error("get", full, e))
     }
 
     /// Reads a value's stored bytes, in process when the store can answer there.
@@ -268,7 +295,7 @@ impl Cache {
     /// ```
     pub async fn get<T: CacheValue>(&self, key: &str) -> Result<Option<T>> {
         let local = self.with_full_key(key, |full| match self.inner.store.get_local(full) {
-            LocalRead::Hit(entry) => Some(self.fresh_entry::<T>(full, &entry)),
+            LocalRead::Hit(entry) => self.fresh_entry::<T>(full, &entry),
             LocalRead::Miss => Some(None),
             LocalRead::Unknown => None,
         })?;
@@ -336,7 +363,9 @@ impl Cache {
         opts: impl Into<SetOptions>,
     ) -> Result<()> {
         let full = self.full_key(key)?;
-        let Some((bytes, wopts)) = self.encode(&full, value, &opts.into())? else {
+        let opts = opts.into();
+        let tags = self.write_tags(&opts.tags).await?;
+        let Some((bytes, wopts)) = self.encode(&full, value, &opts, &tags)? else {
             return Ok(());
         };
         self.inner
@@ -364,7 +393,9 @@ impl Cache {
         opts: impl Into<SetOptions>,
     ) -> Result<bool> {
         let full = self.full_key(key)?;
-        let Some((bytes, wopts)) = self.encode(&full, value, &opts.into())? else {
+        let opts = opts.into();
+        let tags = self.write_tags(&opts.tags).await?;
+        let Some((bytes, wopts)) = self.encode(&full, value, &opts, &tags)? else {
             return Ok(false);
         };
         let added = self
@@ -386,6 +417,18 @@ impl Cache {
     /// ```
     pub async fn exists(&self, key: &str) -> Result<bool> {
         let full = self.full_key(key)?;
+        if self.emulates_tags() {
+            // A value one of whose tags was invalidated is gone, though its bytes are not.
+            return Ok(match self.read_bytes(&full).await {
+                Ok(Some(b)) => !matches!(
+                    self.decode_checked::<serde::de::IgnoredAny>(&full, &b)
+                        .await?,
+                    Read::Miss
+                ),
+                Ok(None) => false,
+                Err(e) => return Err(self.backend_error("exists", &full, e)),
+            });
+        }
         self.call("exists", &full, self.inner.store.exists(&full))
             .await
     }
@@ -408,7 +451,7 @@ impl Cache {
         let out = match bytes {
             Some(b) => {
                 self.count(|c| &c.deletes, 1);
-                match self.decode_or_miss(&full, &b) {
+                match self.decode_checked(&full, &b).await? {
                     Read::Fresh(v) => Some(v),
                     Read::Stale(_) | Read::Miss => None,
                 }

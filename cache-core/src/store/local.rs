@@ -67,6 +67,7 @@ impl LocalEntry {
     }
 
     /// The stored bytes.
+    #[inline]
     pub fn bytes(&self) -> &Bytes {
         &self.data
     }
@@ -77,6 +78,7 @@ impl LocalEntry {
     }
 
     /// The decoded value a reader put here, if any.
+    #[inline]
     pub fn decoded(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
         self.decoded.get()
     }
