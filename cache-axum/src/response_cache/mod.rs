@@ -62,14 +62,24 @@
 //! [`Cache`]: cache_core::Cache
 //! [`Cache::invalidate_tags`]: cache_core::Cache::invalidate_tags
 
+mod config;
+mod context;
 mod control;
+mod decide;
 mod entry;
+mod fill;
 mod flight;
+mod invalidate;
+mod keys;
 mod layer;
 mod policy;
+mod respond;
+mod revalidate;
 mod service;
+mod triage;
 
 pub use crate::future::ResponseFuture;
+pub use config::{DEFAULT_KEEP_STALE, DEFAULT_MAX_BODY};
 pub use control::CacheOptions;
-pub use layer::{ResponseCacheLayer, DEFAULT_KEEP_STALE, DEFAULT_MAX_BODY};
+pub use layer::ResponseCacheLayer;
 pub use service::ResponseCache;

@@ -1,0 +1,127 @@
+//! Request triage: what the response cache does with a request before any lookup (other
+//! method, bypass, or a lookup under its keys), and the fresh hits it answers at once.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::header::{self, HeaderMap};
+use http::request::Parts;
+use http::{Method, Response};
+
+use super::config::Config;
+use super::context::Status;
+use super::decide::{decide, now_ms, Use};
+use super::entry::{Record, NO_CACHE};
+use super::keys::{decode_record, keys_for, Keys};
+use super::policy::CacheControl;
+use super::respond::serve;
+
+/// What [`prepare`] made of a request.
+pub(super) enum Prep {
+    /// Answered from the response held in process.
+    Served(Response<Body>),
+    /// A method other than `GET`/`HEAD`.
+    Other,
+    /// Not looked up: vetoed by the predicate, a range or a precondition this cache does not
+    /// evaluate, or no key.
+    Bypass,
+    /// To look up under `keys`.
+    Lookup(Keys, CacheControl),
+}
+
+/// Sorts a request out before `handle` (which it spares the same work), and serves a fresh hit
+/// on a response held in process without boxing a future or touching the inner service: the
+/// response `handle` would give.
+pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return Prep::Other;
+    }
+    if [
+        header::RANGE,
+        header::IF_MATCH,
+        header::IF_UNMODIFIED_SINCE,
+        header::IF_RANGE,
+    ]
+    .iter()
+    .any(|h| parts.headers.contains_key(h))
+        || cfg.predicate.as_ref().is_some_and(|p| !p(parts))
+    {
+        return Prep::Bypass;
+    }
+    let req_cc = CacheControl::parse(&parts.headers);
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        // Shared only when the stored response allows it: `handle` checks.
+        return match keys_for(cfg, parts) {
+            Some(keys) => Prep::Lookup(keys, req_cc),
+            None => Prep::Bypass,
+        };
+    }
+    let Some(keys) = keys_for(cfg, parts) else {
+        return Prep::Bypass;
+    };
+    let now = now_ms();
+    // A fresh hit on a response held in process (decoded once, beside its stored bytes) is
+    // answered here, without a future.
+    let found = cfg
+        .cache
+        .get_bytes_as_now(&keys.base, decode_record, |record| {
+            let Record::Response(entry) = record else {
+                return None;
+            };
+            if !entry.vary.is_empty() || entry.has(NO_CACHE) {
+                return None;
+            }
+            let status = match decide(entry, &req_cc, now) {
+                Use::Fresh => Status::Hit,
+                Use::Stale => Status::Stale,
+                Use::StaleWhileRevalidate | Use::Revalidate => return None,
+            };
+            Some((Arc::clone(entry), status))
+        });
+    match found {
+        Some((entry, status)) => {
+            let cond = take_conditionals(&mut parts.headers);
+            Prep::Served(serve(cfg, entry, now, &parts.method, &cond, status))
+        }
+        None => Prep::Lookup(keys, req_cc),
+    }
+}
+
+/// Moves the conditional fields this cache answers itself out of a request.
+pub(super) fn take_conditionals(headers: &mut HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    // Most requests have neither: `entry` would reserve room in the map each time.
+    if !headers.contains_key(header::IF_NONE_MATCH)
+        && !headers.contains_key(header::IF_MODIFIED_SINCE)
+    {
+        return out;
+    }
+    for name in [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE] {
+        if let header::Entry::Occupied(e) = headers.entry(&name) {
+            for v in e.remove_entry_mult().1 {
+                out.append(name.clone(), v);
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn restore(headers: &mut HeaderMap, cond: HeaderMap) {
+    let mut last = None;
+    for (name, value) in cond {
+        if let Some(n) = name {
+            last = Some(n);
+        }
+        if let Some(n) = &last {
+            headers.append(n.clone(), value);
+        }
+    }
+}
+
+/// Methods whose success invalidates stored responses (RFC 9111 §4.4).
+pub(super) fn is_unsafe(method: &Method) -> bool {
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
