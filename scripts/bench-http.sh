@@ -28,10 +28,7 @@ ROUNDS=${ROUNDS:-11}
 SECS=${SECS:-2}
 CONNS=${CONNS:-32}
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "wrk not found: installing it (Debian package)" >&2
-  if [ "$(id -u)" -eq 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
-fi
+./scripts/ensure-bench-tools.sh
 
 cargo build -q --release -p cache-axum --example bench_server
 bin="${CARGO_TARGET_DIR:-target}/release/examples/bench_server"
