@@ -152,6 +152,11 @@ where
     Fut: Future<Output = R>,
     U: FnOnce(&S::Value) -> bool,
 {
+    // A hit answered in process returns before the load's future is built.
+    if let Some(v) = key.as_deref().and_then(|k| cache.fresh_local::<S::Value>(k)) {
+        site.record(true);
+        return S::wrap(v);
+    }
     cached_at::<S, R, Fut, U>(Some(site), cache, key, opts, body, unless).await
 }
 

@@ -88,6 +88,32 @@ pub(super) fn hash_request_fields<'a>(
     hash_fields(names.map(|n| (n, field_value(headers, n))))
 }
 
+/// Runs `f` on a request's base key (and where its resource identity ends), built in a buffer
+/// this thread reuses: a hit answered from it allocates no key. `None` when the key function
+/// declines the request.
+pub(super) fn with_base_key<R>(
+    cfg: &Config,
+    parts: &Parts,
+    f: impl FnOnce(&str, usize) -> R,
+) -> Option<R> {
+    thread_local! {
+        static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    let mut f = Some(f);
+    let reused = KEY.try_with(|key| {
+        let mut key = key.try_borrow_mut().ok()?;
+        key.clear();
+        let done = write_key(cfg, parts, &mut key).map(|id_end| f.take().map(|f| f(&key, id_end)));
+        Some(done)
+    });
+    match (reused, f) {
+        (Ok(Some(done)), _) => done.flatten(),
+        // Re-entered (from a key function), or the thread is being torn down: a key of its own.
+        (_, Some(f)) => keys_for(cfg, parts).map(|k| f(&k.base, k.id_end)),
+        (_, None) => None,
+    }
+}
+
 pub(super) fn keys_for(cfg: &Config, parts: &Parts) -> Option<Keys> {
     let mut base = String::new();
     let id_end = write_key(cfg, parts, &mut base)?;

@@ -12,7 +12,7 @@ use super::config::Config;
 use super::context::Status;
 use super::decide::{decide, now_ms, Use};
 use super::entry::{Record, NO_CACHE};
-use super::keys::{decode_record, keys_for, Keys};
+use super::keys::{decode_record, keys_for, with_base_key, Keys};
 use super::policy::CacheControl;
 use super::respond::serve;
 
@@ -56,15 +56,11 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
             None => Prep::Bypass,
         };
     }
-    let Some(keys) = keys_for(cfg, parts) else {
-        return Prep::Bypass;
-    };
     let now = now_ms();
     // A fresh hit on a response held in process (decoded once, beside its stored bytes) is
-    // answered here, without a future.
-    let found = cfg
-        .cache
-        .get_bytes_as_now(&keys.base, decode_record, |record| {
+    // answered here, without a future and without an owned key.
+    let found = with_base_key(cfg, parts, |base, id_end| {
+        let hit = cfg.cache.get_bytes_as_now(base, decode_record, |record| {
             let Record::Response(entry) = record else {
                 return None;
             };
@@ -78,12 +74,18 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
             };
             Some((Arc::clone(entry), status))
         });
+        hit.ok_or_else(|| Keys {
+            base: base.to_owned(),
+            id_end,
+        })
+    });
     match found {
-        Some((entry, status)) => {
+        Some(Ok((entry, status))) => {
             let cond = take_conditionals(&mut parts.headers);
             Prep::Served(serve(cfg, entry, now, &parts.method, &cond, status))
         }
-        None => Prep::Lookup(keys, req_cc),
+        Some(Err(keys)) => Prep::Lookup(keys, req_cc),
+        None => Prep::Bypass,
     }
 }
 

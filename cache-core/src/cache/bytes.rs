@@ -143,26 +143,30 @@ impl Cache {
     where
         T: Clone + Send + Sync + 'static,
     {
-        let full = self.full_key(key).ok()?;
-        let LocalRead::Hit(entry) = self.inner.store.get_local(&full) else {
-            return None;
-        };
-        let kept = entry
-            .decoded()
-            .and_then(|d| d.downcast_ref::<Raw<T>>())
-            .filter(|d| d.0 == self.inner.decoder);
-        let out = match kept {
-            Some(Raw(_, v)) => serve(v),
-            None if has_tag_stamps(entry.bytes()) => return None,
-            None => {
-                let v = self
-                    .raw_payload(&full, entry.bytes().clone())
-                    .and_then(|p| self.raw_decoded(&full, &p, decode))?;
-                let out = serve(&v);
-                entry.set_decoded(Arc::new(Raw(self.inner.decoder, v)));
-                out
-            }
-        };
+        let out = self
+            .with_full_key(key, |full| {
+                let LocalRead::Hit(entry) = self.inner.store.get_local(full) else {
+                    return None;
+                };
+                let kept = entry
+                    .decoded()
+                    .and_then(|d| d.downcast_ref::<Raw<T>>())
+                    .filter(|d| d.0 == self.inner.decoder);
+                match kept {
+                    Some(Raw(_, v)) => serve(v),
+                    None if has_tag_stamps(entry.bytes()) => None,
+                    None => {
+                        let v = self
+                            .raw_payload(full, entry.bytes().clone())
+                            .and_then(|p| self.raw_decoded(full, &p, decode))?;
+                        let out = serve(&v);
+                        entry.set_decoded(Arc::new(Raw(self.inner.decoder, v)));
+                        out
+                    }
+                }
+            })
+            .ok()
+            .flatten();
         if out.is_some() {
             self.count_read(true);
         }

@@ -190,16 +190,21 @@ impl Cache {
         })
     }
 
+    /// The `T` this cache's decoder kept in an entry's slot.
+    #[inline]
+    fn kept<'e, T: CacheValue>(&self, entry: &'e LocalEntry) -> Option<&'e Decoded<T>> {
+        entry
+            .decoded()
+            .and_then(|d| d.downcast_ref::<Decoded<T>>())
+            .filter(|d| d.decoder == self.inner.decoder)
+    }
+
     /// An in-process entry as a `T`: from its slot when this cache decoded it there before,
     /// else decoded now and kept in the slot.
     /// `None` for a value with tag stamps, which only the asynchronous read can check.
     #[inline]
     fn read_entry<T: CacheValue>(&self, full: &str, entry: &LocalEntry) -> Option<Read<T>> {
-        let kept = entry
-            .decoded()
-            .and_then(|d| d.downcast_ref::<Decoded<T>>())
-            .filter(|d| d.decoder == self.inner.decoder);
-        match kept {
+        match self.kept::<T>(entry) {
             Some(d) => Some(d.read()),
             None => self.decode_entry(full, entry),
         }
@@ -208,11 +213,7 @@ impl Cache {
     /// [`read_entry`](Self::read_entry) when only a fresh value is of use.
     #[inline]
     fn fresh_entry<T: CacheValue>(&self, full: &str, entry: &LocalEntry) -> Option<Option<T>> {
-        let kept = entry
-            .decoded()
-            .and_then(|d| d.downcast_ref::<Decoded<T>>())
-            .filter(|d| d.decoder == self.inner.decoder);
-        match kept {
+        match self.kept::<T>(entry) {
             Some(d) if !is_stale(d.fresh_until_ms) => Some(Some(d.value.clone())),
             Some(_) => Some(None),
             None => match self.decode_entry(full, entry)? {
@@ -252,6 +253,25 @@ impl Cache {
             LocalRead::Miss => Some(Read::Miss),
             LocalRead::Unknown => None,
         })
+    }
+
+    /// A fresh value answered in process, counted as a hit; `None` for anything else (not
+    /// counted: the read or load that follows counts it).
+    #[inline]
+    pub(crate) fn fresh_local<T: CacheValue>(&self, key: &str) -> Option<T> {
+        let v = self
+            .with_full_key(key, |full| match self.inner.store.get_local(full) {
+                // Only a value decoded before: decoding (and counting a failure) is the load's.
+                LocalRead::Hit(entry) => self
+                    .kept::<T>(&entry)
+                    .filter(|d| !is_stale(d.fresh_until_ms))
+                    .map(|d| d.value.clone()),
+                LocalRead::Miss | LocalRead::Unknown => None,
+            })
+            .ok()
+            .flatten()?;
+        self.count_read(true);
+        Some(v)
     }
 
     /// Reads and decodes a value: in process when the store can answer there.
