@@ -153,7 +153,10 @@ where
     U: FnOnce(&S::Value) -> bool,
 {
     // A hit answered in process returns before the load's future is built.
-    if let Some(v) = key.as_deref().and_then(|k| cache.fresh_local::<S::Value>(k)) {
+    if let Some(v) = key
+        .as_deref()
+        .and_then(|k| cache.fresh_local::<S::Value>(k))
+    {
         site.record(true);
         return S::wrap(v);
     }

@@ -9,7 +9,8 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 
 use super::config::Config;
-use super::entry::{self, Entry, Record};
+use super::entry::{Entry, Record};
+use super::replicas::Decoded;
 
 /// Where a request's responses live.
 #[derive(Debug, Clone)]
@@ -159,17 +160,19 @@ pub(super) async fn lookup(
         .get_bytes_as(&keys.base, decode_record)
         .await
         .map_err(drop)?;
-    match found {
-        Some(Record::Response(e)) => Ok(vary_matches(&e, headers).then_some((e, None))),
+    match found.as_deref().map(|d| &d.record) {
+        Some(Record::Response(e)) => Ok(vary_matches(e, headers).then(|| (Arc::clone(e), None))),
         Some(Record::Variants(names)) => {
-            let key = variant_key(&keys.base, &names, headers);
-            match cfg
+            let key = variant_key(&keys.base, names, headers);
+            let found = cfg
                 .cache
                 .get_bytes_as(&key, decode_record)
                 .await
-                .map_err(drop)?
-            {
-                Some(Record::Response(e)) if vary_matches(&e, headers) => Ok(Some((e, Some(key)))),
+                .map_err(drop)?;
+            match found.as_deref().map(|d| &d.record) {
+                Some(Record::Response(e)) if vary_matches(e, headers) => {
+                    Ok(Some((Arc::clone(e), Some(key))))
+                }
                 _ => Ok(None),
             }
         }
@@ -179,8 +182,8 @@ pub(super) async fn lookup(
 }
 
 /// Decodes a stored record (kept beside its bytes by the cache when the store is in process).
-pub(super) fn decode_record(bytes: &Bytes) -> Option<Record> {
-    entry::decode(bytes.clone())
+pub(super) fn decode_record(bytes: &Bytes) -> Option<Arc<Decoded>> {
+    Decoded::decode(bytes)
 }
 
 #[cfg(test)]

@@ -73,6 +73,7 @@ mod invalidate;
 mod keys;
 mod layer;
 mod policy;
+mod replicas;
 mod respond;
 mod revalidate;
 mod service;

@@ -1,8 +1,6 @@
 //! Request triage: what the response cache does with a request before any lookup (other
 //! method, bypass, or a lookup under its keys), and the fresh hits it answers at once.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use http::header::{self, HeaderMap};
 use http::request::Parts;
@@ -60,8 +58,8 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
     // A fresh hit on a response held in process (decoded once, beside its stored bytes) is
     // answered here, without a future and without an owned key.
     let found = with_base_key(cfg, parts, |base, id_end| {
-        let hit = cfg.cache.get_bytes_as_now(base, decode_record, |record| {
-            let Record::Response(entry) = record else {
+        let hit = cfg.cache.get_bytes_as_now(base, decode_record, |decoded| {
+            let Record::Response(entry) = &decoded.record else {
                 return None;
             };
             if !entry.vary.is_empty() || entry.has(NO_CACHE) {
@@ -72,7 +70,7 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
                 Use::Stale => Status::Stale,
                 Use::StaleWhileRevalidate | Use::Revalidate => return None,
             };
-            Some((Arc::clone(entry), status))
+            Some((decoded.for_this_thread(entry), status))
         });
         hit.ok_or_else(|| Keys {
             base: base.to_owned(),
