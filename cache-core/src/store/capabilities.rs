@@ -92,6 +92,15 @@ impl Capabilities {
     /// Only the required core.
     pub const NONE: Capabilities = Capabilities(0);
 
+    /// Every capability.
+    ///
+    /// ```
+    /// use cache_core::store::{Capabilities, Capability};
+    /// assert!(Capabilities::ALL.has(Capability::Persistent));
+    /// assert_eq!(Capabilities::ALL.iter().count(), Capability::ALL.len());
+    /// ```
+    pub const ALL: Capabilities = Capabilities((1 << Capability::ALL.len()) - 1);
+
     /// This set and `cap`.
     #[must_use]
     pub const fn with(self, cap: Capability) -> Self {
@@ -157,6 +166,7 @@ mod tests {
     #[test]
     fn sets_hold_what_was_added_and_nothing_else() {
         let all: Capabilities = Capability::ALL.into_iter().collect();
+        assert_eq!(all, Capabilities::ALL);
         for c in Capability::ALL {
             assert!(all.has(c));
             assert!(!Capabilities::NONE.has(c));

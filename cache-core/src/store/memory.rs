@@ -435,17 +435,10 @@ impl Store for MemoryStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        [
-            Capability::PatternScan,
-            Capability::NativeTags,
-            Capability::AtomicCounters,
-            Capability::TtlRead,
-            Capability::Expire,
-            Capability::Take,
-            Capability::Batches,
-        ]
-        .into_iter()
-        .collect()
+        // Everything but being shared by processes or outliving this one.
+        Capabilities::ALL
+            .without(Capability::Shared)
+            .without(Capability::Persistent)
     }
 
     fn get_local(&self, key: &str) -> LocalRead {

@@ -417,18 +417,8 @@ impl Store for RedisStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        [
-            Capability::PatternScan,
-            Capability::NativeTags,
-            Capability::AtomicCounters,
-            Capability::TtlRead,
-            Capability::Expire,
-            Capability::Take,
-            Capability::Batches,
-            Capability::Shared,
-        ]
-        .into_iter()
-        .collect()
+        // Not `Persistent`: a cache on Redis may be evicted or lost with the server.
+        Capabilities::ALL.without(Capability::Persistent)
     }
 
     fn invalidation_bus(&self) -> BoxFuture<'_, Result<Option<Arc<dyn InvalidationBus>>>> {
