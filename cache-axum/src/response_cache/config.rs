@@ -8,6 +8,7 @@ use cache_core::Cache;
 use http::header::HeaderName;
 use http::request::Parts;
 
+use super::fence::Fence;
 use super::flight::Flights;
 
 /// A key function: the identity of a request's resource, or `None` to bypass the cache.
@@ -43,4 +44,5 @@ pub(crate) struct Config {
     pub(crate) store_set_cookie: bool,
     pub(crate) keep_stale: Duration,
     pub(crate) flights: Arc<Flights>,
+    pub(crate) fence: Arc<Fence>,
 }

@@ -146,7 +146,8 @@ pub(super) fn plan(
 /// waits neither for the store nor for encoding the entry. The leader guard, if any, is held
 /// until the write lands, so requests of this process that miss meanwhile wait for it instead
 /// of calling the inner service. A write that an invalidation of its resource overtook (the
-/// count `epoch`, taken before the inner service was called, moved) is deleted again. Failures
+/// [`Fence`](super::fence::Fence) mark `epoch` was taken before the inner service was called)
+/// is not written, or is deleted again. Failures
 /// are logged and counted by the `Cache`, never returned.
 pub(super) fn store(
     cfg: &Arc<Config>,
@@ -171,7 +172,7 @@ pub(super) fn store(
     let cfg = Arc::clone(cfg);
     let keys = keys.clone();
     rt.spawn(async move {
-        if cfg.flights.epoch(keys.resource()) != epoch {
+        if cfg.fence.overtaken(epoch, keys.resource()) {
             // Invalidated since it was fetched: not written at all.
             return;
         }
@@ -208,7 +209,7 @@ pub(super) fn store(
             }
         };
         match written {
-            Ok(key) if cfg.flights.epoch(keys.resource()) != epoch => {
+            Ok(key) if cfg.fence.overtaken(epoch, keys.resource()) => {
                 if let Err(e) = cfg.cache.delete(&key).await {
                     tracing::warn!(target: "cache_axum", key, error = %e, "response fetched before an invalidation not dropped");
                 }
@@ -283,8 +284,7 @@ pub(super) struct Job {
     pub(super) req_cc: CacheControl,
     /// Held until the response is stored: concurrent misses wait on it.
     pub(super) leader: Option<Leader>,
-    /// The resource's invalidation count before the inner service was called (see
-    /// `Flights::epoch`).
+    /// The fence's mark before the inner service was called (see `Fence::mark`).
     pub(super) epoch: u64,
 }
 

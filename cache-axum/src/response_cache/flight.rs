@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{
     AtomicBool, AtomicU64,
-    Ordering::{Acquire, Release, SeqCst},
+    Ordering::{Acquire, Release},
 };
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -23,14 +23,7 @@ pub(crate) struct Flights {
     /// How many flights have ended: a caller that saw the same count before its lookup and
     /// after joining knows no write through a flight landed in between.
     ended: AtomicU64,
-    /// Invalidations so far, per stripe of resource identities: a response fetched before an
-    /// invalidation of its resource is not written after it, or is deleted again (see `epoch`).
-    epochs: [AtomicU64; EPOCH_STRIPES],
-    stripes: ahash::RandomState,
 }
-
-/// Stripes of the invalidation counts; resources sharing one only cost each other a write.
-const EPOCH_STRIPES: usize = 32;
 
 /// One flight: done once its leader is dropped.
 #[derive(Default)]
@@ -68,25 +61,6 @@ impl Flights {
             key,
             flight,
         })
-    }
-
-    /// The invalidations of `resource` (a resource identity) so far. A fetch takes it before
-    /// calling the inner service and compares it before writing (a change: nothing is written)
-    /// and after its write has landed (a change: the write is deleted again). An invalidation
-    /// counts before it deletes, so either the write sees the count change, or it landed before
-    /// the delete.
-    pub(crate) fn epoch(&self, resource: &str) -> u64 {
-        self.epochs[self.stripe(resource)].load(SeqCst)
-    }
-
-    /// Counts an invalidation of `resource`, before its stored responses are deleted.
-    pub(crate) fn invalidating(&self, resource: &str) {
-        self.epochs[self.stripe(resource)].fetch_add(1, SeqCst);
-    }
-
-    fn stripe(&self, resource: &str) -> usize {
-        // Truncation is fine: any bits pick a stripe.
-        self.stripes.hash_one(resource) as usize % EPOCH_STRIPES
     }
 
     /// The number of flights ended so far (see `ended`).

@@ -50,7 +50,7 @@ pub(super) async fn invalidate(cfg: &Config, parts: &Parts, res_headers: &Header
         if let Some(keys) = keys_for(cfg, target) {
             // A fetch of this resource in flight here deletes what it writes; let the one
             // leading land first all the same, then drop it too.
-            cfg.flights.invalidating(keys.resource());
+            cfg.fence.invalidating(keys.resource());
             cfg.flights.settled(&keys.base).await;
             tags.push(keys.resource_tag());
             bases.push(keys.base);

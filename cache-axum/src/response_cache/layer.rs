@@ -8,6 +8,7 @@ use http::request::Parts;
 use tower_layer::Layer;
 
 use super::config::{Config, DEFAULT_KEEP_STALE, DEFAULT_MAX_BODY};
+use super::fence::Fence;
 use super::flight::Flights;
 use super::service::ResponseCache;
 
@@ -72,6 +73,7 @@ impl ResponseCacheLayer {
                 store_set_cookie: false,
                 keep_stale: DEFAULT_KEEP_STALE,
                 flights: Arc::new(Flights::default()),
+                fence: Arc::new(Fence::default()),
             }),
         }
     }
@@ -242,6 +244,18 @@ impl ResponseCacheLayer {
     /// ```
     pub fn cache(&self) -> &Cache {
         &self.cfg.cache
+    }
+
+    /// How many fills (responses fetched on a miss) were not stored, or were deleted again,
+    /// because an unsafe method invalidated their resource while they were in flight.
+    /// Invalidations of other resources never stop a fill.
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory());
+    /// assert_eq!(layer.skipped_fills(), 0);
+    /// ```
+    pub fn skipped_fills(&self) -> u64 {
+        self.cfg.fence.skipped()
     }
 }
 

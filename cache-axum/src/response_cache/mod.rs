@@ -67,6 +67,7 @@ mod context;
 mod control;
 mod decide;
 mod entry;
+mod fence;
 mod fill;
 mod flight;
 mod invalidate;

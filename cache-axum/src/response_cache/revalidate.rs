@@ -256,7 +256,7 @@ pub(super) fn spawn_revalidation<S, ResBody>(
             parts,
             method: Method::GET,
             cond: HeaderMap::new(),
-            epoch: ctx.cfg.flights.epoch(keys.resource()),
+            epoch: ctx.cfg.fence.mark(),
             keys,
             req_cc: CacheControl::default(),
             leader: Some(leader),

@@ -242,7 +242,7 @@ where
             parts,
             method,
             cond,
-            epoch: ctx.cfg.flights.epoch(keys.resource()),
+            epoch: ctx.cfg.fence.mark(),
             keys,
             req_cc,
             leader,

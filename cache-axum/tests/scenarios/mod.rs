@@ -43,6 +43,7 @@ macro_rules! all_scenarios {
             put_invalidates_content_location, absolute_location_on_same_host_invalidates,
             location_on_other_host_is_ignored, failed_unsafe_method_does_not_invalidate,
             delete_invalidates_every_variant, invalidation_is_not_overtaken_by_a_fetch_in_flight,
+            fills_are_not_lost_to_unrelated_invalidations,
             invalidation_is_not_overtaken_by_another_vary_by_fetch,
             stale_while_revalidate_serves_stale_then_refreshes,
             stale_while_revalidate_window_exceeded_revalidates, stale_if_error_serves_stale_on_500,
@@ -775,6 +776,73 @@ async fn fetch_overtaken(
         "the response fetched before the PUT outlived its invalidation"
     );
     assert_eq!(t.client.get_with("/race", get).await.x_cache(), "HIT");
+}
+
+/// Unsafe methods on some resources while many others fill the cache: every fill of a resource
+/// nobody invalidated is stored (with invalidation counts shared by stripes of resources, 8-9 %
+/// of them were dropped).
+pub async fn fills_are_not_lost_to_unrelated_invalidations(cache: Cache) {
+    const FILLS: usize = 2000;
+    const GET_CONNS: usize = 8;
+    let t = Setup::new(cache).await;
+    for i in 0..FILLS {
+        t.origin
+            .get(&format!("/fill/{i}"), Spec::ok(&i.to_string()).cc("public, max-age=600"));
+    }
+    for i in 0..16 {
+        t.origin.set("PUT", &format!("/put/{i}"), Spec::ok("put"));
+    }
+    let filling = Arc::new(AtomicUsize::new(GET_CONNS));
+    let putters: Vec<_> = (0..4)
+        .map(|c| {
+            // Concurrent requests on the pool: a connection each.
+            let client = t.client.clone();
+            let filling = Arc::clone(&filling);
+            tokio::spawn(async move {
+                let mut n = 0;
+                while filling.load(SeqCst) > 0 {
+                    let r = client.send("PUT", &format!("/put/{}", (c + 4 * n) % 16), &[]).await;
+                    assert_eq!(r.status, 200);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let getters: Vec<_> = (0..GET_CONNS)
+        .map(|c| {
+            let client = t.client.clone();
+            let filling = Arc::clone(&filling);
+            tokio::spawn(async move {
+                for i in (c..FILLS).step_by(GET_CONNS) {
+                    let r = client.get(&format!("/fill/{i}")).await;
+                    assert_eq!((r.status, r.text()), (200, i.to_string()));
+                }
+                filling.fetch_sub(1, SeqCst);
+            })
+        })
+        .collect();
+    for g in getters {
+        g.await.unwrap();
+    }
+    let mut puts = 0;
+    for p in putters {
+        puts += p.await.unwrap();
+    }
+    assert!(puts > 0, "no PUT ran while the cache filled");
+    let mut missed = Vec::new();
+    for i in 0..FILLS {
+        let path = format!("/fill/{i}");
+        if t.client.get(&path).await.x_cache() != "HIT" || t.origin.gets(&path) != 1 {
+            missed.push(i);
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "{} of {FILLS} fills were lost ({puts} PUTs to other paths ran meanwhile): {:?}",
+        missed.len(),
+        &missed[..missed.len().min(20)]
+    );
 }
 
 /// A request with `Authorization` fetches without leading a flight, so the invalidation has no
