@@ -23,7 +23,7 @@ use super::entry::{self, Entry, AUTH_OK, EXPLICIT_REVALIDATE, FORBIDS_STALE, NO_
 use super::flight::{Join, Leader};
 use super::keys::{field_value, hash_fields, Keys};
 use super::policy::{self, CacheControl, FreshnessOptions, Storable};
-use super::respond::{serve_fetched, stored_field, RetainFields};
+use super::respond::{connection_listed, serve_fetched, stored_field, RetainFields};
 use crate::conditional;
 
 /// Removes the tag header and returns its tags with those of the typed extension.
@@ -378,7 +378,8 @@ where
         })
         .collect();
     let mut headers = head.headers;
-    headers.retain_fields(|n| stored_field(cfg, n));
+    let listed = connection_listed(&headers);
+    headers.retain_fields(|n| stored_field(cfg, &listed, n));
     let entry = Entry {
         status: head.status,
         // The client gets the map as it came (it has room for the fields added when serving);

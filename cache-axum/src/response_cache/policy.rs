@@ -295,18 +295,32 @@ pub(crate) fn freshness(
     }
 }
 
+/// A response's `Age` in seconds (RFC 9111 §5.1): of a list, its first member; a value too large
+/// to represent, [`MAX_DELTA`]. An invalid value is not ignored, as §5.1 allows, but read as
+/// [`MAX_DELTA`]: the response is then stale and revalidated, never served as fresh on an age
+/// this cache could not read.
+pub(crate) fn age_secs(headers: &HeaderMap) -> u64 {
+    let Some(v) = headers.get(header::AGE) else {
+        return 0;
+    };
+    let first = v
+        .to_str()
+        .ok()
+        .and_then(|s| s.split(',').next())
+        .map(str::trim);
+    match first {
+        Some(s) => delta(Some(s)).unwrap_or(MAX_DELTA),
+        None => MAX_DELTA,
+    }
+}
+
 /// The corrected initial age of a response (RFC 9111 §4.2.3), in milliseconds.
 pub(crate) fn initial_age_ms(
     headers: &HeaderMap,
     request_time_ms: u64,
     response_time_ms: u64,
 ) -> u64 {
-    let age_value = headers
-        .get(header::AGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| delta(Some(s.trim())).ok())
-        .unwrap_or(0)
-        .saturating_mul(1000);
+    let age_value = age_secs(headers).saturating_mul(1000);
     let date = date_ms(headers, &header::DATE)
         .ok()
         .flatten()
@@ -386,6 +400,22 @@ pub(crate) fn vary_star(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn age_takes_a_lists_first_member_and_reads_garbage_as_old() {
+        let age = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AGE, http::HeaderValue::from_static(v));
+            age_secs(&h)
+        };
+        assert_eq!(age_secs(&HeaderMap::new()), 0);
+        assert_eq!(age("7"), 7);
+        assert_eq!(age("7200, 0"), 7200);
+        assert_eq!(age(" 30 ,x"), 30);
+        for bad in ["abc", "-1", "1.5", "", "99999999999999999999999"] {
+            assert_eq!(age(bad), MAX_DELTA, "{bad:?}");
+        }
+    }
     use http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -503,8 +533,9 @@ mod tests {
     fn initial_age_takes_the_larger_of_apparent_and_corrected_age() {
         let h = headers(&[("age", "10")]);
         assert_eq!(initial_age_ms(&h, 1_000, 3_000), 12_000);
+        // An unreadable age is read as very old (issue #13), not as 0.
         let h = headers(&[("age", "bogus")]);
-        assert_eq!(initial_age_ms(&h, 1_000, 1_000), 0);
+        assert_eq!(initial_age_ms(&h, 1_000, 1_000), MAX_DELTA * 1000);
     }
 
     #[test]

@@ -154,12 +154,26 @@ pub(super) fn is_hop_by_hop(name: &HeaderName) -> bool {
         || *name == header::PROXY_AUTHORIZATION
 }
 
-/// Whether a response header is kept in the stored response.
-pub(super) fn stored_field(cfg: &Config, name: &HeaderName) -> bool {
+/// Whether a response header is kept in the stored response (`listed`: the fields the
+/// response's `Connection` names, which are hop-by-hop too, RFC 9110 §7.6.1).
+pub(super) fn stored_field(cfg: &Config, listed: &[HeaderName], name: &HeaderName) -> bool {
     !(is_hop_by_hop(name)
         || *name == header::AGE
         || cfg.status_header.as_ref() == Some(name)
-        || cfg.tag_header.as_ref() == Some(name))
+        || cfg.tag_header.as_ref() == Some(name)
+        || listed.contains(name))
+}
+
+/// The field names a message's `Connection` fields list (`close` and the like included: they
+/// name no field that is there).
+pub(super) fn connection_listed(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect()
 }
 
 /// `HeaderMap::retain` for field names.

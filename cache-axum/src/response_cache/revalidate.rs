@@ -21,7 +21,7 @@ use super::flight::{self, Join, Leader};
 use super::invalidate::drop_resources;
 use super::keys::{lookup, Keys};
 use super::policy::CacheControl;
-use super::respond::{serve, stored_field};
+use super::respond::{connection_listed, serve, stored_field};
 use crate::conditional;
 
 /// Revalidates a stored response with a conditional request (RFC 9111 §4.3).
@@ -144,8 +144,9 @@ pub(super) async fn refresh<B>(
     let opts = head.extensions.get::<CacheOptions>();
     let tags = take_tags(cfg, &mut head.headers, opts);
     let names: Vec<HeaderName> = head.headers.keys().cloned().collect();
+    let listed = connection_listed(&head.headers);
     for name in names {
-        if name == header::CONTENT_LENGTH || !stored_field(cfg, &name) {
+        if name == header::CONTENT_LENGTH || !stored_field(cfg, &listed, &name) {
             continue;
         }
         entry.headers.remove(&name);

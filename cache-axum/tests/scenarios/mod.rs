@@ -44,6 +44,7 @@ macro_rules! all_scenarios {
             location_on_other_host_is_ignored, failed_unsafe_method_does_not_invalidate,
             delete_invalidates_every_variant, invalidation_is_not_overtaken_by_a_fetch_in_flight,
             fills_are_not_lost_to_unrelated_invalidations,
+            fields_named_in_connection_are_not_stored, age_lists_and_garbage_are_read_conservatively,
             invalidation_is_not_overtaken_by_another_vary_by_fetch,
             stale_while_revalidate_serves_stale_then_refreshes,
             stale_while_revalidate_window_exceeded_revalidates, stale_if_error_serves_stale_on_500,
@@ -91,6 +92,58 @@ pub async fn fresh_max_age_is_served_from_cache(cache: Cache) {
     );
     assert_eq!(r2.h("cache-control"), Some("max-age=60"));
     assert_eq!(t.origin.gets("/a"), 1);
+}
+
+/// RFC 9111 §5.1: a list-based `Age` counts its first member; an unreadable one is not taken
+/// as 0 (the response is revalidated, not served as fresh).
+pub async fn age_lists_and_garbage_are_read_conservatively(cache: Cache) {
+    let t = Setup::new(cache).await;
+    t.origin.get(
+        "/age-list",
+        Spec::ok(A).cc("max-age=3600").header("age", "7200, 0"),
+    );
+    t.origin.get(
+        "/age-bad",
+        Spec::ok(A).cc("max-age=60").header("age", "soon"),
+    );
+    t.origin.get(
+        "/age-ok",
+        Spec::ok(A).cc("max-age=3600").header("age", "10"),
+    );
+    for path in ["/age-list", "/age-bad", "/age-ok"] {
+        assert_eq!(t.client.get(path).await.x_cache(), "MISS", "{path}");
+    }
+    for path in ["/age-list", "/age-bad"] {
+        let r = t.client.get(path).await;
+        assert_ne!(r.x_cache(), "HIT", "{path}: served as fresh");
+        assert_eq!(t.origin.gets(path), 2, "{path}");
+    }
+    let r = t.client.get("/age-ok").await;
+    assert_eq!(r.x_cache(), "HIT");
+    assert!(r.age() >= 10, "the stored age counts: {}", r.age());
+}
+
+/// RFC 9110 §7.6.1: fields a response's `Connection` names are hop-by-hop: not stored, so never
+/// replayed to another client.
+pub async fn fields_named_in_connection_are_not_stored(cache: Cache) {
+    let t = Setup::new(cache).await;
+    t.origin.get(
+        "/conn",
+        Spec::ok(A)
+            .cc("max-age=60")
+            .header("connection", "x-hop, keep-alive")
+            .header("x-hop", "for the first hop only")
+            .header("x-kept", "yes"),
+    );
+    assert_eq!(t.client.get("/conn").await.x_cache(), "MISS");
+    let r = t.client.get("/conn").await;
+    assert_eq!(r.x_cache(), "HIT");
+    assert_eq!(r.h("x-kept"), Some("yes"));
+    assert_eq!(
+        r.h("x-hop"),
+        None,
+        "a field named in Connection was replayed"
+    );
 }
 
 pub async fn s_maxage_overrides_max_age(cache: Cache) {
@@ -786,8 +839,10 @@ pub async fn fills_are_not_lost_to_unrelated_invalidations(cache: Cache) {
     const GET_CONNS: usize = 8;
     let t = Setup::new(cache).await;
     for i in 0..FILLS {
-        t.origin
-            .get(&format!("/fill/{i}"), Spec::ok(&i.to_string()).cc("public, max-age=600"));
+        t.origin.get(
+            &format!("/fill/{i}"),
+            Spec::ok(&i.to_string()).cc("public, max-age=600"),
+        );
     }
     for i in 0..16 {
         t.origin.set("PUT", &format!("/put/{i}"), Spec::ok("put"));
@@ -801,7 +856,9 @@ pub async fn fills_are_not_lost_to_unrelated_invalidations(cache: Cache) {
             tokio::spawn(async move {
                 let mut n = 0;
                 while filling.load(SeqCst) > 0 {
-                    let r = client.send("PUT", &format!("/put/{}", (c + 4 * n) % 16), &[]).await;
+                    let r = client
+                        .send("PUT", &format!("/put/{}", (c + 4 * n) % 16), &[])
+                        .await;
                     assert_eq!(r.status, 200);
                     n += 1;
                 }
