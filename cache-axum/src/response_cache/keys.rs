@@ -45,16 +45,59 @@ impl Keys {
     }
 }
 
-/// The normalized value of a request field for `Vary` matching: all its lines, comma-joined.
+/// The normalized value of a request field for `Vary` matching (RFC 9111 §4.1): all its lines
+/// as one comma-separated list, each member trimmed, with no white space around `;` and `=`;
+/// lowercased for the `Accept` fields, whose tokens are case-insensitive; and sorted for
+/// `Accept-Encoding`, whose order carries no meaning (its q-values do). `Accept-Language` keeps
+/// its order: clients list preferences in it. A value that is not visible ASCII is joined as it
+/// came.
 pub(super) fn field_value(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next()?;
-    let Some(second) = values.next() else {
-        return Some(first.clone());
-    };
-    let mut joined = BytesMut::from(first.as_bytes());
-    for v in std::iter::once(second).chain(values) {
-        joined.extend_from_slice(b", ");
+    let mut values = headers.get_all(name).iter().peekable();
+    values.peek()?;
+    let fold = matches!(
+        name.as_str(),
+        "accept" | "accept-encoding" | "accept-language" | "accept-charset"
+    );
+    let mut members = Vec::new();
+    for v in values {
+        let Ok(v) = v.to_str() else {
+            return raw_joined(headers, name);
+        };
+        members.extend(
+            v.split(',')
+                .map(|m| member(m, fold))
+                .filter(|m| !m.is_empty()),
+        );
+    }
+    if *name == http::header::ACCEPT_ENCODING {
+        members.sort_unstable();
+    }
+    HeaderValue::from_str(&members.join(", ")).ok()
+}
+
+/// One list member, normalized (see [`field_value`]).
+fn member(m: &str, fold: bool) -> String {
+    let parts: Vec<String> = m
+        .split(';')
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => format!("{}={}", k.trim(), v.trim()),
+            None => p.trim().to_owned(),
+        })
+        .collect();
+    let joined = parts.join(";");
+    if fold {
+        joined.to_ascii_lowercase()
+    } else {
+        joined
+    }
+}
+
+fn raw_joined(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
+    let mut joined = BytesMut::new();
+    for (i, v) in headers.get_all(name).iter().enumerate() {
+        if i > 0 {
+            joined.extend_from_slice(b", ");
+        }
         joined.extend_from_slice(v.as_bytes());
     }
     HeaderValue::from_maybe_shared(joined.freeze()).ok()
@@ -189,6 +232,39 @@ pub(super) fn decode_record(bytes: &Bytes) -> Option<Arc<Decoded>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vary_values_are_normalized_for_white_space_case_and_meaningless_order() {
+        let v = |name: &'static str, values: &[&'static str]| {
+            let mut h = HeaderMap::new();
+            for value in values {
+                h.append(name, HeaderValue::from_static(value));
+            }
+            field_value(&h, &HeaderName::from_static(name)).map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            v("accept-language", &["en, fr"]),
+            v("accept-language", &["EN,fr"])
+        );
+        assert_eq!(
+            v("accept-language", &["en", "fr"]),
+            v("accept-language", &["en,fr"])
+        );
+        assert_ne!(
+            v("accept-language", &["fr, en"]),
+            v("accept-language", &["en, fr"])
+        );
+        assert_eq!(
+            v("accept-encoding", &["gzip;q=1.0, br"]),
+            v("accept-encoding", &["BR,gzip ; q = 1.0"])
+        );
+        assert_ne!(
+            v("x-token", &["A"]),
+            v("x-token", &["a"]),
+            "other fields keep their case"
+        );
+        assert_eq!(v("accept", &[]), None);
+    }
     use crate::ResponseCacheLayer;
     use cache_core::Cache;
     use http::Request;

@@ -45,6 +45,7 @@ macro_rules! all_scenarios {
             delete_invalidates_every_variant, invalidation_is_not_overtaken_by_a_fetch_in_flight,
             fills_are_not_lost_to_unrelated_invalidations,
             fields_named_in_connection_are_not_stored, age_lists_and_garbage_are_read_conservatively,
+            vary_values_match_across_white_space_case_and_meaningless_order,
             invalidation_is_not_overtaken_by_another_vary_by_fetch,
             stale_while_revalidate_serves_stale_then_refreshes,
             stale_while_revalidate_window_exceeded_revalidates, stale_if_error_serves_stale_on_500,
@@ -144,6 +145,41 @@ pub async fn fields_named_in_connection_are_not_stored(cache: Cache) {
         None,
         "a field named in Connection was replayed"
     );
+}
+
+/// `Vary` compares request values normalized: white space and the case of `Accept-*` tokens
+/// never matter, the order of `Accept-Encoding` members neither; the order of
+/// `Accept-Language` (the client's preference) does.
+pub async fn vary_values_match_across_white_space_case_and_meaningless_order(cache: Cache) {
+    let t = Setup::new(cache).await;
+    t.origin.get(
+        "/negotiated",
+        Spec::ok(A)
+            .cc("max-age=60")
+            .header("vary", "accept-language, accept-encoding"),
+    );
+    let first = [
+        ("accept-language", "en, fr"),
+        ("accept-encoding", "gzip, br"),
+    ];
+    assert_eq!(
+        t.client.get_with("/negotiated", &first).await.x_cache(),
+        "MISS"
+    );
+    let same = [("Accept-Language", "EN,fr"), ("accept-encoding", "br,gzip")];
+    assert_eq!(
+        t.client.get_with("/negotiated", &same).await.x_cache(),
+        "HIT"
+    );
+    let other = [
+        ("accept-language", "fr, en"),
+        ("accept-encoding", "gzip, br"),
+    ];
+    assert_eq!(
+        t.client.get_with("/negotiated", &other).await.x_cache(),
+        "MISS"
+    );
+    assert_eq!(t.origin.gets("/negotiated"), 2);
 }
 
 pub async fn s_maxage_overrides_max_age(cache: Cache) {
