@@ -102,6 +102,21 @@ impl EtagList {
 /// Whether a `GET`/`HEAD` request's conditions are met by a 200 response with these headers, so
 /// it can be answered `304 Not Modified` (§13.1.2, §13.1.3, in the order of §13.2.2).
 pub(crate) fn is_not_modified(method: &Method, req: &HeaderMap, res: &HeaderMap) -> bool {
+    not_modified_since(method, req, res, false)
+}
+
+/// [`is_not_modified`] for a response a cache stored: one without `Last-Modified` is dated by
+/// its `Date` for `If-Modified-Since` (RFC 9111 §4.3.2).
+pub(crate) fn is_not_modified_stored(method: &Method, req: &HeaderMap, res: &HeaderMap) -> bool {
+    not_modified_since(method, req, res, true)
+}
+
+fn not_modified_since(
+    method: &Method,
+    req: &HeaderMap,
+    res: &HeaderMap,
+    date_fallback: bool,
+) -> bool {
     if method != Method::GET && method != Method::HEAD {
         return false;
     }
@@ -114,12 +129,14 @@ pub(crate) fn is_not_modified(method: &Method, req: &HeaderMap, res: &HeaderMap)
             let date = |h: &HeaderMap, n: &HeaderName| {
                 h.get(n)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|s| httpdate::parse_http_date(s.trim()).ok())
+                    .and_then(crate::date::parse)
             };
-            match (
-                date(req, &header::IF_MODIFIED_SINCE),
-                date(res, &header::LAST_MODIFIED),
-            ) {
+            let modified = date(res, &header::LAST_MODIFIED).or_else(|| {
+                (date_fallback && !res.contains_key(header::LAST_MODIFIED))
+                    .then(|| date(res, &header::DATE))
+                    .flatten()
+            });
+            match (date(req, &header::IF_MODIFIED_SINCE), modified) {
                 (Some(since), Some(modified)) => modified <= since,
                 _ => false,
             }

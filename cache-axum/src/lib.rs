@@ -35,6 +35,7 @@
 
 mod conditional;
 mod dashboard;
+mod date;
 pub mod etag;
 mod extract;
 mod future;

@@ -207,9 +207,7 @@ fn date_ms(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, ()> {
         None => Ok(None),
         Some(v) => {
             let s = v.to_str().map_err(|_| ())?;
-            httpdate::parse_http_date(s.trim())
-                .map(|t| Some(unix_ms(t)))
-                .map_err(|_| ())
+            crate::date::parse(s).map(|t| Some(unix_ms(t))).ok_or(())
         }
     }
 }

@@ -67,11 +67,12 @@ pub(super) fn serve_fetched(
 }
 
 /// The 304 for a conditional request that a stored 200 satisfies (`cond` holds the client's
-/// own conditional fields: without any, `None`).
+/// own conditional fields: without any, `None`). A stored response without `Last-Modified` is
+/// dated by its `Date` for `If-Modified-Since`.
 pub(super) fn not_modified(e: &Entry, method: &Method, cond: &HeaderMap) -> Option<Response<Body>> {
     (e.status == StatusCode::OK
         && !cond.is_empty()
-        && conditional::is_not_modified(method, cond, &e.headers))
+        && conditional::is_not_modified_stored(method, cond, &e.headers))
     .then(|| conditional::not_modified::<Body>(&e.headers))
 }
 

@@ -46,6 +46,8 @@ macro_rules! all_scenarios {
             fills_are_not_lost_to_unrelated_invalidations,
             fields_named_in_connection_are_not_stored, age_lists_and_garbage_are_read_conservatively,
             vary_values_match_across_white_space_case_and_meaningless_order,
+            obsolete_and_mistaken_expires_dates_are_read,
+            if_modified_since_uses_the_date_of_a_response_without_last_modified,
             invalidation_is_not_overtaken_by_another_vary_by_fetch,
             stale_while_revalidate_serves_stale_then_refreshes,
             stale_while_revalidate_window_exceeded_revalidates, stale_if_error_serves_stale_on_500,
@@ -201,6 +203,61 @@ pub async fn expires_in_future_is_fresh(cache: Cache) {
     t.client.get("/e").await;
     assert_eq!(t.client.get("/e").await.x_cache(), "HIT");
     assert_eq!(t.origin.gets("/e"), 1);
+}
+
+/// RFC 9110 §5.6.7: the obsolete date formats are accepted, and so are names in another case
+/// and a weekday that does not match the date (they used to read as already expired).
+pub async fn obsolete_and_mistaken_expires_dates_are_read(cache: Cache) {
+    let t = Setup::new(cache).await;
+    let imf = http_date(3600);
+    // "Sun, 06 Nov 1994 08:49:37 GMT" -> its parts
+    let p: Vec<&str> = imf.split(' ').collect();
+    let (day, d, mon, year, time) = (p[0].trim_end_matches(','), p[1], p[2], p[3], p[4]);
+    let day_n: u32 = d.parse().unwrap();
+    let other_day = if day == "Mon" { "Tue" } else { "Mon" };
+    let forms = [
+        ("asctime", format!("{day} {mon} {day_n:>2} {time} {year}")),
+        ("lower case", imf.to_lowercase()),
+        ("wrong weekday", imf.replacen(day, other_day, 1)),
+    ];
+    for (i, (what, expires)) in forms.iter().enumerate() {
+        let path = format!("/expires/{i}");
+        t.origin.get(
+            &path,
+            Spec::ok(A)
+                .header("date", &http_date(0))
+                .header("expires", expires),
+        );
+        assert_eq!(t.client.get(&path).await.x_cache(), "MISS", "{what}");
+        assert_eq!(
+            t.client.get(&path).await.x_cache(),
+            "HIT",
+            "{what}: {expires}"
+        );
+        assert_eq!(t.origin.gets(&path), 1, "{what}");
+    }
+}
+
+/// RFC 9111 §4.3.2: a stored response without `Last-Modified` answers `If-Modified-Since` by
+/// its `Date`.
+pub async fn if_modified_since_uses_the_date_of_a_response_without_last_modified(cache: Cache) {
+    let t = Setup::new(cache).await;
+    t.origin.get(
+        "/dated",
+        Spec::ok(A).cc("max-age=60").header("date", &http_date(-30)),
+    );
+    assert_eq!(t.client.get("/dated").await.x_cache(), "MISS");
+    let since_after = [("if-modified-since", http_date(0))];
+    let since_after: Vec<(&str, &str)> =
+        since_after.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let r = t.client.get_with("/dated", &since_after).await;
+    assert_eq!((r.status, r.x_cache()), (304, "HIT"));
+    let since_before = [("if-modified-since", http_date(-120))];
+    let since_before: Vec<(&str, &str)> =
+        since_before.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let r = t.client.get_with("/dated", &since_before).await;
+    assert_eq!((r.status, r.x_cache(), r.text().as_str()), (200, "HIT", A));
+    assert_eq!(t.origin.gets("/dated"), 1);
 }
 
 pub async fn expires_in_past_or_invalid_is_stale(cache: Cache) {
