@@ -45,4 +45,8 @@ pub(crate) struct Config {
     pub(crate) keep_stale: Duration,
     pub(crate) flights: Arc<Flights>,
     pub(crate) fence: Arc<Fence>,
+    /// The targeted cache-control field obeyed before `Cache-Control` (RFC 9213).
+    pub(crate) targeted: Option<HeaderName>,
+    /// Whether the targeted field reaches clients (and is stored).
+    pub(crate) forward_targeted: bool,
 }

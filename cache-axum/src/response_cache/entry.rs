@@ -51,7 +51,7 @@ pub(crate) struct Entry {
     pub(crate) vary: Vec<(HeaderName, Option<HeaderValue>)>,
     /// `headers` plus placeholders for the fields added when serving (see
     /// [`Entry::served_headers`]); built on first use. Reset it when changing `headers`.
-    pub(crate) served: OnceLock<(Option<HeaderName>, HeaderMap)>,
+    pub(crate) served: OnceLock<(Option<HeaderName>, Option<HeaderName>, HeaderMap)>,
 }
 
 /// What a key holds: a response, or the Vary names of a URI whose responses live under
@@ -77,8 +77,15 @@ impl Entry {
     /// The response fields to serve a shared entry with: a copy of `headers` with `Age` and
     /// the status field (`status`, when given) already in place as its first fields, so setting
     /// their values replaces them without growing or even searching the map.
-    pub(crate) fn served_headers(&self, status: Option<&HeaderName>) -> HeaderMap {
-        let (name, headers) = self.served.get_or_init(|| {
+    ///
+    /// `hidden` is a stored field clients do not get (a targeted cache-control field meant for
+    /// this cache).
+    pub(crate) fn served_headers(
+        &self,
+        status: Option<&HeaderName>,
+        hidden: Option<&HeaderName>,
+    ) -> HeaderMap {
+        let (name, hid, headers) = self.served.get_or_init(|| {
             let mut h = HeaderMap::try_with_capacity(self.headers.len() + 2).unwrap_or_default();
             h.insert(http::header::AGE, HeaderValue::from_static("0"));
             if let Some(n) = status {
@@ -86,18 +93,22 @@ impl Entry {
             }
             // Stored responses hold neither field; were one there, serving replaces it anyway.
             for (n, v) in &self.headers {
-                if n != http::header::AGE && Some(n) != status {
+                if n != http::header::AGE && Some(n) != status && Some(n) != hidden {
                     // A map already full to the limit loses what does not fit, not the request.
                     let _ = h.try_append(n.clone(), v.clone());
                 }
             }
-            (status.cloned(), h)
+            (status.cloned(), hidden.cloned(), h)
         });
-        if name.as_ref() == status {
+        if name.as_ref() == status && hid.as_ref() == hidden {
             headers.clone()
         } else {
             // Another layer configuration shares this entry: no placeholders to reuse.
-            self.headers.clone()
+            let mut h = self.headers.clone();
+            if let Some(n) = hidden {
+                h.remove(n);
+            }
+            h
         }
     }
 
@@ -350,11 +361,11 @@ mod tests {
     fn served_headers_hold_placeholders_for_the_added_fields() {
         let e = sample();
         let status = HeaderName::from_static("x-cache");
-        let h = e.served_headers(Some(&status));
+        let h = e.served_headers(Some(&status), None);
         assert_eq!(h.len(), e.headers.len() + 2);
         assert!(h.contains_key(http::header::AGE) && h.contains_key(&status));
         // Another status field than the one cached: the plain fields.
-        assert_eq!(e.served_headers(None), e.headers);
+        assert_eq!(e.served_headers(None, None), e.headers);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::entry::{self, Entry, AUTH_OK, EXPLICIT_REVALIDATE, FORBIDS_STALE, NO_
 use super::flight::{Join, Leader};
 use super::keys::{field_value, hash_fields, Keys};
 use super::policy::{self, CacheControl, FreshnessOptions, Storable};
-use super::respond::{connection_listed, serve_fetched, stored_field, RetainFields};
+use super::respond::{connection_listed, hidden_field, serve_fetched, stored_field, RetainFields};
 use crate::conditional;
 
 /// Removes the tag header and returns its tags with those of the typed extension.
@@ -79,7 +79,20 @@ pub(super) fn plan(
     if opts.is_some_and(|o| o.no_store) {
         return None;
     }
-    let cc = CacheControl::parse(headers);
+    // A targeted field (RFC 9213) replaces Cache-Control and Expires for this cache.
+    let targeted = (cfg.targeted.as_ref()).and_then(|n| CacheControl::parse_targeted(headers, n));
+    let without_expires;
+    let (cc, headers) = match targeted {
+        Some(cc) => {
+            without_expires = {
+                let mut h = headers.clone();
+                h.remove(header::EXPIRES);
+                h
+            };
+            (cc, &without_expires)
+        }
+        None => (CacheControl::parse(headers), headers),
+    };
     if let Storable::No(reason) = policy::storable(
         req_headers,
         req_cc,
@@ -351,7 +364,10 @@ where
             res.headers_mut().insert(name.clone(), Status::Miss.value());
         }
     };
-    let unstored = |head: http::response::Parts, body: Body| {
+    let unstored = |mut head: http::response::Parts, body: Body| {
+        if let Some(n) = hidden_field(cfg) {
+            head.headers.remove(n);
+        }
         let mut res = if head.status == StatusCode::OK
             && !job.cond.is_empty()
             && conditional::is_not_modified(&job.method, &job.cond, &head.headers)

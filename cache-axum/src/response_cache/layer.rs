@@ -74,6 +74,8 @@ impl ResponseCacheLayer {
                 keep_stale: DEFAULT_KEEP_STALE,
                 flights: Arc::new(Flights::default()),
                 fence: Arc::new(Fence::default()),
+                targeted: Some(HeaderName::from_static("cdn-cache-control")),
+                forward_targeted: false,
             }),
         }
     }
@@ -189,6 +191,35 @@ impl ResponseCacheLayer {
     /// ```
     pub fn status_header(mut self, name: Option<&str>) -> Self {
         self.cfg_mut().status_header = name.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+        self
+    }
+
+    /// The targeted cache-control field (RFC 9213) this cache obeys: when a response carries it
+    /// with a value, its directives decide storage and freshness here, and the response's
+    /// `Cache-Control` and `Expires` are ignored for this cache (they still reach clients and
+    /// the caches after this one). Default `CDN-Cache-Control`; `None` obeys `Cache-Control`
+    /// alone.
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .targeted_field(Some("Acme-Cache-Control"));
+    /// # let _ = layer;
+    /// ```
+    pub fn targeted_field(mut self, name: Option<&str>) -> Self {
+        self.cfg_mut().targeted = name.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+        self
+    }
+
+    /// Whether the targeted field is passed on to clients and stored (default: no, it is meant
+    /// for this cache; pass it on when a CDN in front of the service obeys it too).
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .forward_targeted_field(true);
+    /// # let _ = layer;
+    /// ```
+    pub fn forward_targeted_field(mut self, on: bool) -> Self {
+        self.cfg_mut().forward_targeted = on;
         self
     }
 

@@ -11,17 +11,29 @@
 //!   `max-stale`, `min-fresh`, `only-if-cached` (504 when nothing usable is stored).
 //! - **Response directives** `no-store`, `private` (never stored here), `no-cache` (stored,
 //!   revalidated before every use), `must-revalidate`, `proxy-revalidate`, `public`, and
-//!   `stale-while-revalidate`/`stale-if-error` (RFC 5861).
+//!   `stale-while-revalidate`/`stale-if-error` (RFC 5861). A targeted field (RFC 9213,
+//!   `CDN-Cache-Control` unless [`targeted_field`](ResponseCacheLayer::targeted_field) names
+//!   another) takes the place of `Cache-Control` and `Expires` for this cache, and is not passed
+//!   on unless [`forward_targeted_field`](ResponseCacheLayer::forward_targeted_field).
+//! - **Lenient where RFC 9110 asks for it**: dates in the obsolete formats, in another case or
+//!   with a wrong weekday are read; a list-based `Age` counts its first member (an unreadable
+//!   one makes the response stale); fields named in `Connection` are neither stored nor
+//!   replayed.
 //! - **`Vary`**: a URI whose responses vary keeps a small variants record under its key and
 //!   each variant under `{key}:var:{digest of the request's values}`; `Vary: *` is never stored.
+//!   Request values are compared normalized: white space, the case of `Accept-*` tokens and the
+//!   order of `Accept-Encoding` members do not matter.
 //! - **Privacy**: requests with `Authorization` only get and store responses marked `public`,
 //!   `s-maxage` or `must-revalidate`; responses with `Set-Cookie` are not stored unless
 //!   [`store_set_cookie`](ResponseCacheLayer::store_set_cookie).
 //! - **Validation**: a stale response is revalidated with `If-None-Match`/`If-Modified-Since`;
 //!   a 304 updates the stored fields and freshness. Clients' own `If-None-Match` and
-//!   `If-Modified-Since` are answered by the cache with a 304.
+//!   `If-Modified-Since` are answered by the cache with a 304 (against `Last-Modified`, or the
+//!   stored response's `Date` when it has none).
 //! - **Invalidation**: a successful unsafe method drops every stored variant of its target and
-//!   of a same-origin `Location`/`Content-Location`. [`CacheOptions`] or the tag header tag a
+//!   of a same-origin `Location`/`Content-Location`; a response being fetched for one of those
+//!   is not stored after it, while fills of other resources go on
+//!   ([`skipped_fills`](ResponseCacheLayer::skipped_fills) counts the dropped ones). [`CacheOptions`] or the tag header tag a
 //!   response for [`Cache::invalidate_tags`].
 //! - **Coalescing**: concurrent misses on one key make one call to the inner service.
 //! - **Write-behind**: a response is stored after it is sent, so the client never waits for

@@ -51,9 +51,24 @@ fn keep_min(slot: &mut Option<u64>, v: u64) {
 impl CacheControl {
     /// Parses every `Cache-Control` field (and `Pragma: no-cache` when there is none).
     pub(crate) fn parse(headers: &HeaderMap) -> Self {
+        Self::parse_field(headers, &header::CACHE_CONTROL)
+    }
+
+    /// The directives of a targeted cache-control field (RFC 9213, such as
+    /// `CDN-Cache-Control`), when the response carries it with a non-empty value: they replace
+    /// `Cache-Control` and `Expires` for this cache.
+    pub(crate) fn parse_targeted(headers: &HeaderMap, name: &HeaderName) -> Option<Self> {
+        let present = headers
+            .get_all(name)
+            .iter()
+            .any(|v| !v.as_bytes().trim_ascii().is_empty());
+        present.then(|| Self::parse_field(headers, name))
+    }
+
+    fn parse_field(headers: &HeaderMap, field: &HeaderName) -> Self {
         let mut cc = CacheControl::default();
         let mut any = false;
-        for value in headers.get_all(header::CACHE_CONTROL) {
+        for value in headers.get_all(field) {
             any = true;
             let Ok(s) = value.to_str() else {
                 // Not visible ASCII: unreadable directives, so trust nothing.

@@ -39,10 +39,16 @@ pub(super) fn serve(
     let res = not_modified(&e, method, cond).unwrap_or_else(|| {
         // A record shared with the store's entry is copied (reference counts, no bytes).
         let (code, headers, body) = match Arc::try_unwrap(e) {
-            Ok(e) => (e.status, e.headers, e.body),
+            Ok(e) => {
+                let mut headers = e.headers;
+                if let Some(n) = hidden_field(cfg) {
+                    headers.remove(n);
+                }
+                (e.status, headers, e.body)
+            }
             Err(e) => (
                 e.status,
-                e.served_headers(cfg.status_header.as_ref()),
+                e.served_headers(cfg.status_header.as_ref(), hidden_field(cfg)),
                 e.body.clone(),
             ),
         };
@@ -55,11 +61,14 @@ pub(super) fn serve(
 pub(super) fn serve_fetched(
     cfg: &Config,
     e: &Entry,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     now_ms: u64,
     method: &Method,
     cond: &HeaderMap,
 ) -> Response<Body> {
+    if let Some(n) = hidden_field(cfg) {
+        headers.remove(n);
+    }
     let age = age_value(e.age_ms(now_ms) / 1000);
     let res = not_modified(e, method, cond)
         .unwrap_or_else(|| full(e.status, headers, e.body.clone(), method));
@@ -163,6 +172,11 @@ pub(super) fn stored_field(cfg: &Config, listed: &[HeaderName], name: &HeaderNam
         || cfg.status_header.as_ref() == Some(name)
         || cfg.tag_header.as_ref() == Some(name)
         || listed.contains(name))
+}
+
+/// The stored field clients do not get: the targeted cache-control field, unless forwarded.
+pub(super) fn hidden_field(cfg: &Config) -> Option<&HeaderName> {
+    cfg.targeted.as_ref().filter(|_| !cfg.forward_targeted)
 }
 
 /// The field names a message's `Connection` fields list (`close` and the like included: they

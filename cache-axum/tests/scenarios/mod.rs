@@ -48,6 +48,8 @@ macro_rules! all_scenarios {
             vary_values_match_across_white_space_case_and_meaningless_order,
             obsolete_and_mistaken_expires_dates_are_read,
             if_modified_since_uses_the_date_of_a_response_without_last_modified,
+            cdn_cache_control_takes_precedence_for_this_cache,
+            targeted_field_can_be_renamed_and_forwarded,
             invalidation_is_not_overtaken_by_another_vary_by_fetch,
             stale_while_revalidate_serves_stale_then_refreshes,
             stale_while_revalidate_window_exceeded_revalidates, stale_if_error_serves_stale_on_500,
@@ -258,6 +260,75 @@ pub async fn if_modified_since_uses_the_date_of_a_response_without_last_modified
     let r = t.client.get_with("/dated", &since_before).await;
     assert_eq!((r.status, r.x_cache(), r.text().as_str()), (200, "HIT", A));
     assert_eq!(t.origin.gets("/dated"), 1);
+}
+
+/// RFC 9213: `CDN-Cache-Control` decides storage and freshness here, in place of
+/// `Cache-Control` and `Expires` (which still reach clients); it is not passed on.
+pub async fn cdn_cache_control_takes_precedence_for_this_cache(cache: Cache) {
+    let t = Setup::new(cache).await;
+    t.origin.get(
+        "/cdn-fresh",
+        Spec::ok(A)
+            .cc("no-store")
+            .header("cdn-cache-control", "max-age=60"),
+    );
+    t.origin.get(
+        "/cdn-no-store",
+        Spec::ok(A)
+            .cc("public, max-age=60")
+            .header("cdn-cache-control", "no-store"),
+    );
+    t.origin.get(
+        "/cdn-expires",
+        Spec::ok(A)
+            .header("date", &http_date(0))
+            .header("expires", &http_date(-60))
+            .header("cdn-cache-control", "max-age=60"),
+    );
+    for path in ["/cdn-fresh", "/cdn-no-store", "/cdn-expires"] {
+        let r = t.client.get(path).await;
+        assert_eq!(r.x_cache(), "MISS", "{path}");
+        assert_eq!(r.h("cdn-cache-control"), None, "{path}: passed on");
+    }
+    let r = t.client.get("/cdn-fresh").await;
+    assert_eq!(r.x_cache(), "HIT");
+    assert_eq!(
+        r.h("cache-control"),
+        Some("no-store"),
+        "Cache-Control still reaches clients"
+    );
+    assert_eq!(r.h("cdn-cache-control"), None);
+    assert_eq!(
+        t.client.get("/cdn-expires").await.x_cache(),
+        "HIT",
+        "Expires ignored"
+    );
+    assert_eq!(t.client.get("/cdn-no-store").await.x_cache(), "MISS");
+    assert_eq!(t.origin.gets("/cdn-no-store"), 2);
+}
+
+/// The targeted field's name is an option, and so is passing it on.
+pub async fn targeted_field_can_be_renamed_and_forwarded(cache: Cache) {
+    let t = Setup::with(cache, |l| {
+        l.targeted_field(Some("Acme-Cache-Control"))
+            .forward_targeted_field(true)
+    })
+    .await;
+    t.origin.get(
+        "/acme",
+        Spec::ok(A)
+            .cc("no-store")
+            .header("acme-cache-control", "max-age=60")
+            .header("cdn-cache-control", "no-store"),
+    );
+    assert_eq!(t.client.get("/acme").await.x_cache(), "MISS");
+    let r = t.client.get("/acme").await;
+    assert_eq!(
+        r.x_cache(),
+        "HIT",
+        "the renamed field decides, CDN-Cache-Control does not"
+    );
+    assert_eq!(r.h("acme-cache-control"), Some("max-age=60"), "forwarded");
 }
 
 pub async fn expires_in_past_or_invalid_is_stale(cache: Cache) {
