@@ -53,8 +53,10 @@
 //! can never forge another key. The host is not part of the default key (one service, one
 //! site); use [`key_fn`](ResponseCacheLayer::key_fn) to add it. Cache failures never fail a
 //! request: they are logged, counted in the cache's stats, and the inner service answers.
-//! Requests with `Range`, `If-Match`, `If-Unmodified-Since` or `If-Range` go to the inner
-//! service untouched.
+//! A `Range` request is answered from a stored complete response (206, `If-Range`, 416; several
+//! ranges get the whole 200), and goes to the inner service with its `Range` when nothing
+//! complete is stored. Requests with `If-Match` or `If-Unmodified-Since` go to the inner service
+//! untouched.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -86,6 +88,7 @@ mod invalidate;
 mod keys;
 mod layer;
 mod policy;
+mod range;
 mod replicas;
 mod respond;
 mod revalidate;

@@ -11,6 +11,7 @@ use http::{Method, Response, StatusCode};
 use super::config::Config;
 use super::context::Status;
 use super::entry::Entry;
+use super::range::{self, ranged};
 use crate::conditional;
 
 /// The `Age` value for `secs`: common ages come from a table built once, since formatting
@@ -36,6 +37,7 @@ pub(super) fn serve(
     status: Status,
 ) -> Response<Body> {
     let age = age_value(e.age_ms(now_ms) / 1000);
+    let range = ranged(&e, method, cond);
     let res = not_modified(&e, method, cond).unwrap_or_else(|| {
         // A record shared with the store's entry is copied (reference counts, no bytes).
         let (code, headers, body) = match Arc::try_unwrap(e) {
@@ -52,7 +54,13 @@ pub(super) fn serve(
                 e.body.clone(),
             ),
         };
-        full(code, headers, body, method)
+        match range {
+            Some(r) => {
+                let (code, headers, body) = range::apply(r, headers, body);
+                full(code, headers, body, method)
+            }
+            None => full(code, headers, body, method),
+        }
     });
     labelled(cfg, res, age, status)
 }

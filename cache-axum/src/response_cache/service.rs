@@ -169,7 +169,11 @@ where
     // Requests that never join a flight (they may not share a response, or must not wait for
     // an inner call) still must not miss a response whose write is in flight: note the flight
     // before looking up, and wait for it on a miss.
-    let no_flight = req_cc.only_if_cached || has_auth || method == Method::HEAD;
+    // (A range request never leads one either: on a miss it goes to the inner service as it is.)
+    let no_flight = req_cc.only_if_cached
+        || has_auth
+        || method == Method::HEAD
+        || cond.contains_key(header::RANGE);
     let mut waited = false;
     let mut leader = None;
     loop {
@@ -210,6 +214,12 @@ where
             *res.status_mut() = StatusCode::GATEWAY_TIMEOUT;
             ctx.label(&mut res, Status::Miss);
             return Ok(res);
+        }
+        if cond.contains_key(header::RANGE) {
+            // Ranges are answered from complete stored responses only: without one, the inner
+            // service answers the range itself, and its partial response is not stored.
+            restore(&mut parts.headers, cond);
+            return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
         }
         if method == Method::HEAD && stale.is_none() {
             // A HEAD response has no body to store: forward it as it is.

@@ -34,14 +34,9 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
     if parts.method != Method::GET && parts.method != Method::HEAD {
         return Prep::Other;
     }
-    if [
-        header::RANGE,
-        header::IF_MATCH,
-        header::IF_UNMODIFIED_SINCE,
-        header::IF_RANGE,
-    ]
-    .iter()
-    .any(|h| parts.headers.contains_key(h))
+    if [header::IF_MATCH, header::IF_UNMODIFIED_SINCE]
+        .iter()
+        .any(|h| parts.headers.contains_key(h))
         || cfg.predicate.as_ref().is_some_and(|p| !p(parts))
     {
         return Prep::Bypass;
@@ -90,13 +85,21 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
 /// Moves the conditional fields this cache answers itself out of a request.
 pub(super) fn take_conditionals(headers: &mut HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
-    // Most requests have neither: `entry` would reserve room in the map each time.
+    // Most requests have none: `entry` would reserve room in the map each time.
     if !headers.contains_key(header::IF_NONE_MATCH)
         && !headers.contains_key(header::IF_MODIFIED_SINCE)
+        && !headers.contains_key(header::RANGE)
     {
         return out;
     }
-    for name in [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE] {
+    // `Range` (and its `If-Range`) too: answered from a stored complete response, or put back
+    // for the inner service (see `range.rs`).
+    for name in [
+        header::IF_NONE_MATCH,
+        header::IF_MODIFIED_SINCE,
+        header::RANGE,
+        header::IF_RANGE,
+    ] {
         if let header::Entry::Occupied(e) = headers.entry(&name) {
             for v in e.remove_entry_mult().1 {
                 out.append(name.clone(), v);

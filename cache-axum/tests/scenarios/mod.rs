@@ -50,6 +50,7 @@ macro_rules! all_scenarios {
             if_modified_since_uses_the_date_of_a_response_without_last_modified,
             cdn_cache_control_takes_precedence_for_this_cache,
             targeted_field_can_be_renamed_and_forwarded,
+            ranges_are_answered_from_a_stored_response, a_range_on_a_miss_goes_to_the_origin,
             invalidation_is_not_overtaken_by_another_vary_by_fetch,
             stale_while_revalidate_serves_stale_then_refreshes,
             stale_while_revalidate_window_exceeded_revalidates, stale_if_error_serves_stale_on_500,
@@ -329,6 +330,107 @@ pub async fn targeted_field_can_be_renamed_and_forwarded(cache: Cache) {
         "the renamed field decides, CDN-Cache-Control does not"
     );
     assert_eq!(r.h("acme-cache-control"), Some("max-age=60"), "forwarded");
+}
+
+/// RFC 9110 §14 / RFC 9111 §3.4: single, open-ended and suffix ranges of a stored complete
+/// response are answered 206 with `Content-Range`; `If-Range` with the stored strong `ETag` or
+/// exact `Last-Modified` allows them, another validator gets the whole 200; a range past the end
+/// is a 416; several ranges get the whole 200. The origin is asked once.
+pub async fn ranges_are_answered_from_a_stored_response(cache: Cache) {
+    let t = Setup::new(cache).await;
+    let modified = http_date(-3600);
+    t.origin.get(
+        "/file",
+        Spec::ok("0123456789")
+            .cc("max-age=60")
+            .header("etag", "\"v1\"")
+            .header("last-modified", &modified),
+    );
+    assert_eq!(t.client.get("/file").await.x_cache(), "MISS");
+    let get = |range: &'static str, if_range: Option<&str>| {
+        let mut h = vec![("range", range.to_owned())];
+        if let Some(v) = if_range {
+            h.push(("if-range", v.to_owned()));
+        }
+        let client = t.client.clone();
+        async move {
+            let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            client.get_with("/file", &h).await
+        }
+    };
+    for (range, status, content_range, body) in [
+        ("bytes=2-4", 206, Some("bytes 2-4/10"), "234"),
+        ("bytes=7-", 206, Some("bytes 7-9/10"), "789"),
+        ("bytes=-2", 206, Some("bytes 8-9/10"), "89"),
+        ("bytes=10-", 416, Some("bytes */10"), ""),
+        ("bytes=0-1,5-6", 200, None, "0123456789"),
+        ("lines=1-2", 200, None, "0123456789"),
+    ] {
+        let r = get(range, None).await;
+        assert_eq!(
+            (
+                r.status,
+                r.h("content-range"),
+                r.text().as_str(),
+                r.x_cache()
+            ),
+            (status, content_range, body, "HIT"),
+            "{range}"
+        );
+    }
+    let r = get("bytes=0-1", Some("\"v1\"")).await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (206, "01"),
+        "If-Range: the stored ETag"
+    );
+    let r = get("bytes=0-1", Some(&modified)).await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (206, "01"),
+        "If-Range: Last-Modified"
+    );
+    for other in ["\"v0\"", "W/\"v1\"", &http_date(-10)] {
+        let r = get("bytes=0-1", Some(other)).await;
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "0123456789"),
+            "If-Range {other}"
+        );
+    }
+    let head = t
+        .client
+        .send("HEAD", "/file", &[("range", "bytes=0-1")])
+        .await;
+    assert_eq!(head.status, 200, "HEAD ignores Range");
+    assert_eq!(t.origin.gets("/file"), 1);
+}
+
+/// Without a complete stored response, the origin answers the range itself and its partial
+/// response is not stored: the next full request is a miss.
+pub async fn a_range_on_a_miss_goes_to_the_origin(cache: Cache) {
+    let t = Setup::new(cache).await;
+    t.origin
+        .get("/partial", Spec::ok("from the origin").cc("max-age=60"));
+    let r = t
+        .client
+        .get_with("/partial", &[("range", "bytes=0-3")])
+        .await;
+    assert_eq!(r.status, 200, "the test origin ignores Range");
+    let seen = t.origin.last_headers("GET", "/partial");
+    assert_eq!(
+        seen.get("range").map(|v| v.to_str().unwrap()),
+        Some("bytes=0-3")
+    );
+    assert_eq!(t.client.get("/partial").await.x_cache(), "MISS");
+    let r = t
+        .client
+        .get_with("/partial", &[("range", "bytes=0-3")])
+        .await;
+    assert_eq!(
+        (r.status, r.text().as_str(), r.x_cache()),
+        (206, "from", "HIT")
+    );
 }
 
 pub async fn expires_in_past_or_invalid_is_stale(cache: Cache) {
