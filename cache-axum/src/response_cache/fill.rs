@@ -5,14 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use cache_core::SetOptions;
-use futures_util::{StreamExt as _, TryStreamExt};
 use http::header::{self, HeaderMap, HeaderName};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
-use http_body::Frame;
-use http_body_util::{BodyExt as _, BodyStream, StreamBody};
+use http_body_util::BodyExt as _;
 use tower_service::Service;
 
 use super::config::Config;
@@ -24,6 +22,7 @@ use super::flight::{Join, Leader};
 use super::keys::{field_value, hash_fields, Keys};
 use super::policy::{self, CacheControl, FreshnessOptions, Storable};
 use super::respond::{connection_listed, hidden_field, serve_fetched, stored_field, RetainFields};
+use super::tee::{self, Pending, Read, Tee};
 use crate::conditional;
 
 /// Removes the tag header and returns its tags with those of the typed extension.
@@ -177,6 +176,9 @@ pub(super) fn store(
         Join::Leader(l) => Some(l),
         Join::Follower(_) => None,
     });
+    if let Some(l) = &leader {
+        l.writing();
+    }
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         // No runtime to write from: the response is simply not stored.
         tracing::warn!(target: "cache_axum", "no tokio runtime; response not stored");
@@ -236,56 +238,6 @@ pub(super) fn store(
     });
 }
 
-/// Reads a body into memory up to `limit` bytes. A larger body (or one with trailers, or one
-/// that fails) comes back as a body that replays what was read and streams the rest.
-pub(super) async fn buffer<B>(body: B, limit: usize) -> Result<Bytes, Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    let mut body = Box::pin(body);
-    if body.size_hint().lower() > limit as u64 {
-        return Err(Body::new(body));
-    }
-    let mut frames: Vec<Frame<Bytes>> = Vec::new();
-    let mut total = 0usize;
-    while let Some(next) = body.frame().await {
-        match next {
-            Ok(frame) => {
-                let trailers = frame.is_trailers();
-                total = total.saturating_add(frame.data_ref().map_or(0, Bytes::len));
-                frames.push(frame);
-                if total > limit || trailers {
-                    let prefix =
-                        futures_util::stream::iter(frames.into_iter().map(Ok::<_, BoxError>));
-                    let rest = TryStreamExt::map_err(BodyStream::new(body), Into::into);
-                    return Err(Body::new(StreamBody::new(prefix.chain(rest))));
-                }
-            }
-            Err(e) => {
-                let prefix = futures_util::stream::iter(frames.into_iter().map(Ok::<_, BoxError>));
-                let failed =
-                    futures_util::stream::once(std::future::ready(Err::<Frame<Bytes>, BoxError>(
-                        e.into(),
-                    )));
-                return Err(Body::new(StreamBody::new(prefix.chain(failed))));
-            }
-        }
-    }
-    let mut data = frames.into_iter().filter_map(|f| f.into_data().ok());
-    Ok(match (data.next(), data.next()) {
-        (None, _) => Bytes::new(),
-        (Some(one), None) => one,
-        (Some(a), Some(b)) => {
-            let mut all = BytesMut::with_capacity(total);
-            for chunk in [a, b].into_iter().chain(data) {
-                all.extend_from_slice(&chunk);
-            }
-            all.freeze()
-        }
-    })
-}
-
 /// A request going to the inner service on a miss or for revalidation.
 pub(super) struct Job {
     pub(super) parts: Parts,
@@ -319,32 +271,26 @@ where
     let request_time = now_ms();
     let res = ctx.call(Request::from_parts(parts, body)).await?;
     let response_time = now_ms();
-    Ok(take_response(
-        &ctx.cfg,
-        &mut job,
-        &req_headers,
-        res,
-        request_time,
-        response_time,
-    )
-    .await
-    .0)
+    let times = (request_time, response_time);
+    Ok(take_response(&ctx.cfg, &mut job, &req_headers, res, times, None).0)
 }
 
 /// Stores a response from the inner service if it may be, and answers the client. Also returns
-/// whether it was stored.
-pub(super) async fn take_response<ResBody>(
+/// whether it is stored (or, streaming, is to be once its body has ended). `replaces` is the
+/// key of a stale response this one replaces, dropped if a streamed body cannot be stored.
+pub(super) fn take_response<ResBody>(
     cfg: &Arc<Config>,
     job: &mut Job,
     req_headers: &HeaderMap,
     res: Response<ResBody>,
-    request_time: u64,
-    response_time: u64,
+    times: (u64, u64),
+    replaces: Option<&str>,
 ) -> (Response<Body>, bool)
 where
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
+    let (request_time, response_time) = times;
     let (mut head, body) = res.into_parts();
     let opts = head.extensions.get::<CacheOptions>();
     let tags = take_tags(cfg, &mut head.headers, opts);
@@ -382,9 +328,13 @@ where
     let Some(plan) = plan else {
         return (unstored(head, Body::new(body)), false);
     };
-    let bytes = match buffer(body, cfg.max_body).await {
-        Ok(bytes) => bytes,
-        Err(streamed) => return (unstored(head, streamed), false),
+    // What the body has ready now is read; a body that has ended by then (a handler's
+    // in-memory body, typically) is stored whole, and any other streams to the client while
+    // its copy is kept, to be stored once it ends.
+    let (bytes, rest) = match tee::read_ready(body, cfg.max_body) {
+        Read::Whole(bytes) => (bytes, None),
+        Read::Started(read, rest) => (Bytes::new(), Some((read, rest))),
+        Read::Unstorable(streamed) => return (unstored(head, streamed), false),
     };
     let vary = policy::vary_names(&head.headers)
         .into_iter()
@@ -411,15 +361,46 @@ where
         vary,
         served: std::sync::OnceLock::new(),
     };
-    let res = serve_fetched(cfg, &entry, headers, now_ms(), &job.method, &job.cond);
-    store(
-        cfg,
-        &job.keys,
-        Arc::new(entry),
-        plan.ttl,
+    let had_length = headers.contains_key(header::CONTENT_LENGTH);
+    let mut res = serve_fetched(cfg, &entry, headers, now_ms(), &job.method, &job.cond);
+    let Some((read, rest)) = rest else {
+        store(
+            cfg,
+            &job.keys,
+            Arc::new(entry),
+            plan.ttl,
+            tags,
+            job.leader.take(),
+            job.epoch,
+        );
+        return (res, true);
+    };
+    let pending = Pending {
+        cfg: Arc::clone(cfg),
+        keys: job.keys.clone(),
+        entry,
+        ttl: plan.ttl,
         tags,
-        job.leader.take(),
-        job.epoch,
-    );
-    (res, true)
+        leader: job.leader.take(),
+        epoch: job.epoch,
+        replaces: replaces.map(str::to_owned),
+    };
+    let tee = Tee::new(read, rest, pending);
+    if res.status() == StatusCode::NOT_MODIFIED || job.method == Method::HEAD {
+        if !had_length {
+            // `serve_fetched` gave a HEAD the length of the part read so far.
+            res.headers_mut().remove(header::CONTENT_LENGTH);
+        }
+        // The client gets no body: the copy is read to its end behind the response (without
+        // a runtime to do it, it is dropped, and not stored).
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let mut tee = std::pin::pin!(tee);
+                while let Some(Ok(_)) = tee.frame().await {}
+            });
+        }
+        return (res, true);
+    }
+    let (head, _) = res.into_parts();
+    (Response::from_parts(head, Body::new(tee)), true)
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{
     AtomicBool, AtomicU64,
-    Ordering::{Acquire, Release},
+    Ordering::{Acquire, Release, SeqCst},
 };
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -29,6 +29,8 @@ pub(crate) struct Flights {
 #[derive(Default)]
 pub(crate) struct Flight {
     done: AtomicBool,
+    /// The leader is writing its response to the store (it may have streamed for a while).
+    writing: AtomicBool,
     notify: Notify,
 }
 
@@ -74,11 +76,17 @@ impl Flights {
         map.get(key).map(Arc::clone)
     }
 
-    /// Waits for the flight on `key`, if there is one (an invalidation must not be overtaken
-    /// by a response fetched before it and stored after it).
+    /// Waits for the write of the flight on `key`, if one is under way: an invalidation must
+    /// not be overtaken by a response fetched before it and stored after it. A flight that has
+    /// not begun writing (its response still streaming) checks the invalidation log before it
+    /// writes (see `Leader::writing`), so there is nothing to wait for.
     pub(crate) async fn settled(&self, key: &str) {
         if let Some(flight) = self.watch(key) {
-            wait(flight).await;
+            // SeqCst, paired with `Leader::writing`: the caller logged its invalidation
+            // (SeqCst) before this load, and the writer checks that log after its store.
+            if flight.writing.load(SeqCst) {
+                wait(flight).await;
+            }
         }
     }
 
@@ -88,6 +96,14 @@ impl Flights {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+}
+
+impl Leader {
+    /// Marks the flight as writing; call before checking the invalidation log for the last
+    /// time before the write (see `Flights::settled`).
+    pub(crate) fn writing(&self) {
+        self.flight.writing.store(true, SeqCst);
     }
 }
 

@@ -223,8 +223,8 @@ impl ResponseCacheLayer {
         self
     }
 
-    /// Bodies larger than this stream through to the client unbuffered and are not stored
-    /// (default [`DEFAULT_MAX_BODY`]).
+    /// The largest body stored (default [`DEFAULT_MAX_BODY`]). Every body streams to the client
+    /// as it arrives; the copy kept for the store is dropped once the body outgrows this bound.
     ///
     /// ```
     /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory()).max_body(64 * 1024);

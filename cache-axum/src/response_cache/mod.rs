@@ -36,13 +36,17 @@
 //!   ([`skipped_fills`](ResponseCacheLayer::skipped_fills) counts the dropped ones). [`CacheOptions`] or the tag header tag a
 //!   response for [`Cache::invalidate_tags`].
 //! - **Coalescing**: concurrent misses on one key make one call to the inner service.
-//! - **Write-behind**: a response is stored after it is sent, so the client never waits for
-//!   the store; requests of the same process that miss meanwhile wait for the write (and an
-//!   unsafe method waits for it before invalidating), other instances see it once it lands. A
-//!   response fetched before an unsafe method's invalidation of its resource is not kept after
-//!   it, whichever request fetched it.
-//! - **Bounded**: bodies above [`max_body`](ResponseCacheLayer::max_body) stream through,
-//!   unbuffered and unstored.
+//! - **Streaming while storing**: a storable response goes to the client as it arrives, and a
+//!   copy is stored once its body has ended, so a slow or long response reaches the client
+//!   as fast as without the cache. The store write happens behind the response: the client
+//!   never waits for the store. Requests of the same process that miss meanwhile (coalesced
+//!   on the same key) wait for the stored copy rather than calling the inner service again,
+//!   and an unsafe method waits for it before invalidating; other instances see it once it
+//!   lands. A response fetched before an unsafe method's invalidation of its resource is not
+//!   kept after it, whichever request fetched it.
+//! - **Bounded**: a body that outgrows [`max_body`](ResponseCacheLayer::max_body) (or fails, or
+//!   carries trailers, or whose client leaves before its end) streams on and is not stored;
+//!   the requests waiting for it then call the inner service themselves.
 //! - **Decoded once** (on a store that holds values in process: the memory store, a tiered
 //!   store's first tier): a stored response is decoded on its first hit and kept beside its
 //!   bytes in the store's entry, so a fresh hit is one lookup and a reference count, answered
@@ -93,6 +97,7 @@ mod replicas;
 mod respond;
 mod revalidate;
 mod service;
+mod tee;
 mod triage;
 
 pub use crate::future::ResponseFuture;

@@ -111,15 +111,8 @@ where
             Status::Stale,
         ));
     }
-    let (res, stored) = take_response(
-        &ctx.cfg,
-        &mut job,
-        &req_headers,
-        res,
-        request_time,
-        response_time,
-    )
-    .await;
+    let times = (request_time, response_time);
+    let (res, stored) = take_response(&ctx.cfg, &mut job, &req_headers, res, times, Some(&key));
     if !stored && !status.is_server_error() {
         // The new response replaces the old one, which must not be served again.
         if let Err(e) = ctx.cfg.cache.delete(&key).await {

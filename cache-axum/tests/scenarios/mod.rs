@@ -60,6 +60,10 @@ macro_rules! all_scenarios {
             authorization_with_must_revalidate_is_shared, set_cookie_is_not_stored,
             set_cookie_is_stored_when_allowed, oversized_body_streams_through_unstored,
             oversized_stream_without_length_streams_through, small_stream_is_stored,
+            a_slow_storable_response_streams_while_it_is_stored,
+            a_stream_that_outgrows_max_body_streams_on_unstored,
+            a_client_that_leaves_mid_stream_stores_nothing,
+            an_invalidation_does_not_wait_for_a_streaming_fill,
             hundred_concurrent_misses_call_origin_once, tag_header_is_stripped_and_purgeable,
             cache_options_extension_sets_ttl_and_tags, cache_options_no_store,
             predicate_bypasses, key_fn_replaces_the_key, status_header_can_be_renamed,
@@ -1394,6 +1398,198 @@ pub async fn small_stream_is_stored(cache: Cache) {
     t.client.get("/small").await;
     let r = t.client.get("/small").await;
     assert_eq!((r.x_cache(), r.body.len()), ("HIT", 300));
+}
+
+// ---- streaming while storing --------------------------------------------------------------
+
+/// An origin route that sends its headers, then `chunks` chunks of `size` bytes, the first at
+/// once and the next ones `every` apart; `sent` counts the chunks handed to the server.
+fn slow_body(
+    chunks: usize,
+    size: usize,
+    every: Duration,
+    sent: Arc<AtomicUsize>,
+    calls: Arc<AtomicUsize>,
+) -> Router {
+    Router::new().route(
+        "/slow",
+        get(move || {
+            let sent = Arc::clone(&sent);
+            calls.fetch_add(1, SeqCst);
+            async move {
+                let stream = futures_util::stream::unfold(0usize, move |i| {
+                    let sent = Arc::clone(&sent);
+                    async move {
+                        if i == chunks {
+                            return None;
+                        }
+                        if i > 0 {
+                            tokio::time::sleep(every).await;
+                        }
+                        sent.fetch_add(1, SeqCst);
+                        Some((
+                            Ok::<_, std::io::Error>(Bytes::from(vec![b's'; size])),
+                            i + 1,
+                        ))
+                    }
+                });
+                (
+                    [("cache-control", "public, max-age=60")],
+                    axum::body::Body::from_stream(stream),
+                )
+            }
+        })
+        .put(|| async { http::StatusCode::NO_CONTENT }),
+    )
+}
+
+/// Sends `GET path` and reads the response frame by frame: the headers, the time from sending
+/// to the first body bytes, what `sent` said then, and the whole body.
+async fn get_streamed(
+    addr: std::net::SocketAddr,
+    path: &str,
+    sent: &AtomicUsize,
+) -> (http::HeaderMap, Duration, usize, Bytes) {
+    use http_body_util::BodyExt as _;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<Bytes>>();
+    let started = std::time::Instant::now();
+    let res = client
+        .get(format!("http://{addr}{path}").parse().unwrap())
+        .await
+        .unwrap();
+    let (head, mut body) = res.into_parts();
+    let mut first = None;
+    let mut all = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            if !data.is_empty() && first.is_none() {
+                first = Some((started.elapsed(), sent.load(SeqCst)));
+            }
+            all.extend_from_slice(&data);
+        }
+    }
+    let (elapsed, sent_then) = first.expect("a body");
+    (head.headers, elapsed, sent_then, Bytes::from(all))
+}
+
+pub async fn a_slow_storable_response_streams_while_it_is_stored(cache: Cache) {
+    // 1 MiB over 2 s: 16 chunks of 64 KiB, 125 ms apart.
+    let (sent, calls) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let app = slow_body(
+        16,
+        64 << 10,
+        Duration::from_millis(125),
+        sent.clone(),
+        calls.clone(),
+    )
+    .layer(ResponseCacheLayer::new(cache));
+    let addr = serve(app).await;
+    let first = tokio::spawn({
+        let sent = sent.clone();
+        async move { get_streamed(addr, "/slow", &sent).await }
+    });
+    // A second request for it while it streams waits for the stored copy.
+    eventually(|| sent.load(SeqCst) >= 3).await;
+    let waiter = Client::new(addr).get("/slow").await;
+    let (headers, elapsed, sent_then, body) = first.await.unwrap();
+    eprintln!("first body bytes after {elapsed:?}, with {sent_then} of 16 chunks sent");
+    assert_eq!(headers["x-cache"], "MISS");
+    // The client had bytes while the origin had sent the first chunk or two of sixteen (it
+    // sends one every 125 ms): not after the origin was done, as when buffered.
+    assert!(
+        sent_then <= 2,
+        "first bytes only after {sent_then} chunks ({elapsed:?})"
+    );
+    assert_eq!(body.len(), 1 << 20);
+    assert_eq!((waiter.x_cache(), waiter.body.len()), ("HIT", 1 << 20));
+    let again = Client::new(addr).get("/slow").await;
+    assert_eq!((again.x_cache(), again.body.len()), ("HIT", 1 << 20));
+    assert_eq!(calls.load(SeqCst), 1);
+}
+
+pub async fn a_stream_that_outgrows_max_body_streams_on_unstored(cache: Cache) {
+    let (sent, calls) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let app = slow_body(
+        8,
+        1000,
+        Duration::from_millis(20),
+        sent.clone(),
+        calls.clone(),
+    )
+    .layer(ResponseCacheLayer::new(cache).max_body(4000));
+    let addr = serve(app).await;
+    let (headers, _, _, body) = get_streamed(addr, "/slow", &sent).await;
+    assert_eq!(
+        (headers["x-cache"].to_str().unwrap(), body.len()),
+        ("MISS", 8000)
+    );
+    let again = Client::new(addr).get("/slow").await;
+    assert_eq!((again.x_cache(), again.body.len()), ("MISS", 8000));
+    assert_eq!(calls.load(SeqCst), 2);
+}
+
+pub async fn an_invalidation_does_not_wait_for_a_streaming_fill(cache: Cache) {
+    let (sent, calls) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let app = slow_body(
+        16,
+        1000,
+        Duration::from_millis(100),
+        sent.clone(),
+        calls.clone(),
+    )
+    .layer(ResponseCacheLayer::new(cache));
+    let addr = serve(app).await;
+    let streaming = tokio::spawn({
+        let sent = sent.clone();
+        async move { get_streamed(addr, "/slow", &sent).await }
+    });
+    eventually(|| sent.load(SeqCst) >= 2).await;
+    let put = Client::new(addr).send("PUT", "/slow", &[]).await;
+    assert_eq!(put.status, 204);
+    // Answered while the fill still streams (a chunk every 100 ms), not after it.
+    let sent_then = sent.load(SeqCst);
+    assert!(
+        sent_then < 16,
+        "the PUT waited for the stream ({sent_then} chunks)"
+    );
+    let (_, _, _, body) = streaming.await.unwrap();
+    assert_eq!(body.len(), 16_000);
+    // What was fetched before the PUT is not kept after it.
+    let r = Client::new(addr).get("/slow").await;
+    assert_eq!((r.x_cache(), r.body.len()), ("MISS", 16_000));
+    assert_eq!(calls.load(SeqCst), 2);
+}
+
+pub async fn a_client_that_leaves_mid_stream_stores_nothing(cache: Cache) {
+    use http_body_util::BodyExt as _;
+    let (sent, calls) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let app = slow_body(
+        20,
+        1000,
+        Duration::from_millis(50),
+        sent.clone(),
+        calls.clone(),
+    )
+    .layer(ResponseCacheLayer::new(cache));
+    let addr = serve(app).await;
+    {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Full<Bytes>>();
+        let res = client
+            .get(format!("http://{addr}/slow").parse().unwrap())
+            .await
+            .unwrap();
+        let mut body = res.into_body();
+        body.frame().await.unwrap().unwrap();
+        // Dropping the client and the body closes the connection mid-body.
+    }
+    // The next request neither waits for the abandoned fill nor gets a truncated copy.
+    let r = Client::new(addr).get("/slow").await;
+    assert_eq!((r.x_cache(), r.body.len()), ("MISS", 20_000));
+    assert_eq!(calls.load(SeqCst), 2);
+    assert_eq!(Client::new(addr).get("/slow").await.x_cache(), "HIT");
 }
 
 // ---- coalescing -------------------------------------------------------------------------
