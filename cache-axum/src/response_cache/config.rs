@@ -49,4 +49,8 @@ pub(crate) struct Config {
     pub(crate) targeted: Option<HeaderName>,
     /// Whether the targeted field reaches clients (and is stored).
     pub(crate) forward_targeted: bool,
+    /// This cache's name in `Cache-Status` (RFC 9211), ready to write; `None`: no field.
+    pub(crate) cache_status: Option<String>,
+    /// Whether `Cache-Status` shows the key.
+    pub(crate) cache_status_key: bool,
 }

@@ -1,40 +1,18 @@
 //! What every stage of a request through the response cache shares: the inner service and the
-//! configuration ([`Ctx`]), the status it reports (`x-cache`), and the error type of bodies.
+//! configuration ([`Ctx`]), and the error type of bodies.
 
 use std::future::poll_fn;
 use std::sync::Arc;
 
 use axum::body::Body;
-use http::header::HeaderValue;
 use http::{Request, Response};
 use tower_service::Service;
 
 use super::config::Config;
+use super::report::Report;
 use crate::extract::LayerCache;
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// What the status header reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Status {
-    Hit,
-    Miss,
-    Stale,
-    Bypass,
-    Revalidated,
-}
-
-impl Status {
-    pub(super) fn value(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
-            Status::Hit => "HIT",
-            Status::Miss => "MISS",
-            Status::Stale => "STALE",
-            Status::Bypass => "BYPASS",
-            Status::Revalidated => "REVALIDATED",
-        })
-    }
-}
 
 /// The inner service and the shared configuration, for one request.
 pub(super) struct Ctx<S> {
@@ -60,9 +38,8 @@ where
         self.svc.call(req).await
     }
 
-    pub(super) fn label(&self, res: &mut Response<Body>, status: Status) {
-        if let Some(name) = &self.cfg.status_header {
-            res.headers_mut().insert(name.clone(), status.value());
-        }
+    /// Adds the status field and `Cache-Status` for `report`.
+    pub(super) fn label(&self, res: &mut Response<Body>, report: Report<'_>) {
+        report.write(&self.cfg, res.headers_mut());
     }
 }

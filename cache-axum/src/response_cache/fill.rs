@@ -14,13 +14,14 @@ use http_body_util::BodyExt as _;
 use tower_service::Service;
 
 use super::config::Config;
-use super::context::{BoxError, Ctx, Status};
+use super::context::{BoxError, Ctx};
 use super::control::CacheOptions;
 use super::decide::now_ms;
 use super::entry::{self, Entry, AUTH_OK, EXPLICIT_REVALIDATE, FORBIDS_STALE, NO_CACHE};
 use super::flight::{Join, Leader};
 use super::keys::{field_value, hash_fields, Keys};
 use super::policy::{self, CacheControl, FreshnessOptions, Storable};
+use super::report::{Fwd, Report, Status};
 use super::respond::{connection_listed, hidden_field, serve_fetched, stored_field, RetainFields};
 use super::tee::{self, Pending, Read, Tee};
 use crate::conditional;
@@ -251,6 +252,8 @@ pub(super) struct Job {
     pub(super) leader: Option<Leader>,
     /// The fence's mark before the inner service was called (see `Fence::mark`).
     pub(super) epoch: u64,
+    /// Why the request goes to the inner service (for `Cache-Status`).
+    pub(super) fwd: Fwd,
 }
 
 /// Fetches from the inner service, stores what may be stored, and answers.
@@ -305,11 +308,8 @@ where
         request_time,
         response_time,
     );
-    let label = |res: &mut Response<Body>| {
-        if let Some(name) = &cfg.status_header {
-            res.headers_mut().insert(name.clone(), Status::Miss.value());
-        }
-    };
+    let report = Report::forwarded(Status::Miss, job.fwd).key(&job.keys.base);
+    let label = |res: &mut Response<Body>| report.write(cfg, res.headers_mut());
     let unstored = |mut head: http::response::Parts, body: Body| {
         if let Some(n) = hidden_field(cfg) {
             head.headers.remove(n);
@@ -362,7 +362,8 @@ where
         served: std::sync::OnceLock::new(),
     };
     let had_length = headers.contains_key(header::CONTENT_LENGTH);
-    let mut res = serve_fetched(cfg, &entry, headers, now_ms(), &job.method, &job.cond);
+    let now = now_ms();
+    let mut res = serve_fetched(cfg, &entry, headers, now, &job.method, &job.cond, report);
     let Some((read, rest)) = rest else {
         store(
             cfg,

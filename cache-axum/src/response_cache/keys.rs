@@ -11,6 +11,7 @@ use http::request::Parts;
 use super::config::Config;
 use super::entry::{Entry, Record};
 use super::replicas::Decoded;
+use super::report::Fwd;
 
 /// Where a request's responses live.
 #[derive(Debug, Clone)]
@@ -193,18 +194,27 @@ pub(super) fn vary_matches(entry: &Entry, headers: &HeaderMap) -> bool {
 /// Looks the request up: `Ok(Some((entry, variant key)))` on a matching stored response (no
 /// variant key: it is under the base key), `Err(())` when the cache failed (already logged and
 /// counted by the `Cache`).
+/// What a lookup found: a response (with its variant key, when it varies), or nothing and why.
+pub(super) enum Found {
+    Response(Arc<Entry>, Option<String>),
+    Missing(Fwd),
+}
+
 pub(super) async fn lookup(
     cfg: &Arc<Config>,
     keys: &Keys,
     headers: &HeaderMap,
-) -> Result<Option<(Arc<Entry>, Option<String>)>, ()> {
+) -> Result<Found, ()> {
     let found = cfg
         .cache
         .get_bytes_as(&keys.base, decode_record)
         .await
         .map_err(drop)?;
     match found.as_deref().map(|d| &d.record) {
-        Some(Record::Response(e)) => Ok(vary_matches(e, headers).then(|| (Arc::clone(e), None))),
+        Some(Record::Response(e)) if vary_matches(e, headers) => {
+            Ok(Found::Response(Arc::clone(e), None))
+        }
+        Some(Record::Response(_)) => Ok(Found::Missing(Fwd::VaryMiss)),
         Some(Record::Variants(names)) => {
             let key = variant_key(&keys.base, names, headers);
             let found = cfg
@@ -214,13 +224,13 @@ pub(super) async fn lookup(
                 .map_err(drop)?;
             match found.as_deref().map(|d| &d.record) {
                 Some(Record::Response(e)) if vary_matches(e, headers) => {
-                    Ok(Some((Arc::clone(e), Some(key))))
+                    Ok(Found::Response(Arc::clone(e), Some(key)))
                 }
-                _ => Ok(None),
+                _ => Ok(Found::Missing(Fwd::VaryMiss)),
             }
         }
         // Absent, or unreadable (counted and logged by the cache as a miss).
-        None => Ok(None),
+        None => Ok(Found::Missing(Fwd::UriMiss)),
     }
 }
 

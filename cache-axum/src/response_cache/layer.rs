@@ -10,6 +10,7 @@ use tower_layer::Layer;
 use super::config::{Config, DEFAULT_KEEP_STALE, DEFAULT_MAX_BODY};
 use super::fence::Fence;
 use super::flight::Flights;
+use super::report;
 use super::service::ResponseCache;
 
 /// A [`Layer`] that caches `GET`/`HEAD` responses in a [`Cache`] as an RFC 9111 shared cache;
@@ -76,6 +77,8 @@ impl ResponseCacheLayer {
                 fence: Arc::new(Fence::default()),
                 targeted: Some(HeaderName::from_static("cdn-cache-control")),
                 forward_targeted: false,
+                cache_status: None,
+                cache_status_key: false,
             }),
         }
     }
@@ -191,6 +194,46 @@ impl ResponseCacheLayer {
     /// ```
     pub fn status_header(mut self, name: Option<&str>) -> Self {
         self.cfg_mut().status_header = name.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+        self
+    }
+
+    /// Adds a `Cache-Status` field (RFC 9211) to every response this layer handles, with this
+    /// cache as the member `name` (default: no field). Beside the status field, or instead of
+    /// it with [`status_header(None)`](Self::status_header). The member says `hit` when the
+    /// cache answered, or `fwd` with why the request went to the inner service (`uri-miss`,
+    /// `vary-miss`, `stale`, `request` when the request's directives or `Authorization` ruled
+    /// out a stored response, `partial` for a range not stored, `bypass`, `method`), with
+    /// `fwd-status` when the inner service's status differs from the response's, `stored`
+    /// when the response is stored, and `ttl`, its remaining freshness in seconds (negative
+    /// when stale). A name that is not a structured-field token is written as a string; one
+    /// that cannot be written in a field turns the option off. A `Cache-Status` from the inner
+    /// service (a cache behind this one) comes first and is not stored.
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .cache_status(Some("my-app"))
+    ///     .status_header(None);
+    /// // A hit then carries `Cache-Status: my-app; hit; ttl=59`.
+    /// # let _ = layer;
+    /// ```
+    pub fn cache_status(mut self, name: Option<&str>) -> Self {
+        self.cfg_mut().cache_status = name.and_then(report::member_name);
+        self
+    }
+
+    /// Whether `Cache-Status` shows the cache key (its `key` parameter; default `false`). Keys
+    /// hold the request's path and query, or what a [`key_fn`](Self::key_fn) makes of the
+    /// request (a user or tenant, say), which clients and the caches in front of this one
+    /// should not see unless you say so.
+    ///
+    /// ```
+    /// let layer = cache_axum::ResponseCacheLayer::new(cache_core::Cache::memory())
+    ///     .cache_status(Some("my-app"))
+    ///     .cache_status_key(true);
+    /// # let _ = layer;
+    /// ```
+    pub fn cache_status_key(mut self, on: bool) -> Self {
+        self.cfg_mut().cache_status_key = on;
         self
     }
 

@@ -47,6 +47,11 @@
 //! - **Bounded**: a body that outgrows [`max_body`](ResponseCacheLayer::max_body) (or fails, or
 //!   carries trailers, or whose client leaves before its end) streams on and is not stored;
 //!   the requests waiting for it then call the inner service themselves.
+//! - **Reporting**: the status field (`x-cache: HIT`, `MISS`, `STALE`, `REVALIDATED`,
+//!   `BYPASS`) and, when enabled with [`cache_status`](ResponseCacheLayer::cache_status),
+//!   `Cache-Status` (RFC 9211): `hit`, or why the request went on (`fwd=uri-miss`,
+//!   `vary-miss`, `stale`, `request`, `partial`, `bypass`, `method`), `fwd-status`, `stored`,
+//!   `ttl`, and the key when [`cache_status_key`](ResponseCacheLayer::cache_status_key) allows.
 //! - **Decoded once** (on a store that holds values in process: the memory store, a tiered
 //!   store's first tier): a stored response is decoded on its first hit and kept beside its
 //!   bytes in the store's entry, so a fresh hit is one lookup and a reference count, answered
@@ -94,6 +99,7 @@ mod layer;
 mod policy;
 mod range;
 mod replicas;
+mod report;
 mod respond;
 mod revalidate;
 mod service;

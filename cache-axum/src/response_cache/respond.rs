@@ -9,9 +9,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 
 use super::config::Config;
-use super::context::Status;
 use super::entry::Entry;
 use super::range::{self, ranged};
+use super::report::{Report, CACHE_STATUS};
 use crate::conditional;
 
 /// The `Age` value for `secs`: common ages come from a table built once, since formatting
@@ -34,9 +34,11 @@ pub(super) fn serve(
     now_ms: u64,
     method: &Method,
     cond: &HeaderMap,
-    status: Status,
+    report: Report<'_>,
 ) -> Response<Body> {
-    let age = age_value(e.age_ms(now_ms) / 1000);
+    let age_ms = e.age_ms(now_ms);
+    let report = report.ttl(e.lifetime_ms, age_ms);
+    let age = age_value(age_ms / 1000);
     let range = ranged(&e, method, cond);
     let res = not_modified(&e, method, cond).unwrap_or_else(|| {
         // A record shared with the store's entry is copied (reference counts, no bytes).
@@ -62,7 +64,7 @@ pub(super) fn serve(
             None => full(code, headers, body, method),
         }
     });
-    labelled(cfg, res, age, status)
+    labelled(cfg, res, age, report)
 }
 
 /// [`serve`] for the response just fetched, from its own fields (`e` is the copy to store).
@@ -73,14 +75,17 @@ pub(super) fn serve_fetched(
     now_ms: u64,
     method: &Method,
     cond: &HeaderMap,
+    report: Report<'_>,
 ) -> Response<Body> {
     if let Some(n) = hidden_field(cfg) {
         headers.remove(n);
     }
-    let age = age_value(e.age_ms(now_ms) / 1000);
+    let age_ms = e.age_ms(now_ms);
+    let report = report.stored(true).ttl(e.lifetime_ms, age_ms);
+    let age = age_value(age_ms / 1000);
     let res = not_modified(e, method, cond)
         .unwrap_or_else(|| full(e.status, headers, e.body.clone(), method));
-    labelled(cfg, res, age, Status::Miss)
+    labelled(cfg, res, age, report)
 }
 
 /// The 304 for a conditional request that a stored 200 satisfies (`cond` holds the client's
@@ -114,15 +119,19 @@ pub(super) fn full(
     res
 }
 
-/// Adds `Age` and the status field.
+/// Adds `Age`, the status field and `Cache-Status`.
 pub(super) fn labelled(
     cfg: &Config,
     mut res: Response<Body>,
     age: HeaderValue,
-    status: Status,
+    report: Report<'_>,
 ) -> Response<Body> {
-    let status = cfg.status_header.as_ref().map(|n| (n, status.value()));
+    let status = cfg
+        .status_header
+        .as_ref()
+        .map(|n| (n, report.status.value()));
     set_added(res.headers_mut(), age, status);
+    report.write_cache_status(cfg, res.headers_mut());
     res
 }
 
@@ -179,6 +188,7 @@ pub(super) fn stored_field(cfg: &Config, listed: &[HeaderName], name: &HeaderNam
         || *name == header::AGE
         || cfg.status_header.as_ref() == Some(name)
         || cfg.tag_header.as_ref() == Some(name)
+        || (cfg.cache_status.is_some() && *name == CACHE_STATUS)
         || listed.contains(name))
 }
 

@@ -11,7 +11,7 @@ use http::{Method, Request, Response, StatusCode};
 use tower_service::Service;
 
 use super::config::Config;
-use super::context::{BoxError, Ctx, Status};
+use super::context::{BoxError, Ctx};
 use super::control::CacheOptions;
 use super::decide::now_ms;
 use super::decide::{decide, stale_if_error_ok, Use};
@@ -19,8 +19,9 @@ use super::entry::Entry;
 use super::fill::{fetch, plan, store, take_response, take_tags, Job};
 use super::flight::{self, Join, Leader};
 use super::invalidate::drop_resources;
-use super::keys::{lookup, Keys};
+use super::keys::{lookup, Found, Keys};
 use super::policy::CacheControl;
+use super::report::{Fwd, Report, Status};
 use super::respond::{connection_listed, serve, stored_field};
 use crate::conditional;
 
@@ -61,7 +62,9 @@ where
                     now,
                     &job.method,
                     &job.cond,
-                    Status::Stale,
+                    Report::forwarded(Status::Stale, job.fwd)
+                        .key(&job.keys.base)
+                        .detail("stale-if-error"),
                 ));
             }
             return Err(e);
@@ -98,7 +101,10 @@ where
             now_ms(),
             &job.method,
             &job.cond,
-            Status::Revalidated,
+            Report::forwarded(Status::Revalidated, job.fwd)
+                .fwd_status(StatusCode::NOT_MODIFIED)
+                .stored(true)
+                .key(&job.keys.base),
         ));
     }
     if status.is_server_error() && stale_if_error_ok(&entry, &job.req_cc, response_time) {
@@ -108,7 +114,10 @@ where
             response_time,
             &job.method,
             &job.cond,
-            Status::Stale,
+            Report::forwarded(Status::Stale, job.fwd)
+                .fwd_status(status)
+                .key(&job.keys.base)
+                .detail("stale-if-error"),
         ));
     }
     let times = (request_time, response_time);
@@ -233,7 +242,7 @@ pub(super) fn spawn_revalidation<S, ResBody>(
                         if ctx.cfg.flights.ended() != seen {
                             let fresh = matches!(
                                 lookup(&ctx.cfg, &keys, &parts.headers).await,
-                                Ok(Some((e, _))) if decide(&e, &CacheControl::default(), now_ms()) == Use::Fresh
+                                Ok(Found::Response(e, _)) if decide(&e, &CacheControl::default(), now_ms()) == Use::Fresh
                             );
                             if fresh {
                                 return;
@@ -254,6 +263,7 @@ pub(super) fn spawn_revalidation<S, ResBody>(
             keys,
             req_cc: CacheControl::default(),
             leader: Some(leader),
+            fwd: Fwd::Stale,
         };
         let _ = revalidate(ctx, job, Body::empty(), entry, key).await;
     });

@@ -13,15 +13,16 @@ use http::{Method, Request, Response, StatusCode};
 use tower_service::Service;
 
 use super::config::Config;
-use super::context::{BoxError, Ctx, Status};
+use super::context::{BoxError, Ctx};
 use super::decide::now_ms;
 use super::decide::{decide, Use};
-use super::entry::AUTH_OK;
+use super::entry::{AUTH_OK, NO_CACHE};
 use super::fill::{fetch, Job};
 use super::flight::{self, Join};
 use super::invalidate::invalidate;
-use super::keys::lookup;
+use super::keys::{lookup, Found};
 use super::layer::ResponseCacheLayer;
+use super::report::{Fwd, Report, Status};
 use super::respond::serve;
 use super::revalidate::{revalidate, spawn_revalidation};
 use super::triage::{is_unsafe, prepare, restore, take_conditionals, Prep};
@@ -160,7 +161,13 @@ where
             return Box::pin(other_method(ctx, Request::from_parts(parts, body))).await;
         }
         Prep::Bypass | Prep::Served(_) => {
-            return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
+            let req = Request::from_parts(parts, body);
+            return Box::pin(pass(
+                ctx,
+                req,
+                Report::forwarded(Status::Bypass, Fwd::Bypass),
+            ))
+            .await;
         }
     };
     let method = parts.method.clone();
@@ -176,6 +183,7 @@ where
         || cond.contains_key(header::RANGE);
     let mut waited = false;
     let mut leader = None;
+    let mut fwd;
     loop {
         let pending = if no_flight && !waited {
             ctx.cfg.flights.watch(&keys.base)
@@ -185,25 +193,61 @@ where
         let ended = ctx.cfg.flights.ended();
         let Ok(found) = lookup(&ctx.cfg, &keys, &parts.headers).await else {
             restore(&mut parts.headers, cond);
-            return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
+            let report = Report::forwarded(Status::Bypass, Fwd::Bypass).detail("store-error");
+            return Box::pin(pass(ctx, Request::from_parts(parts, body), report)).await;
         };
         let now = now_ms();
         let mut stale = None;
-        if let Some((entry, key)) = found.filter(|(e, _)| !has_auth || e.has(AUTH_OK)) {
-            match decide(&entry, &req_cc, now) {
-                Use::Fresh => return Ok(serve(&ctx.cfg, entry, now, &method, &cond, Status::Hit)),
+        let hit = |status| Report::hit(status).key(&keys.base);
+        fwd = match found {
+            Found::Response(entry, _) if has_auth && !entry.has(AUTH_OK) => Fwd::Request,
+            Found::Response(entry, key) => match decide(&entry, &req_cc, now) {
+                Use::Fresh => {
+                    return Ok(serve(
+                        &ctx.cfg,
+                        entry,
+                        now,
+                        &method,
+                        &cond,
+                        hit(Status::Hit),
+                    ))
+                }
                 Use::Stale => {
-                    return Ok(serve(&ctx.cfg, entry, now, &method, &cond, Status::Stale))
+                    return Ok(serve(
+                        &ctx.cfg,
+                        entry,
+                        now,
+                        &method,
+                        &cond,
+                        hit(Status::Stale),
+                    ))
                 }
                 Use::StaleWhileRevalidate => {
                     let key = key.unwrap_or_else(|| keys.base.clone());
                     let held = leader.take();
                     spawn_revalidation(&ctx, &parts, &keys, Arc::clone(&entry), key, held, ended);
-                    return Ok(serve(&ctx.cfg, entry, now, &method, &cond, Status::Stale));
+                    return Ok(serve(
+                        &ctx.cfg,
+                        entry,
+                        now,
+                        &method,
+                        &cond,
+                        hit(Status::Stale),
+                    ));
                 }
-                Use::Revalidate => stale = Some((entry, key.unwrap_or_else(|| keys.base.clone()))),
-            }
-        }
+                Use::Revalidate => {
+                    // Fresh but not usable for this request, or stale (or `no-cache`).
+                    let why = if entry.age_ms(now) < entry.lifetime_ms && !entry.has(NO_CACHE) {
+                        Fwd::Request
+                    } else {
+                        Fwd::Stale
+                    };
+                    stale = Some((entry, key.unwrap_or_else(|| keys.base.clone())));
+                    why
+                }
+            },
+            Found::Missing(why) => why,
+        };
         if let Some(rx) = pending {
             flight::wait(rx).await;
             waited = true;
@@ -212,24 +256,21 @@ where
         if req_cc.only_if_cached {
             let mut res = Response::new(Body::empty());
             *res.status_mut() = StatusCode::GATEWAY_TIMEOUT;
-            ctx.label(&mut res, Status::Miss);
+            ctx.label(&mut res, Report::unanswered("only-if-cached"));
             return Ok(res);
         }
         if cond.contains_key(header::RANGE) {
             // Ranges are answered from complete stored responses only: without one, the inner
             // service answers the range itself, and its partial response is not stored.
             restore(&mut parts.headers, cond);
-            return Box::pin(pass(ctx, Request::from_parts(parts, body))).await;
+            let report = Report::forwarded(Status::Bypass, Fwd::Partial);
+            return Box::pin(pass(ctx, Request::from_parts(parts, body), report)).await;
         }
         if method == Method::HEAD && stale.is_none() {
             // A HEAD response has no body to store: forward it as it is.
             restore(&mut parts.headers, cond);
-            let label = ctx.cfg.status_header.clone();
-            let mut res = Box::pin(pass(ctx, Request::from_parts(parts, body))).await?;
-            if let Some(name) = label {
-                res.headers_mut().insert(name, Status::Miss.value());
-            }
-            return Ok(res);
+            let report = Report::forwarded(Status::Miss, fwd);
+            return Box::pin(pass(ctx, Request::from_parts(parts, body), report)).await;
         }
         if leader.is_none() && !has_auth && !waited {
             match ctx.cfg.flights.join(&keys.base) {
@@ -256,6 +297,7 @@ where
             keys,
             req_cc,
             leader,
+            fwd,
         };
         return match stale {
             Some((entry, key)) => Box::pin(revalidate(ctx, job, body, entry, key)).await,
@@ -277,7 +319,7 @@ where
     ResBody::Error: Into<BoxError>,
 {
     if !is_unsafe(req.method()) {
-        return pass(ctx, req).await;
+        return pass(ctx, req, Report::forwarded(Status::Bypass, Fwd::Method)).await;
     }
     let (parts, body) = req.into_parts();
     let target = parts.clone();
@@ -286,14 +328,16 @@ where
         invalidate(&ctx.cfg, &target, res.headers()).await;
     }
     let mut res = res.map(Body::new);
-    ctx.label(&mut res, Status::Bypass);
+    ctx.label(&mut res, Report::forwarded(Status::Bypass, Fwd::Method));
     Ok(res)
 }
 
-/// Calls the inner service for a request the cache does not handle.
+/// Calls the inner service for a request the cache does not handle, and labels the response
+/// with `report`.
 pub(super) async fn pass<S, ResBody>(
     mut ctx: Ctx<S>,
     req: Request<Body>,
+    report: Report<'static>,
 ) -> Result<Response<Body>, S::Error>
 where
     S: Service<Request<Body>, Response = Response<ResBody>>,
@@ -301,6 +345,6 @@ where
     ResBody::Error: Into<BoxError>,
 {
     let mut res = ctx.call(req).await?.map(Body::new);
-    ctx.label(&mut res, Status::Bypass);
+    ctx.label(&mut res, report);
     Ok(res)
 }

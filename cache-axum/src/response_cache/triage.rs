@@ -7,11 +7,11 @@ use http::request::Parts;
 use http::{Method, Response};
 
 use super::config::Config;
-use super::context::Status;
 use super::decide::{decide, now_ms, Use};
 use super::entry::{Record, NO_CACHE};
 use super::keys::{decode_record, keys_for, with_base_key, Keys};
 use super::policy::CacheControl;
+use super::report::{Report, Status};
 use super::respond::serve;
 
 /// What [`prepare`] made of a request.
@@ -42,8 +42,9 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
         return Prep::Bypass;
     }
     let req_cc = CacheControl::parse(&parts.headers);
-    if parts.headers.contains_key(header::AUTHORIZATION) {
-        // Shared only when the stored response allows it: `handle` checks.
+    // With `Authorization`, shared only when the stored response allows it: `handle` checks.
+    // A `Cache-Status` that shows keys needs the owned key `handle` has.
+    if parts.headers.contains_key(header::AUTHORIZATION) || cfg.cache_status_key {
         return match keys_for(cfg, parts) {
             Some(keys) => Prep::Lookup(keys, req_cc),
             None => Prep::Bypass,
@@ -75,7 +76,14 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
     match found {
         Some(Ok((entry, status))) => {
             let cond = take_conditionals(&mut parts.headers);
-            Prep::Served(serve(cfg, entry, now, &parts.method, &cond, status))
+            Prep::Served(serve(
+                cfg,
+                entry,
+                now,
+                &parts.method,
+                &cond,
+                Report::hit(status),
+            ))
         }
         Some(Err(keys)) => Prep::Lookup(keys, req_cc),
         None => Prep::Bypass,

@@ -64,6 +64,8 @@ macro_rules! all_scenarios {
             a_stream_that_outgrows_max_body_streams_on_unstored,
             a_client_that_leaves_mid_stream_stores_nothing,
             an_invalidation_does_not_wait_for_a_streaming_fill,
+            cache_status_reports_hits_and_why_requests_went_on,
+            cache_status_is_off_by_default_and_hides_keys_unless_asked,
             hundred_concurrent_misses_call_origin_once, tag_header_is_stripped_and_purgeable,
             cache_options_extension_sets_ttl_and_tags, cache_options_no_store,
             predicate_bypasses, key_fn_replaces_the_key, status_header_can_be_renamed,
@@ -1590,6 +1592,106 @@ pub async fn a_client_that_leaves_mid_stream_stores_nothing(cache: Cache) {
     assert_eq!((r.x_cache(), r.body.len()), ("MISS", 20_000));
     assert_eq!(calls.load(SeqCst), 2);
     assert_eq!(Client::new(addr).get("/slow").await.x_cache(), "HIT");
+}
+
+// ---- Cache-Status (RFC 9211) ----------------------------------------------------------------
+
+pub async fn cache_status_reports_hits_and_why_requests_went_on(cache: Cache) {
+    let t = Setup::with(cache, |l| {
+        l.cache_status(Some("edge"))
+            .cache_status_key(true)
+            .status_header(None)
+    })
+    .await;
+    let cs = |r: &crate::support::Resp| r.h("cache-status").unwrap_or("<none>").to_owned();
+    t.origin.get("/a", Spec::ok(A).cc("max-age=60"));
+    let miss = t.client.get("/a").await;
+    assert_eq!(
+        cs(&miss),
+        "edge; fwd=uri-miss; stored; ttl=60; key=\"rc:/a\""
+    );
+    // Instead of the status field, not beside it.
+    assert_eq!(miss.h("x-cache"), None);
+    let hit = t.client.get("/a").await;
+    assert!(cs(&hit).starts_with("edge; hit; ttl="), "{}", cs(&hit));
+    assert!(cs(&hit).ends_with("; key=\"rc:/a\""), "{}", cs(&hit));
+    // A fresh response the request's directives rule out.
+    let forced = t
+        .client
+        .get_with("/a", &[("cache-control", "no-cache")])
+        .await;
+    assert!(
+        cs(&forced).starts_with("edge; fwd=request; stored"),
+        "{}",
+        cs(&forced)
+    );
+
+    t.origin.get("/v", vary_spec());
+    let en = t.client.get_with("/v", &[("accept-language", "en")]).await;
+    assert!(
+        cs(&en).starts_with("edge; fwd=uri-miss; stored"),
+        "{}",
+        cs(&en)
+    );
+    let fr = t.client.get_with("/v", &[("accept-language", "fr")]).await;
+    assert!(
+        cs(&fr).starts_with("edge; fwd=vary-miss; stored"),
+        "{}",
+        cs(&fr)
+    );
+
+    t.origin.get(
+        "/r",
+        Spec::ok(A)
+            .cc("max-age=0")
+            .header("etag", "\"v1\"")
+            .revalidates(&[("cache-control", "max-age=60")]),
+    );
+    t.client.get("/r").await;
+    let revalidated = t.client.get("/r").await;
+    assert!(
+        cs(&revalidated).starts_with("edge; fwd=stale; fwd-status=304; stored; ttl=60"),
+        "{}",
+        cs(&revalidated)
+    );
+
+    let only = t
+        .client
+        .get_with("/none", &[("cache-control", "only-if-cached")])
+        .await;
+    assert_eq!(
+        (only.status, cs(&only).as_str()),
+        (504, "edge; detail=only-if-cached")
+    );
+    t.origin.set("POST", "/a", Spec::ok("done"));
+    let post = t.client.send("POST", "/a", &[]).await;
+    assert_eq!(cs(&post), "edge; fwd=method");
+    let precondition = t.client.get_with("/a", &[("if-match", "*")]).await;
+    assert_eq!(cs(&precondition), "edge; fwd=bypass");
+    t.origin.get("/p", Spec::ok(A).cc("private"));
+    let private = t.client.get("/p").await;
+    assert_eq!(cs(&private), "edge; fwd=uri-miss; key=\"rc:/p\"");
+}
+
+pub async fn cache_status_is_off_by_default_and_hides_keys_unless_asked(cache: Cache) {
+    let t = Setup::new(cache.clone()).await;
+    t.origin.get("/a", Spec::ok(A).cc("max-age=60"));
+    let r = t.client.get("/a").await;
+    assert_eq!((r.x_cache(), r.h("cache-status")), ("MISS", None));
+    let t = Setup::with(cache, |l| l.cache_status(Some("my cache"))).await;
+    t.origin.get("/b", Spec::ok(A).cc("max-age=60"));
+    let r = t.client.get("/b").await;
+    assert_eq!(
+        (r.x_cache(), r.h("cache-status")),
+        ("MISS", Some("\"my cache\"; fwd=uri-miss; stored; ttl=60"))
+    );
+    let r = t.client.get("/b").await;
+    assert_eq!(r.x_cache(), "HIT");
+    assert!(r
+        .h("cache-status")
+        .unwrap()
+        .starts_with("\"my cache\"; hit; ttl="));
+    assert!(!r.h("cache-status").unwrap().contains("key="));
 }
 
 // ---- coalescing -------------------------------------------------------------------------
