@@ -39,6 +39,7 @@ mod date;
 pub mod etag;
 mod extract;
 mod future;
+mod inner;
 pub mod observe;
 pub mod response_cache;
 

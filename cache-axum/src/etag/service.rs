@@ -63,38 +63,9 @@ impl<S> Etag<S> {
     pub fn layer() -> EtagLayer {
         EtagLayer::new()
     }
-
-    /// The inner service.
-    ///
-    /// ```
-    /// let svc = cache_axum::Etag::new(7u8);
-    /// assert_eq!(*svc.get_ref(), 7);
-    /// ```
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    ///
-    /// ```
-    /// let mut svc = cache_axum::Etag::new(7u8);
-    /// *svc.get_mut() = 8;
-    /// assert_eq!(svc.into_inner(), 8);
-    /// ```
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    ///
-    /// ```
-    /// let svc = cache_axum::Etag::new(7u8);
-    /// assert_eq!(svc.into_inner(), 7);
-    /// ```
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
+
+crate::inner::inner_accessors!(Etag, "cache_axum::Etag::new(7u8)");
 
 impl<S, ResBody> Service<Request<Body>> for Etag<S>
 where

@@ -73,38 +73,12 @@ impl<S> ResponseCache<S> {
     pub fn layer(cache: Cache) -> ResponseCacheLayer {
         ResponseCacheLayer::new(cache)
     }
-
-    /// The inner service.
-    ///
-    /// ```
-    /// let svc = cache_axum::ResponseCache::new(7u8, cache_core::Cache::memory());
-    /// assert_eq!(*svc.get_ref(), 7);
-    /// ```
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    ///
-    /// ```
-    /// let mut svc = cache_axum::ResponseCache::new(7u8, cache_core::Cache::memory());
-    /// *svc.get_mut() = 8;
-    /// assert_eq!(svc.into_inner(), 8);
-    /// ```
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    ///
-    /// ```
-    /// let svc = cache_axum::ResponseCache::new(7u8, cache_core::Cache::memory());
-    /// assert_eq!(svc.into_inner(), 7);
-    /// ```
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
+
+crate::inner::inner_accessors!(
+    ResponseCache,
+    "cache_axum::ResponseCache::new(7u8, cache_core::Cache::memory())"
+);
 
 impl<S, ResBody> Service<Request<Body>> for ResponseCache<S>
 where
