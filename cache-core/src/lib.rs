@@ -40,7 +40,9 @@ pub mod ttl;
 pub mod testing;
 
 pub use cache::typed::CacheValue;
-pub use cache::{Cache, CacheBuilder, DEFAULT_LONG_TTL, DEFAULT_PREFIX, DEFAULT_SHORT_TTL};
+pub use cache::{
+    Cache, CacheBuilder, ReadNow, DEFAULT_LONG_TTL, DEFAULT_PREFIX, DEFAULT_SHORT_TTL,
+};
 pub use error::{Error, Result};
 pub use options::SetOptions;
 pub use stats::Stats;

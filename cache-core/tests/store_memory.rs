@@ -264,3 +264,65 @@ async fn a_write_racing_its_tags_invalidation_stays_reachable_by_the_tag() {
         );
     }
 }
+
+/// Reads are answered from a per-thread front once an entry has been read (see
+/// `store/front.rs`): every way the store changes an entry must reach readers that kept it.
+#[tokio::test]
+async fn an_entry_read_before_is_never_served_after_it_changed() {
+    use cache_core::store::LocalRead;
+    let store = MemoryStore::new();
+    let local = |key: &str| match store.get_local(key) {
+        LocalRead::Hit(e) => Some(e.bytes().clone()),
+        LocalRead::Miss | LocalRead::Unknown => None,
+    };
+    let write = |ttl: Option<Duration>, tags: &[&str]| WriteOptions {
+        ttl,
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+    };
+    let v = |s: &'static str| Bytes::from_static(s.as_bytes());
+    // Read twice (the second from the front), then overwritten.
+    store.set("k", v("1"), &write(None, &[])).await.unwrap();
+    assert_eq!((local("k"), local("k")), (Some(v("1")), Some(v("1"))));
+    store.set("k", v("2"), &write(None, &["t"])).await.unwrap();
+    assert_eq!(local("k"), Some(v("2")));
+    // Invalidated by its tag.
+    assert_eq!(local("k"), Some(v("2")));
+    store.invalidate_tags(&["t".to_owned()]).await.unwrap();
+    assert_eq!(local("k"), None);
+    // Deleted, taken.
+    store.set("k", v("3"), &write(None, &[])).await.unwrap();
+    assert_eq!(local("k"), Some(v("3")));
+    store.delete("k").await.unwrap();
+    assert_eq!(local("k"), None);
+    store.set("k", v("4"), &write(None, &[])).await.unwrap();
+    assert_eq!(local("k"), Some(v("4")));
+    assert_eq!(store.take("k").await.unwrap(), Some(v("4")));
+    assert_eq!(local("k"), None);
+    // The whole store cleared (moka drops those entries lazily).
+    store.set("k", v("5"), &write(None, &[])).await.unwrap();
+    assert_eq!(local("k"), Some(v("5")));
+    store.clear("*").await.unwrap();
+    assert_eq!(local("k"), None);
+    // Expired while kept.
+    let ttl = Some(Duration::from_millis(50));
+    store.set("k", v("6"), &write(ttl, &[])).await.unwrap();
+    assert_eq!(local("k"), Some(v("6")));
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(local("k"), None);
+    // Its TTL changed, its value counted up.
+    store.set("n", v("1"), &write(None, &[])).await.unwrap();
+    assert_eq!(local("n"), Some(v("1")));
+    assert_eq!(store.incr("n", 2).await.unwrap(), 3);
+    assert_eq!(local("n"), Some(v("3")));
+    store
+        .expire("n", Some(Duration::from_millis(50)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(local("n"), None);
+    // Another store's entry under the same key is its own.
+    let other = MemoryStore::new();
+    other.set("n", v("x"), &write(None, &[])).await.unwrap();
+    assert!(matches!(other.get_local("n"), LocalRead::Hit(_)));
+    assert_eq!(local("n"), None);
+}

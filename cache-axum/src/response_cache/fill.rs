@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::body::Body;
 use bytes::Bytes;
 use cache_core::SetOptions;
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
@@ -239,6 +239,17 @@ pub(super) fn store(
     });
 }
 
+/// Gives a complete response the `Content-Length` of its body if it has none (a status that has
+/// a body): every later hit then comes with it, rather than having it worked out again.
+pub(super) fn with_length(headers: &mut HeaderMap, status: StatusCode, len: usize) {
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if !bodiless && !headers.contains_key(header::CONTENT_LENGTH) {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+}
+
 /// A request going to the inner service on a miss or for revalidation.
 pub(super) struct Job {
     pub(super) parts: Parts,
@@ -346,6 +357,10 @@ where
     let mut headers = head.headers;
     let listed = connection_listed(&headers);
     headers.retain_fields(|n| stored_field(cfg, &listed, n));
+    let had_length = headers.contains_key(header::CONTENT_LENGTH);
+    if rest.is_none() {
+        with_length(&mut headers, head.status, bytes.len());
+    }
     let entry = Entry {
         status: head.status,
         // The client gets the map as it came (it has room for the fields added when serving);
@@ -361,7 +376,6 @@ where
         vary,
         served: std::sync::OnceLock::new(),
     };
-    let had_length = headers.contains_key(header::CONTENT_LENGTH);
     let now = now_ms();
     let mut res = serve_fetched(cfg, &entry, headers, now, &job.method, &job.cond, report);
     let Some((read, rest)) = rest else {

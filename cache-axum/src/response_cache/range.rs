@@ -25,6 +25,10 @@ pub(super) enum Ranged {
 
 /// The range to answer for `cond` (the client's conditional and range fields), if any.
 pub(super) fn ranged(e: &Entry, method: &Method, cond: &HeaderMap) -> Option<Ranged> {
+    if cond.is_empty() {
+        // No conditional fields at all (most requests): not even a probe.
+        return None;
+    }
     let range = cond.get(header::RANGE)?;
     if *method != Method::GET || e.status != StatusCode::OK || !if_range_holds(e, cond) {
         return None;

@@ -20,13 +20,19 @@ pub(super) enum Status {
 
 impl Status {
     pub(super) fn value(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
-            Status::Hit => "HIT",
-            Status::Miss => "MISS",
-            Status::Stale => "STALE",
-            Status::Bypass => "BYPASS",
-            Status::Revalidated => "REVALIDATED",
-        })
+        // Constants: `from_static` checks its bytes when called at run time.
+        const HIT: HeaderValue = HeaderValue::from_static("HIT");
+        const MISS: HeaderValue = HeaderValue::from_static("MISS");
+        const STALE: HeaderValue = HeaderValue::from_static("STALE");
+        const BYPASS: HeaderValue = HeaderValue::from_static("BYPASS");
+        const REVALIDATED: HeaderValue = HeaderValue::from_static("REVALIDATED");
+        match self {
+            Status::Hit => HIT,
+            Status::Miss => MISS,
+            Status::Stale => STALE,
+            Status::Bypass => BYPASS,
+            Status::Revalidated => REVALIDATED,
+        }
     }
 }
 

@@ -129,8 +129,8 @@ where
 {
     // Lookups and misses stay inline; the rarer paths that call the inner service are boxed,
     // so this future stays small (it is moved into a box on every request).
-    let (keys, req_cc) = match prep {
-        Prep::Lookup(keys, req_cc) => (keys, req_cc),
+    let (keys, req_cc, mut absent) = match prep {
+        Prep::Lookup(keys, req_cc, absent) => (keys, req_cc, absent),
         Prep::Other => {
             return Box::pin(other_method(ctx, Request::from_parts(parts, body))).await;
         }
@@ -164,11 +164,20 @@ where
         } else {
             None
         };
-        let ended = ctx.cfg.flights.ended();
-        let Ok(found) = lookup(&ctx.cfg, &keys, &parts.headers).await else {
-            restore(&mut parts.headers, cond);
-            let report = Report::forwarded(Status::Bypass, Fwd::Bypass).detail("store-error");
-            return Box::pin(pass(ctx, Request::from_parts(parts, body), report)).await;
+        // `prepare` found nothing stored, for sure (and counted the miss): no need to look
+        // again. A flight noted since is waited for, and then looked up.
+        let (ended, found) = match absent.take() {
+            Some(ended) => (ended, Found::Missing(Fwd::UriMiss)),
+            None => {
+                let ended = ctx.cfg.flights.ended();
+                let Ok(found) = lookup(&ctx.cfg, &keys, &parts.headers).await else {
+                    restore(&mut parts.headers, cond);
+                    let report =
+                        Report::forwarded(Status::Bypass, Fwd::Bypass).detail("store-error");
+                    return Box::pin(pass(ctx, Request::from_parts(parts, body), report)).await;
+                };
+                (ended, found)
+            }
         };
         let now = now_ms();
         let mut stale = None;

@@ -157,6 +157,7 @@ impl<B> Tee<B> {
         if let Some(p) = self.pending.take() {
             let mut entry = p.entry;
             entry.body = std::mem::take(&mut self.read).into_bytes();
+            super::fill::with_length(&mut entry.headers, entry.status, entry.body.len());
             store(
                 &p.cfg,
                 &p.keys,

@@ -2,6 +2,7 @@
 //! method, bypass, or a lookup under its keys), and the fresh hits it answers at once.
 
 use axum::body::Body;
+use cache_core::ReadNow;
 use http::header::{self, HeaderMap};
 use http::request::Parts;
 use http::{Method, Response};
@@ -23,8 +24,10 @@ pub(super) enum Prep {
     /// Not looked up: vetoed by the predicate, a range or a precondition this cache does not
     /// evaluate, or no key.
     Bypass,
-    /// To look up under `keys`.
-    Lookup(Keys, CacheControl),
+    /// To look up under `keys`. `absent`: the flights ended before a read that found nothing
+    /// stored under the base key, for sure (an in-process store), so `handle` need not look
+    /// again (see `Flights::ended`).
+    Lookup(Keys, CacheControl, Option<u64>),
 }
 
 /// Sorts a request out before `handle` (which it spares the same work), and serves a fresh hit
@@ -46,11 +49,12 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
     // A `Cache-Status` that shows keys needs the owned key `handle` has.
     if parts.headers.contains_key(header::AUTHORIZATION) || cfg.cache_status_key {
         return match keys_for(cfg, parts) {
-            Some(keys) => Prep::Lookup(keys, req_cc),
+            Some(keys) => Prep::Lookup(keys, req_cc, None),
             None => Prep::Bypass,
         };
     }
     let now = now_ms();
+    let ended = cfg.flights.ended();
     // A fresh hit on a response held in process (decoded once, beside its stored bytes) is
     // answered here, without a future and without an owned key.
     let found = with_base_key(cfg, parts, |base, id_end| {
@@ -68,10 +72,15 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
             };
             Some((decoded.for_this_thread(entry), status))
         });
-        hit.ok_or_else(|| Keys {
+        let keys = || Keys {
             base: base.to_owned(),
             id_end,
-        })
+        };
+        match hit {
+            ReadNow::Served(hit) => Ok(hit),
+            ReadNow::Absent => Err((keys(), Some(ended))),
+            ReadNow::Unknown => Err((keys(), None)),
+        }
     });
     match found {
         Some(Ok((entry, status))) => {
@@ -85,7 +94,7 @@ pub(super) fn prepare(cfg: &Config, parts: &mut Parts) -> Prep {
                 Report::hit(status),
             ))
         }
-        Some(Err(keys)) => Prep::Lookup(keys, req_cc),
+        Some(Err((keys, absent))) => Prep::Lookup(keys, req_cc, absent),
         None => Prep::Bypass,
     }
 }

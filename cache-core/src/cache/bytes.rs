@@ -118,20 +118,24 @@ impl Cache {
 
     /// [`get_bytes_as`](Cache::get_bytes_as) answered at once, for a caller on a synchronous
     /// path (the HTTP response cache serves fresh hits this way without boxing a future): when
-    /// the store holds `key` in this process, its `T` is offered to `serve`; a `Some` from
-    /// `serve` is returned and counted as a hit. `None` when the value is not held in process,
-    /// cannot be read, or `serve` declines it; nothing is counted then, so the caller's
-    /// asynchronous read that follows counts once.
+    /// the store holds `key` in this process, its `T` is offered to `serve`, and a `Some` from
+    /// `serve` comes back as [`ReadNow::Served`], counted as a hit. A store that holds every value
+    /// in process and has none under `key` gives [`ReadNow::Absent`], counted as a miss: reading it
+    /// again would find nothing either. Anything else (a value not held in process, one that
+    /// cannot be read, or one `serve` declines) is [`ReadNow::Unknown`], and counts nothing, so the
+    /// caller's asynchronous read that follows counts once.
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use cache_core::ReadNow;
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let cache = cache_core::Cache::memory();
     /// cache.set_bytes("page", Bytes::from_static(b"<html>"), ()).await?;
     /// let len = cache.get_bytes_as_now("page", |b| Some(b.len()), |n| Some(*n));
-    /// assert_eq!(len, Some(6));
-    /// assert_eq!(cache.get_bytes_as_now("page", |b| Some(b.len()), |_| None::<()>), None);
-    /// assert_eq!(cache.stats().hits, 1);
+    /// assert_eq!(len, ReadNow::Served(6));
+    /// assert_eq!(cache.get_bytes_as_now("page", |b| Some(b.len()), |_| None::<()>), ReadNow::Unknown);
+    /// assert_eq!(cache.get_bytes_as_now("none", |b| Some(b.len()), |n| Some(*n)), ReadNow::Absent);
+    /// assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
     pub fn get_bytes_as_now<T, R>(
@@ -139,36 +143,43 @@ impl Cache {
         key: &str,
         decode: impl FnOnce(&Bytes) -> Option<T>,
         serve: impl FnOnce(&T) -> Option<R>,
-    ) -> Option<R>
+    ) -> ReadNow<R>
     where
         T: Clone + Send + Sync + 'static,
     {
         let out = self
             .with_full_key(key, |full| {
-                let LocalRead::Hit(entry) = self.inner.store.get_local(full) else {
-                    return None;
+                let entry = match self.inner.store.get_local(full) {
+                    LocalRead::Hit(entry) => entry,
+                    LocalRead::Miss => return ReadNow::Absent,
+                    LocalRead::Unknown => return ReadNow::Unknown,
                 };
                 let kept = entry
                     .decoded()
                     .and_then(|d| d.downcast_ref::<Raw<T>>())
                     .filter(|d| d.0 == self.inner.decoder);
-                match kept {
+                let served = match kept {
                     Some(Raw(_, v)) => serve(v),
                     None if has_tag_stamps(entry.bytes()) => None,
                     None => {
-                        let v = self
+                        let Some(v) = self
                             .raw_payload(full, entry.bytes().clone())
-                            .and_then(|p| self.raw_decoded(full, &p, decode))?;
+                            .and_then(|p| self.raw_decoded(full, &p, decode))
+                        else {
+                            return ReadNow::Unknown;
+                        };
                         let out = serve(&v);
                         entry.set_decoded(Arc::new(Raw(self.inner.decoder, v)));
                         out
                     }
-                }
+                };
+                served.map_or(ReadNow::Unknown, ReadNow::Served)
             })
-            .ok()
-            .flatten();
-        if out.is_some() {
-            self.count_read(true);
+            .unwrap_or(ReadNow::Unknown);
+        match out {
+            ReadNow::Served(_) => self.count_read(true),
+            ReadNow::Absent => self.count_read(false),
+            ReadNow::Unknown => {}
         }
         out
     }
@@ -308,5 +319,35 @@ impl Cache {
             .map_err(|e| self.backend_error("set", &full, e))?;
         self.count(|c| &c.sets, 1);
         Ok(())
+    }
+}
+
+/// What [`Cache::get_bytes_as_now`] found.
+///
+/// ```
+/// let found: cache_core::ReadNow<u8> = cache_core::ReadNow::Absent;
+/// assert_eq!(found.served(), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadNow<R> {
+    /// The value, as the caller's `serve` made it.
+    Served(R),
+    /// No value under the key, as a store that holds every value in process knows for sure.
+    Absent,
+    /// Not answered now: read the value the usual way.
+    Unknown,
+}
+
+impl<R> ReadNow<R> {
+    /// The served value, if any.
+    ///
+    /// ```
+    /// assert_eq!(cache_core::ReadNow::Served(3).served(), Some(3));
+    /// ```
+    pub fn served(self) -> Option<R> {
+        match self {
+            ReadNow::Served(r) => Some(r),
+            ReadNow::Absent | ReadNow::Unknown => None,
+        }
     }
 }

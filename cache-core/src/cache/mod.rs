@@ -22,6 +22,7 @@ use crate::store::{Capabilities, MemoryStore, Store};
 mod batch;
 pub(crate) mod builder;
 mod bytes;
+pub use bytes::ReadNow;
 mod invalidate;
 mod lifetime;
 pub(crate) mod load;

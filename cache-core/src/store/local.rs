@@ -10,6 +10,7 @@
 //! bytes it came from.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -33,6 +34,8 @@ pub struct LocalEntry {
     /// The memory store's tag links and write id (see `memory.rs`).
     pub(crate) tags: Option<Box<[String]>>,
     pub(crate) id: u64,
+    /// Set once the store has replaced or removed the entry (see `front.rs`).
+    retired: AtomicBool,
 }
 
 impl std::fmt::Debug for LocalEntry {
@@ -63,7 +66,18 @@ impl LocalEntry {
             decoded: OnceLock::new(),
             tags,
             id,
+            retired: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the entry as no longer the store's: readers that kept it must not serve it.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+
+    /// Whether the store has replaced or removed the entry.
+    pub(crate) fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 
     /// The stored bytes.

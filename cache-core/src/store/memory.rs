@@ -7,10 +7,16 @@
 //! re-written after the link was made is never deleted by a stale link.
 //!
 //! Every operation completes without waiting on anything but moka's locks, so the trait methods
-//! return ready futures, and [`get_local`](Store::get_local) answers without one.
+//! return ready futures, and [`get_local`](Store::get_local) answers without one. Repeated
+//! `get_local` reads of a small entry on one thread are answered from that thread's front
+//! (`front.rs`) without touching the shared map; any change to the entry reaches the front
+//! before the call that made it returns.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +24,7 @@ use bytes::Bytes;
 use moka::notification::RemovalCause;
 use moka::ops::compute::Op;
 
+use super::front::{self, Front};
 use super::StoreStats;
 use super::{
     BoxFuture, Capabilities, Capability, KeyTtl, LocalEntry, LocalRead, Store, WriteOptions,
@@ -73,10 +80,14 @@ struct Shared {
     expirations: AtomicU64,
     bytes: AtomicU64,
     next_id: AtomicU64,
+    /// Bumped when the whole store is cleared (see `front.rs`).
+    generation: AtomicU64,
 }
 
 impl Shared {
     fn on_removal(&self, key: &str, entry: &LocalEntry, cause: RemovalCause) {
+        // Before the write or removal that caused this returns (see `front.rs`).
+        entry.retire();
         self.bytes.fetch_sub(weight(key, entry), Relaxed);
         match cause {
             RemovalCause::Size => {
@@ -131,6 +142,8 @@ pub struct MemoryStore {
     cache: moka::sync::Cache<String, Entry, ahash::RandomState>,
     shared: Arc<Shared>,
     bound: Bound,
+    /// This store's id in the per-thread fronts (shared by its clones, which share its map).
+    id: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +220,7 @@ impl MemoryStoreBuilder {
             cache,
             shared,
             bound: self.bound,
+            id: front::next_store_id(),
         }
     }
 }
@@ -442,8 +456,16 @@ impl Store for MemoryStore {
     }
 
     fn get_local(&self, key: &str) -> LocalRead {
+        // Read before the map: an entry read after a clear is kept under the new generation.
+        let generation = self.shared.generation.load(Acquire);
+        if let Front::Hit(e) = front::get(self.id, generation, key) {
+            return LocalRead::Hit(e);
+        }
         match self.cache.get(key) {
-            Some(e) => LocalRead::Hit(e),
+            Some(e) => {
+                front::put(self.id, generation, key, &e);
+                LocalRead::Hit(e)
+            }
             None => LocalRead::Miss,
         }
     }
@@ -508,6 +530,8 @@ impl Store for MemoryStore {
             // The whole store (a tiered store dropping a tier that may have missed changes).
             let n = self.cache.entry_count();
             self.cache.invalidate_all();
+            // After the map no longer shows them: entries the fronts kept before are not served.
+            self.shared.generation.fetch_add(1, Release);
             return ready(Ok(n));
         }
         self.delete_pattern(pattern)

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 
 mod bus;
 mod capabilities;
+mod front;
 mod local;
 pub mod memory;
 pub(crate) mod open;

@@ -46,6 +46,10 @@ fn keep_min(slot: &mut Option<u64>, v: u64) {
 impl CacheControl {
     /// Parses every `Cache-Control` field (and `Pragma: no-cache` when there is none).
     pub(crate) fn parse(headers: &HeaderMap) -> Self {
+        // Most requests carry neither field: two probes instead of two iterations.
+        if !headers.contains_key(header::CACHE_CONTROL) && !headers.contains_key(header::PRAGMA) {
+            return Self::default();
+        }
         Self::parse_field(headers, &header::CACHE_CONTROL)
     }
 
