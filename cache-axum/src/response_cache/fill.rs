@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::body::Body;
 use bytes::Bytes;
 use cache_core::SetOptions;
+use futures_util::FutureExt as _;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
@@ -155,8 +156,10 @@ pub(super) fn plan(
     })
 }
 
-/// Writes an entry (and the variants record when it varies) behind the response: the client
-/// waits neither for the store nor for encoding the entry. The leader guard, if any, is held
+/// Writes an entry (and the variants record when it varies): at once when the store answers
+/// without waiting (an in-process store: a few microseconds of work, less than handing it to a
+/// task), and otherwise behind the response, so the client never waits for a network store.
+/// The leader guard, if any, is held
 /// until the write lands, so requests of this process that miss meanwhile wait for it instead
 /// of calling the inner service. A write that an invalidation of its resource overtook (the
 /// [`Fence`](super::fence::Fence) mark `epoch` was taken before the inner service was called)
@@ -180,14 +183,9 @@ pub(super) fn store(
     if let Some(l) = &leader {
         l.writing();
     }
-    let Ok(rt) = tokio::runtime::Handle::try_current() else {
-        // No runtime to write from: the response is simply not stored.
-        tracing::warn!(target: "cache_axum", "no tokio runtime; response not stored");
-        return;
-    };
     let cfg = Arc::clone(cfg);
     let keys = keys.clone();
-    rt.spawn(async move {
+    let mut write = Box::pin(async move {
         if cfg.fence.overtaken(epoch, keys.resource()) {
             // Invalidated since it was fetched: not written at all.
             return;
@@ -237,6 +235,17 @@ pub(super) fn store(
         }
         drop(leader);
     });
+    // A write that completes without waiting (an in-process store) is done now: cheaper than a
+    // task, and the requests waiting for it go on at once. One that waits (a network store)
+    // goes on behind the response.
+    if write.as_mut().now_or_never().is_some() {
+        return;
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => drop(rt.spawn(write)),
+        // No runtime to finish it on: the response is not stored.
+        Err(_) => tracing::warn!(target: "cache_axum", "no tokio runtime; response not stored"),
+    }
 }
 
 /// Gives a complete response the `Content-Length` of its body if it has none (a status that has
