@@ -159,11 +159,10 @@ pub(super) fn plan(
 /// Writes an entry (and the variants record when it varies): at once when the store answers
 /// without waiting (an in-process store: a few microseconds of work, less than handing it to a
 /// task), and otherwise behind the response, so the client never waits for a network store.
-/// The leader guard, if any, is held
-/// until the write lands, so requests of this process that miss meanwhile wait for it instead
-/// of calling the inner service. A write that an invalidation of its resource overtook (the
-/// [`Fence`](super::fence::Fence) mark `epoch` was taken before the inner service was called)
-/// is not written, or is deleted again. Failures
+/// The leader guard, if any, is held until the write lands, so requests of this process that
+/// miss meanwhile wait for it instead of calling the inner service. A write that an
+/// invalidation of its resource overtook (the [`Fence`](super::fence::Fence) mark `epoch` was
+/// taken before the inner service was called) is not written, or is deleted again. Failures
 /// are logged and counted by the `Cache`, never returned.
 pub(super) fn store(
     cfg: &Arc<Config>,
@@ -235,16 +234,16 @@ pub(super) fn store(
         }
         drop(leader);
     });
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        // No runtime to write from (a network store's timers need one): not stored.
+        tracing::warn!(target: "cache_axum", "no tokio runtime; response not stored");
+        return;
+    };
     // A write that completes without waiting (an in-process store) is done now: cheaper than a
     // task, and the requests waiting for it go on at once. One that waits (a network store)
     // goes on behind the response.
-    if write.as_mut().now_or_never().is_some() {
-        return;
-    }
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) => drop(rt.spawn(write)),
-        // No runtime to finish it on: the response is not stored.
-        Err(_) => tracing::warn!(target: "cache_axum", "no tokio runtime; response not stored"),
+    if write.as_mut().now_or_never().is_none() {
+        drop(rt.spawn(write));
     }
 }
 
