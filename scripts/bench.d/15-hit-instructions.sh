@@ -9,11 +9,7 @@ n=20000
 per() { ./scripts/callgrind-per-op.sh "$n" "$bin" "$1"; }
 raw=$(per raw)
 get=$(per get)
-row() {
-  local what=$1 ours=$2 base=$3 target=$4
-  awk -v w="$what" -v o="$ours" -v b="$base" -v t="$target" 'BEGIN {
-    r = o / b; printf "RESULT | %s | %d instr | %d instr | %.2fx | <= %.2fx | %s\n", w, o, b, r, t, (r <= t ? "met" : "NOT met") }'
-}
+row() { ./scripts/ratio-row.sh "$1" "$2" "$3" "$4" instr; }
 row "memory hit: typed Cache::get vs raw moka get+clone (callgrind)" "$(per memory)" "$raw" 1.20
 row "tiered L1 hit: typed Cache::get vs raw moka get+clone (callgrind)" "$(per tiered)" "$raw" 1.30
 store=$(per raw-store)

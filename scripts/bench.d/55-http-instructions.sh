@@ -8,10 +8,6 @@ cargo build -q --release -p cache-axum --example bench_server
 bin="${CARGO_TARGET_DIR:-target}/release/examples/bench_server"
 n=20000
 per() { ./scripts/callgrind-per-op.sh "$n" "$bin" profile "$1"; }
-row() {
-  local what=$1 ours=$2 base=$3 target=$4
-  awk -v w="$what" -v o="$ours" -v b="$base" -v t="$target" 'BEGIN {
-    r = o / b; printf "RESULT | %s | %d instr | %d instr | %.2fx | <= %.2fx | %s\n", w, o, b, r, t, (r <= t ? "met" : "NOT met") }'
-}
+row() { ./scripts/ratio-row.sh "$1" "$2" "$3" "$4" instr; }
 row "http hit vs bare handler, per request in-process (callgrind)" "$(per hit)" "$(per bare)" 1.10
 row "http miss vs minimal moka layer (floor), per request in-process (callgrind)" "$(per miss)" "$(per floor)" 1.25

@@ -181,42 +181,20 @@ where
         };
         let now = now_ms();
         let mut stale = None;
-        let hit = |status| Report::hit(status).key(&keys.base);
+        let answer = |entry, status| {
+            let report = Report::hit(status).key(&keys.base);
+            Ok(serve(&ctx.cfg, entry, now, &method, &cond, report))
+        };
         fwd = match found {
             Found::Response(entry, _) if has_auth && !entry.has(AUTH_OK) => Fwd::Request,
             Found::Response(entry, key) => match decide(&entry, &req_cc, now) {
-                Use::Fresh => {
-                    return Ok(serve(
-                        &ctx.cfg,
-                        entry,
-                        now,
-                        &method,
-                        &cond,
-                        hit(Status::Hit),
-                    ))
-                }
-                Use::Stale => {
-                    return Ok(serve(
-                        &ctx.cfg,
-                        entry,
-                        now,
-                        &method,
-                        &cond,
-                        hit(Status::Stale),
-                    ))
-                }
+                Use::Fresh => return answer(entry, Status::Hit),
+                Use::Stale => return answer(entry, Status::Stale),
                 Use::StaleWhileRevalidate => {
                     let key = key.unwrap_or_else(|| keys.base.clone());
                     let held = leader.take();
                     spawn_revalidation(&ctx, &parts, &keys, Arc::clone(&entry), key, held, ended);
-                    return Ok(serve(
-                        &ctx.cfg,
-                        entry,
-                        now,
-                        &method,
-                        &cond,
-                        hit(Status::Stale),
-                    ));
+                    return answer(entry, Status::Stale);
                 }
                 Use::Revalidate => {
                     // Fresh but not usable for this request, or stale (or `no-cache`).

@@ -1445,6 +1445,14 @@ fn slow_body(
     )
 }
 
+/// A client whose responses are read by hand (frame by frame, or abandoned).
+fn raw_client() -> hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<Bytes>,
+> {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
+}
+
 /// Sends `GET path` and reads the response frame by frame: the headers, the time from sending
 /// to the first body bytes, what `sent` said then, and the whole body.
 async fn get_streamed(
@@ -1453,8 +1461,7 @@ async fn get_streamed(
     sent: &AtomicUsize,
 ) -> (http::HeaderMap, Duration, usize, Bytes) {
     use http_body_util::BodyExt as _;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<Bytes>>();
+    let client = raw_client();
     let started = std::time::Instant::now();
     let res = client
         .get(format!("http://{addr}{path}").parse().unwrap())
@@ -1576,9 +1583,7 @@ pub async fn a_client_that_leaves_mid_stream_stores_nothing(cache: Cache) {
     .layer(ResponseCacheLayer::new(cache));
     let addr = serve(app).await;
     {
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<http_body_util::Full<Bytes>>();
+        let client = raw_client();
         let res = client
             .get(format!("http://{addr}/slow").parse().unwrap())
             .await
