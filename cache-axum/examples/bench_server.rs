@@ -13,8 +13,9 @@
 //! the first request) and `GET /miss/{*rest}` (the same response under unique paths, so every
 //! request is a miss that is stored).
 //!
-//! `bench_server profile bare|hit|miss|floor N` (`floor`: misses of the `floor` variant) instead runs N requests in-process (no sockets) on
-//! one thread, for instruction-counting profilers such as `valgrind --tool=callgrind`.
+//! `bench_server profile bare|hit|miss|floor N` (`floor`: misses of the `floor` variant)
+//! instead runs N requests in-process (no sockets) on one thread, for instruction-counting
+//! profilers such as `valgrind --tool=callgrind` (`scripts/bench.d/55-http-instructions.sh`).
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -108,68 +108,34 @@ async fn tag_sets_expire_with_their_longest_member_and_stay_for_persistent_ones(
             .unwrap()
     };
 
-    c.set_with(
-        "a",
-        &1,
-        SetOptions::new()
-            .ttl(Duration::from_secs(100))
-            .tag("short-then-long"),
-    )
-    .await
-    .unwrap();
+    let put = |key: &'static str, secs: u64, tag: &'static str| {
+        let opts = SetOptions::new().ttl(Duration::from_secs(secs)).tag(tag);
+        let c = &c;
+        async move { c.set_with(key, &1, opts).await.unwrap() }
+    };
+
+    put("a", 100, "short-then-long").await;
     assert!(
         ttl("short-then-long") > 90_000,
         "tag expires with its member"
     );
-    c.set_with(
-        "b",
-        &1,
-        SetOptions::new()
-            .ttl(Duration::from_secs(1000))
-            .tag("short-then-long"),
-    )
-    .await
-    .unwrap();
+    put("b", 1000, "short-then-long").await;
     assert!(
         ttl("short-then-long") > 900_000,
         "tag expiry not stretched to the longest member"
     );
-    c.set_with(
-        "c",
-        &1,
-        SetOptions::new()
-            .ttl(Duration::from_secs(10))
-            .tag("short-then-long"),
-    )
-    .await
-    .unwrap();
+    put("c", 10, "short-then-long").await;
     assert!(
         ttl("short-then-long") > 900_000,
         "a shorter member shortened the tag"
     );
 
-    c.set_with(
-        "p",
-        &1,
-        SetOptions::new()
-            .ttl(Duration::from_secs(10))
-            .tag("persist"),
-    )
-    .await
-    .unwrap();
+    put("p", 10, "persist").await;
     c.set_with("q", &1, SetOptions::new().no_expiry().tag("persist"))
         .await
         .unwrap();
     assert_eq!(ttl("persist"), -1, "a persistent member must keep its tag");
-    c.set_with(
-        "r",
-        &1,
-        SetOptions::new()
-            .ttl(Duration::from_secs(10))
-            .tag("persist"),
-    )
-    .await
-    .unwrap();
+    put("r", 10, "persist").await;
     assert_eq!(
         ttl("persist"),
         -1,

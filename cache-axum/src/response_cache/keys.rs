@@ -191,15 +191,16 @@ pub(super) fn vary_matches(entry: &Entry, headers: &HeaderMap) -> bool {
         .all(|(name, stored)| field_value(headers, name).as_ref() == stored.as_ref())
 }
 
-/// Looks the request up: `Ok(Some((entry, variant key)))` on a matching stored response (no
-/// variant key: it is under the base key), `Err(())` when the cache failed (already logged and
-/// counted by the `Cache`).
 /// What a lookup found: a response (with its variant key, when it varies), or nothing and why.
 pub(super) enum Found {
     Response(Arc<Entry>, Option<String>),
     Missing(Fwd),
 }
 
+/// Looks the request up: [`Found::Response`] on a matching stored response (no variant key: it
+/// is under the base key), [`Found::Missing`] with `vary-miss` when responses are stored for
+/// the URI but none for this request's `Vary` values, `Err(())` when the cache failed (already
+/// logged and counted by the `Cache`).
 pub(super) async fn lookup(
     cfg: &Arc<Config>,
     keys: &Keys,

@@ -344,8 +344,9 @@ async fn versions(store: &Arc<dyn Store>) {
     }
 }
 
-async fn tags(store: &Arc<dyn Store>) {
-    let c = cache_on(store);
+/// What both tag checks start from: `u1` (tags `users`, `user:1`), `u2` (`users`), `p1`
+/// (`posts`) and `plain` (no tag), holding 1 to 4.
+async fn tagged_values(c: &Cache) {
     ok!(
         "tags",
         c.set_with("u1", &1, SetOptions::new().tags(["users", "user:1"]))
@@ -359,6 +360,11 @@ async fn tags(store: &Arc<dyn Store>) {
         c.set_with("p1", &3, SetOptions::new().tags(["posts"]))
     );
     ok!("tags", c.set("plain", &4));
+}
+
+async fn tags(store: &Arc<dyn Store>) {
+    let c = cache_on(store);
+    tagged_values(&c).await;
     assert_eq!(ok!("tags", c.invalidate_tags(["user:1"])), 1);
     assert_eq!(ok!("tags", c.get::<i32>("u1")), None);
     assert_eq!(ok!("tags", c.get::<i32>("u2")), Some(2));
@@ -394,19 +400,7 @@ async fn tags(store: &Arc<dyn Store>) {
 /// tag (from reads, loads, batches, raw reads and `exists`), and only those.
 async fn tags_emulated(store: &Arc<dyn Store>) {
     let c = cache_on(store);
-    ok!(
-        "tags",
-        c.set_with("u1", &1, SetOptions::new().tags(["users", "user:1"]))
-    );
-    ok!(
-        "tags",
-        c.set_with("u2", &2, SetOptions::new().tags(["users"]))
-    );
-    ok!(
-        "tags",
-        c.set_with("p1", &3, SetOptions::new().tags(["posts"]))
-    );
-    ok!("tags", c.set("plain", &4));
+    tagged_values(&c).await;
     ok!(
         "tags",
         c.set_bytes(
