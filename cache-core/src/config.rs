@@ -1,6 +1,8 @@
 //! What a cache URL says beyond its store: the frame options (`compress_over`,
 //! `signing_key`), and the helpers every URL parser shares (scheme, query, redaction).
 
+use std::time::Duration;
+
 use crate::error::{Error, Result};
 use crate::frame::FrameConfig;
 
@@ -41,6 +43,46 @@ pub(crate) fn parse_query(q: &str) -> Result<Vec<(String, String)>> {
             ))),
         })
         .collect()
+}
+
+/// Parses `host[:port]` or `[ipv6][:port]`, with `default_port` when none is given.
+pub(crate) fn parse_host(h: &str, default_port: u16, url: &str) -> Result<(String, u16)> {
+    let bad = || Error::Config(format!("bad host {h:?} in {url}"));
+    let (host, port) = if let Some(rest) = h.strip_prefix('[') {
+        // [ipv6]:port
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        match after.strip_prefix(':') {
+            Some(p) => (host, Some(p)),
+            None if after.is_empty() => (host, None),
+            None => return Err(bad()),
+        }
+    } else {
+        match h.rsplit_once(':') {
+            Some((host, p)) => (host, Some(p)),
+            None => (h, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let port = match port {
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad)?,
+        None => default_port,
+    };
+    Ok((host.to_owned(), port))
+}
+
+/// Parses a URL option holding a positive number of milliseconds.
+pub(crate) fn parse_ms(k: &str, v: &str) -> Result<Duration> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "URL option {k}={v:?}: expected a positive number of milliseconds"
+            ))
+        })
 }
 
 /// Takes the options of a cache URL that configure the cache rather than its store

@@ -28,6 +28,8 @@ mod bus;
 mod capabilities;
 mod front;
 mod local;
+#[cfg(feature = "memcached")]
+pub mod memcached;
 pub mod memory;
 pub(crate) mod open;
 #[cfg(feature = "redis")]
@@ -39,6 +41,8 @@ pub(crate) mod version;
 pub use bus::{BusEvent, BusSink, Invalidation, InvalidationBus};
 pub use capabilities::{Capabilities, Capability};
 pub use local::{LocalEntry, LocalRead};
+#[cfg(feature = "memcached")]
+pub use memcached::MemcachedStore;
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;

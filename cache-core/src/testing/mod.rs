@@ -22,10 +22,14 @@ use crate::store::{Capability, KeyTtl, Store, WriteOptions};
 use crate::{Cache, SetOptions};
 
 mod limited;
+#[cfg(feature = "memcached")]
+pub mod memcached;
 #[cfg(feature = "redis")]
 pub mod redis;
 
 pub use limited::Limited;
+#[cfg(feature = "memcached")]
+pub use memcached::MemcachedServer;
 #[cfg(feature = "redis")]
 pub use redis::{RedisCluster, RedisSentinel, RedisServer};
 

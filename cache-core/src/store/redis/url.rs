@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::redact;
+use crate::config::{parse_host, parse_ms, redact};
 use crate::error::{Error, Result};
 
 /// Default command timeout: fred's own default is none, and a dead server must never hang a
@@ -65,44 +65,6 @@ fn percent_decode(s: &str, what: &str) -> Result<String> {
     }
     String::from_utf8(out)
         .map_err(|_| Error::Config(format!("the {what} of a Redis URL is not UTF-8")))
-}
-
-fn parse_host(h: &str, default_port: u16, url: &str) -> Result<(String, u16)> {
-    let bad = || Error::Config(format!("bad host {h:?} in {url}"));
-    let (host, port) = if let Some(rest) = h.strip_prefix('[') {
-        // [ipv6]:port
-        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
-        match after.strip_prefix(':') {
-            Some(p) => (host, Some(p)),
-            None if after.is_empty() => (host, None),
-            None => return Err(bad()),
-        }
-    } else {
-        match h.rsplit_once(':') {
-            Some((host, p)) => (host, Some(p)),
-            None => (h, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad());
-    }
-    let port = match port {
-        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad)?,
-        None => default_port,
-    };
-    Ok((host.to_owned(), port))
-}
-
-fn parse_ms(k: &str, v: &str) -> Result<Duration> {
-    v.parse::<u64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .map(Duration::from_millis)
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "Redis URL option {k}={v:?}: expected a positive number of milliseconds"
-            ))
-        })
 }
 
 /// Parses a Redis URL: `scheme://[user[:password]@]host[:port][,host[:port]...][/db][?options]`.

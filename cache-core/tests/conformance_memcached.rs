@@ -1,0 +1,60 @@
+//! The store conformance suite on real Memcached: one server, and three with keys spread over
+//! them by consistent hashing; and a memory tier over Memcached.
+
+use std::sync::Arc;
+
+use cache_core::store::{MemcachedStore, Store};
+use cache_core::testing::{self, MemcachedServer};
+
+fn assert_ran_memcached_checks(ran: &[&str]) {
+    for check in ["counters", "expire", "take", "tags_emulated", "batches"] {
+        assert!(ran.contains(&check), "{check} did not run: {ran:?}");
+    }
+    assert!(!ran.contains(&"patterns"), "Memcached cannot scan: {ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memcached_one_server_passes_the_conformance_suite() {
+    let server = MemcachedServer::start();
+    let store = MemcachedStore::connect(&server.url())
+        .await
+        .expect("connect");
+    assert_eq!(store.servers(), [server.addr()]);
+    let ran = testing::conformance(Arc::new(store) as Arc<dyn Store>).await;
+    assert_ran_memcached_checks(&ran);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memcached_three_servers_pass_the_conformance_suite_and_share_the_keys() {
+    let servers = [
+        MemcachedServer::start(),
+        MemcachedServer::start(),
+        MemcachedServer::start(),
+    ];
+    let store = Arc::new(
+        MemcachedStore::connect(&MemcachedServer::url_of(&servers))
+            .await
+            .expect("connect"),
+    );
+    let ran = testing::conformance(Arc::clone(&store) as Arc<dyn Store>).await;
+    assert_ran_memcached_checks(&ran);
+    // Every server holds some of 300 keys, and each key is where the ring says.
+    let mut per = [0; 3];
+    for i in 0..300 {
+        let key = format!("spread:{i}");
+        let at = store.server_for(&key);
+        per[servers.iter().position(|s| s.addr() == at).unwrap()] += 1;
+    }
+    assert!(per.iter().all(|&n| n > 50), "uneven spread: {per:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_over_memcached_passes_the_conformance_suite() {
+    let server = MemcachedServer::start();
+    let cache = cache_core::Cache::from_url(&format!("tiered+{}", server.url()))
+        .await
+        .expect("connect");
+    assert_eq!(cache.store().name(), "tiered");
+    let ran = testing::conformance(Arc::clone(cache.store())).await;
+    assert!(ran.contains(&"counters"), "{ran:?}");
+}
