@@ -58,3 +58,28 @@ async fn memory_over_memcached_passes_the_conformance_suite() {
     let ran = testing::conformance(Arc::clone(cache.store())).await;
     assert!(ran.contains(&"counters"), "{ran:?}");
 }
+
+/// Memcached reads an expiry above 30 days as a Unix time: a 40-day TTL sent as seconds would
+/// expire at once. The store sends it as a Unix time, so the value lives and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifetimes_past_thirty_days_are_kept() {
+    let server = MemcachedServer::start();
+    let cache = cache_core::Cache::from_url(&server.url()).await.unwrap();
+    let forty_days = std::time::Duration::from_secs(40 * 24 * 3600);
+    cache.set_with("far", &1, forty_days).await.unwrap();
+    assert_eq!(cache.get::<i32>("far").await.unwrap(), Some(1));
+    let left = cache.ttl("far").await.unwrap().remaining().expect("a TTL");
+    assert!(
+        left > forty_days - std::time::Duration::from_secs(60) && left <= forty_days,
+        "{left:?}"
+    );
+    // Memcached itself holds it too (a relative 40-day time would have expired it at once).
+    let store = cache_core::store::MemcachedStore::connect(&server.url())
+        .await
+        .unwrap();
+    assert!(store
+        .get(&cache.full_key("far").unwrap())
+        .await
+        .unwrap()
+        .is_some());
+}

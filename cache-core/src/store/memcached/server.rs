@@ -141,9 +141,9 @@ impl Server {
         Error::Backend(format!("memcached {}: {e}", self.addr))
     }
 
-    /// Runs one command on a pooled connection: the connection is taken within the connect
-    /// timeout and the command answers within the command timeout, or the call fails (and the
-    /// server is marked down when the failure is the server's).
+    /// Runs one command on a pooled connection: a connection is taken and the command answers
+    /// within the connect timeout plus the command timeout, or the call fails (and the server
+    /// is marked down when the failure is the server's).
     ///
     /// `op` gets the connection and gives it back with the command's result.
     pub(super) async fn call<T, F, Fut>(&self, op: F) -> Result<T>
@@ -154,37 +154,36 @@ impl Server {
         if self.is_down() {
             return Err(self.down_error());
         }
-        let conn = match tokio::time::timeout(self.connect_timeout, self.pool.get()).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(PoolError::Backend(e))) => {
-                self.mark_down(&e.to_string());
-                return Err(self.backend(&e));
+        // One timer for both steps: taking a connection (opening one if need be) and the
+        // command.
+        let attempt = async {
+            let conn = self.pool.get().await.map_err(|e| match e {
+                PoolError::Backend(e) => e,
+                other => McError::Connect(io::Error::other(other.to_string())),
+            })?;
+            let (conn, r) = op(conn).await;
+            if r.as_ref().is_err_and(is_outage) {
+                // The connection cannot be trusted after an I/O error.
+                drop(Object::take(conn));
             }
-            Ok(Err(e)) => {
-                self.mark_down(&e.to_string());
-                return Err(Error::Backend(format!("memcached {}: {e}", self.addr)));
-            }
-            Err(_) => {
-                self.mark_down("no connection within the connect timeout");
-                return Err(Error::Timeout(self.connect_timeout));
-            }
+            r
         };
-        match tokio::time::timeout(self.timeout, op(conn)).await {
-            Ok((_, Ok(v))) => {
-                self.down_until.store(0, Relaxed);
+        match tokio::time::timeout(self.connect_timeout + self.timeout, attempt).await {
+            Ok(Ok(v)) => {
+                if self.down_until.load(Relaxed) != 0 {
+                    self.down_until.store(0, Relaxed);
+                }
                 Ok(v)
             }
-            Ok((conn, Err(e))) => {
+            Ok(Err(e)) => {
                 if is_outage(&e) {
-                    // The connection cannot be trusted after an I/O error.
-                    drop(Object::take(conn));
                     self.mark_down(&e.to_string());
                 }
                 Err(self.backend(&e))
             }
             Err(_) => {
-                self.mark_down("command timed out");
-                Err(Error::Timeout(self.timeout))
+                self.mark_down("no answer within the timeout");
+                Err(Error::Timeout(self.connect_timeout + self.timeout))
             }
         }
     }
