@@ -1,6 +1,7 @@
 //! The demo service as a new user meets it: started as a process, driven over TCP through the
-//! README's walk-through (MISS, HIT, 304, an invalidation), on the in-memory store and on a
-//! tiered Redis store, then stopped with Ctrl-C (SIGINT).
+//! README's walk-through (MISS, HIT, 304, an invalidation), on the in-memory store, on a
+//! tiered Redis store and on three tiers (memory → SQLite → Redis), then stopped with Ctrl-C
+//! (SIGINT).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -186,6 +187,23 @@ async fn demo_walk_through_on_tiered_redis() {
     let demo = start(Some(&format!("tiered+{}", server.url()))).await;
     walk_through(&demo).await;
     ctrl_c(demo).await;
+}
+
+/// The seeds' three levels, memory → SQLite file → Redis, by changing `CACHE_URL` only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_walk_through_on_memory_sqlite_redis() {
+    let server = cache_core::testing::RedisServer::start();
+    let file = cache_core::testing::SqliteFile::new();
+    let url = format!("tiers:mem://|{}|{}", file.url(), server.url());
+    let demo = start(Some(&url)).await;
+    walk_through(&demo).await;
+    ctrl_c(demo).await;
+    // The SQLite tier is a real file the demo wrote.
+    assert!(
+        file.path().exists(),
+        "no SQLite file at {}",
+        file.path().display()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,7 +122,7 @@ impl MemcachedStore {
             .collect::<Result<Vec<_>>>()?;
         let store = Self { servers, ring };
         let answers =
-            futures_util::future::join_all(store.servers.iter().map(|s| Self::version_of(s))).await;
+            futures_util::future::join_all(store.servers.iter().map(Self::version_of)).await;
         let answered = answers.iter().filter(|r| r.is_ok()).count();
         for e in answers.into_iter().filter_map(Result::err) {
             if answered == 0 {
@@ -524,7 +524,7 @@ impl Store for MemcachedStore {
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            try_join_all(self.servers.iter().map(|s| Self::version_of(s))).await?;
+            try_join_all(self.servers.iter().map(Self::version_of)).await?;
             Ok(())
         })
     }
