@@ -22,6 +22,11 @@ const NETWORK_SCHEMES: &[&str] = &[
     "tiered+redis-sentinel",
     "tiered+rediss-cluster",
     "tiered+rediss-sentinel",
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "sqlite",
 ];
 
 fn memory_from(rest: &str) -> Result<Arc<dyn Store>> {
@@ -34,9 +39,21 @@ fn memory_from(rest: &str) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(MemoryStore::from_query(&parse_query(query)?)?))
 }
 
+/// The cargo feature of cache-core that compiles in the store for `scheme`.
+fn feature_for(scheme: &str) -> &'static str {
+    match scheme.trim_start_matches("tiered+") {
+        "postgres" | "postgresql" => "postgres",
+        "mysql" | "mariadb" => "mysql",
+        "sqlite" => "sqlite",
+        "rediss" | "rediss-cluster" | "rediss-sentinel" => "redis-tls",
+        _ => "redis",
+    }
+}
+
 fn unavailable(scheme: &str) -> Error {
     Error::Config(format!(
-        "cache URL scheme {scheme}:// is not available in this build (the store for it is not compiled in)"
+        "cache URL scheme {scheme}:// is not available in this build: enable the `{}` feature of cache-core",
+        feature_for(scheme)
     ))
 }
 
@@ -55,6 +72,12 @@ pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
         #[cfg(feature = "redis")]
         "redis" | "rediss" | "redis-cluster" | "rediss-cluster" | "redis-sentinel"
         | "rediss-sentinel" => Ok(Arc::new(crate::store::RedisStore::connect(url).await?)),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(Arc::new(crate::store::SqlStore::connect(url).await?)),
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => Ok(Arc::new(crate::store::SqlStore::connect(url).await?)),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(Arc::new(crate::store::SqlStore::connect(url).await?)),
         s if s.starts_with("tiered+") => tiered_from(url).await,
         s if NETWORK_SCHEMES.contains(&s) => Err(unavailable(s)),
         other => Err(unknown(other, url)),
@@ -199,7 +222,7 @@ pub(crate) fn store_from_url_now(url: &str) -> Result<Arc<dyn Store>> {
 
 fn unknown(scheme: &str, url: &str) -> Error {
     Error::Config(format!(
-        "unknown cache URL scheme {scheme:?} in {:?}: expected mem://, redis://, rediss://, redis-cluster://, redis-sentinel:// or tiered+redis://",
+        "unknown cache URL scheme {scheme:?} in {:?}: expected mem://, redis://, rediss://, redis-cluster://, redis-sentinel://, tiered+redis://, postgres://, mysql://, mariadb:// or sqlite://",
         redact(url)
     ))
 }

@@ -22,12 +22,26 @@ use crate::store::{Capability, KeyTtl, Store, WriteOptions};
 use crate::{Cache, SetOptions};
 
 mod limited;
+#[cfg(feature = "mysql")]
+pub mod mariadb;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod process;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 pub use limited::Limited;
+#[cfg(feature = "mysql")]
+pub use mariadb::MariadbServer;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresServer;
 #[cfg(feature = "redis")]
 pub use redis::{RedisCluster, RedisSentinel, RedisServer};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteFile;
 
 /// Runs every check that applies to `store`, as its [`capabilities`](Store::capabilities) say,
 /// and returns the names of those that ran. A capability the store does not declare is checked
