@@ -42,6 +42,10 @@ pub use postgres::PostgresServer;
 pub use redis::{RedisCluster, RedisSentinel, RedisServer};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteFile;
+/// The `sqlx` this build of cache-core uses, for tests that look at the SQL store's tables
+/// directly (with the same driver and version as the store).
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use sqlx;
 
 /// Runs every check that applies to `store`, as its [`capabilities`](Store::capabilities) say,
 /// and returns the names of those that ran. A capability the store does not declare is checked
