@@ -251,6 +251,28 @@ mod tests {
         assert!(e.contains("no scheme"), "{e}");
     }
 
+    #[test]
+    fn sql_schemes_need_a_connection_and_name_their_feature() {
+        for url in [
+            "postgres://h/db",
+            "mysql://h/db",
+            "mariadb://h/db",
+            "sqlite://x.db",
+        ] {
+            let e = store_from_url_now(url).unwrap_err().to_string();
+            assert!(e.contains("needs a connection"), "{url}: {e}");
+        }
+        assert_eq!(feature_for("postgresql"), "postgres");
+        assert_eq!(feature_for("mariadb"), "mysql");
+        assert_eq!(feature_for("tiered+sqlite"), "sqlite");
+        assert_eq!(feature_for("rediss"), "redis-tls");
+        assert!(unavailable("sqlite")
+            .to_string()
+            .contains("`sqlite` feature"));
+        let e = unknown("oracle", "oracle://h").to_string();
+        assert!(e.contains("postgres://") && e.contains("sqlite://"), "{e}");
+    }
+
     #[tokio::test]
     async fn tier_stacks_are_built_top_first_and_bad_ones_named() {
         let s =
