@@ -3,12 +3,24 @@
 //!
 //! Design notes:
 //! - One concrete sqlx pool per backend (`PgPool`, `MySqlPool`, `SqlitePool`), never `AnyPool`:
-//!   every statement is written for its backend ([`dialect`]) and rendered once at connect, so
-//!   the hot path binds parameters to a prepared statement sqlx caches per connection.
-//! - Three tables ([`schema`]): entries (key, value bytes, `expires_at` in unix milliseconds,
-//!   NULL = never), tags (tag, key) and a meta table holding the schema version.
+//!   every statement is written for its backend and rendered once at connect, so the hot path
+//!   binds parameters to a prepared statement sqlx caches per connection.
+//! - Three tables, created with `CREATE TABLE IF NOT EXISTS` on first use:
+//!
+//!   | table | columns | notes |
+//!   |---|---|---|
+//!   | `{table}_entries` | `key`, `full_key` (NULL unless the key is long), `value` (bytes), `expires_at` (BIGINT unix milliseconds, NULL = never) | primary key `key`; index on `expires_at` |
+//!   | `{table}_tags` | `tag`, `key` | primary key `(tag, key)`; index on `key` |
+//!   | `{table}_meta` | `name`, `value` | `schema_version` = 1 |
+//!
+//!   Column types: PostgreSQL `TEXT COLLATE "C"`/`BYTEA`/`BIGINT`; MariaDB/MySQL
+//!   `VARBINARY(600)`/`LONGBLOB`/`BIGINT` on InnoDB; SQLite `TEXT`/`BLOB`/`INTEGER`. Keys and
+//!   tags longer than 512 bytes are stored as their first 512 bytes, `#` and the blake3 digest
+//!   of the whole key (so every key column stays indexable on every backend), with the whole
+//!   key in `full_key`. Tables whose `schema_version` is newer than this release knows are
+//!   refused with [`Error::Config`], so that a later release can migrate them.
 //! - Expiry is honoured on every read (`expires_at IS NULL OR expires_at > now`); a background
-//!   task ([`purge`]) deletes expired rows every `purge_interval`. Times are the clock of the
+//!   task deletes expired rows every `purge_interval`. Times are the clock of the
 //!   process that writes or reads: keep the clocks of processes sharing a database in sync.
 //! - Every write that replaces a row also replaces its tag rows, in one transaction, so a key
 //!   re-written without a tag is never deleted by that tag later.
@@ -193,7 +205,7 @@ struct Inner {
 /// the processes of one machine) and persistent.
 ///
 /// Stored values are bytes in one row per key; keys and tags longer than 512 bytes are stored
-/// under a head and a blake3 digest (see the `schema` module notes). On SQLite the file uses
+/// under a head and a blake3 digest (see the [module notes](self)). On SQLite the file uses
 /// WAL journaling with `synchronous=NORMAL`: a crash of the machine may lose the last writes,
 /// never the file.
 ///
