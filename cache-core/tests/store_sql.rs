@@ -129,3 +129,30 @@ async fn bad_urls_are_clear_errors_without_credentials() {
         assert!(!e.to_string().contains("secret"), "{url}: {e}");
     }
 }
+
+/// A namespace version bumped through one store reaches caches on another store of the same
+/// database: at once for a cache built afterwards, within the version poll for a running one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_bump_reaches_other_stores_on_the_database() {
+    let file = SqliteFile::new();
+    let first = cache(&file.url()).await;
+    let second = cache(&file.url()).await;
+    first.set("k", &1).await.unwrap();
+    assert_eq!(second.get::<i32>("k").await.unwrap(), Some(1));
+    assert_eq!(first.bump_version().await.unwrap(), 2);
+    assert_eq!(first.get::<i32>("k").await.unwrap(), None);
+    let third = cache(&file.url()).await;
+    assert_eq!(
+        third.get::<i32>("k").await.unwrap(),
+        None,
+        "a new cache starts at the bumped version"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while second.get::<i32>("k").await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the running cache never saw the bump"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -107,6 +107,9 @@ pub(crate) struct Queries {
     pub(crate) purge_tags: String,
     pub(crate) purge: String,
     pub(crate) ping: String,
+    pub(crate) load_version: String,
+    /// Raises a namespace version (never lowers it).
+    pub(crate) raise_version: String,
 }
 
 impl Queries {
@@ -176,6 +179,12 @@ impl Queries {
             purge_tags: r("DELETE FROM {T} WHERE key IN (SELECT key FROM {E} WHERE expires_at IS NOT NULL AND expires_at <= $1)"),
             purge: r("DELETE FROM {E} WHERE expires_at IS NOT NULL AND expires_at <= $1"),
             ping: "SELECT 1".to_owned(),
+            load_version: r("SELECT value FROM {M} WHERE name = $1"),
+            raise_version: r(match backend {
+                Backend::Postgres => "INSERT INTO {M} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = GREATEST({M}.value, excluded.value)",
+                Backend::Sqlite => "INSERT INTO {M} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = MAX({M}.value, excluded.value)",
+                Backend::MySql => "INSERT INTO {M} (name, value) VALUES ($1, $2) ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value))",
+            }),
         }
     }
 

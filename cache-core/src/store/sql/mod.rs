@@ -24,6 +24,9 @@
 //!   process that writes or reads: keep the clocks of processes sharing a database in sync.
 //! - Every write that replaces a row also replaces its tag rows, in one transaction, so a key
 //!   re-written without a tag is never deleted by that tag later.
+//! - A namespace version bumped by one process ([`Cache::bump_version`](crate::Cache::bump_version))
+//!   is stored in the meta table; every store reads the versions of its caches back every
+//!   second, so other processes stop serving the old namespace within about a second.
 //! - Every call has a timeout (default 1 s): a dead server gives [`Error::Timeout`] or
 //!   [`Error::Backend`], never a hung request.
 //! - Patterns are translated to an escaped `LIKE` that matches at least what the glob matches,
@@ -31,12 +34,13 @@
 //!   truncates a table: `clear` deletes what matches its pattern.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use sqlx::Row;
 
+use super::version::VersionCells;
 use super::{BoxFuture, Capabilities, KeyTtl, Store, StoreStats, WriteOptions};
 use crate::error::{Error, Result};
 use dialect::{like_pattern, Queries};
@@ -50,6 +54,13 @@ mod url;
 
 /// Keys (or tags) per `IN (…)` statement.
 const CHUNK: usize = 500;
+/// How often the namespace versions other processes published are read back.
+const VERSION_POLL: Duration = Duration::from_secs(1);
+
+/// The meta row of a namespace version.
+fn version_name(prefix: &str) -> String {
+    key_id(&format!("version:{prefix}")).into_owned()
+}
 
 /// The pool of the backend a URL names.
 #[derive(Debug, Clone)]
@@ -175,6 +186,8 @@ struct Inner {
     url: String,
     /// Rows the purge deleted since the last reset.
     purged: AtomicU64,
+    /// The version cells of the caches on this store, raised by the version poll.
+    versions: VersionCells,
 }
 
 /// The SQL store: PostgreSQL, MariaDB/MySQL or a SQLite file, chosen by URL.
@@ -226,6 +239,7 @@ pub struct SqlStore {
     inner: Arc<Inner>,
     purge_interval: Duration,
     purge_task: Option<tokio::task::AbortHandle>,
+    version_task: Option<tokio::task::AbortHandle>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -282,6 +296,7 @@ impl SqlStore {
                 timeout: u.timeout,
                 url: u.redacted.clone(),
                 purged: AtomicU64::new(0),
+                versions: VersionCells::default(),
             };
             inner.create_schema(&u.table).await?;
             Ok::<_, Error>(inner)
@@ -297,10 +312,12 @@ impl SqlStore {
             }
         };
         let purge_task = purge::spawn(Arc::downgrade(&inner), u.purge_interval);
+        let version_task = purge::spawn_version_poll(Arc::downgrade(&inner), VERSION_POLL);
         Ok(SqlStore {
             inner,
             purge_interval: u.purge_interval,
             purge_task,
+            version_task,
         })
     }
 
@@ -414,7 +431,7 @@ impl SqlStore {
 
 impl Drop for SqlStore {
     fn drop(&mut self) {
-        if let Some(task) = &self.purge_task {
+        for task in [&self.purge_task, &self.version_task].into_iter().flatten() {
             task.abort();
         }
     }
@@ -984,6 +1001,47 @@ impl Inner {
         Ok(out)
     }
 
+    async fn load_version(&self, prefix: &str) -> Result<Option<u64>> {
+        let name = version_name(prefix);
+        let name = name.as_str();
+        self.run("load_version", move || async move {
+            with_pool!(&self.pool, p, K => {
+                let row = sqlx::query(&self.q.load_version).bind(name).fetch_optional(p).await?;
+                match row {
+                    None => Ok(None),
+                    // A negative value is not ours: ignored rather than trusted.
+                    Some(row) => Ok(u64::try_from(row.try_get::<i64, _>(0)?).ok()),
+                }
+            })
+        })
+        .await
+    }
+
+    async fn publish_version(&self, prefix: &str, version: u64) -> Result<()> {
+        let name = version_name(prefix);
+        let name = name.as_str();
+        let value = i64::try_from(version).unwrap_or(i64::MAX);
+        self.run("publish_version", move || async move {
+            with_pool!(&self.pool, p, K => {
+                sqlx::query(&self.q.raise_version).bind(name).bind(value).execute(p).await?;
+                Ok(())
+            })
+        })
+        .await?;
+        self.versions.raise(prefix, version);
+        Ok(())
+    }
+
+    /// Reads the versions of the namespaces watched here and raises their cells.
+    async fn poll_versions(&self) -> Result<()> {
+        for prefix in self.versions.prefixes() {
+            if let Some(v) = self.load_version(&prefix).await? {
+                self.versions.raise(&prefix, v);
+            }
+        }
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<()> {
         self.run("ping", move || async move {
             with_pool!(&self.pool, p, K => {
@@ -1106,6 +1164,22 @@ impl Store for SqlStore {
 
     fn reset_stats(&self) {
         self.inner.purged.store(0, Ordering::Relaxed);
+    }
+
+    /// The namespace version every process on this database shares (meta row
+    /// `version:{prefix}`).
+    fn load_version<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
+        Box::pin(self.inner.load_version(prefix))
+    }
+
+    /// Raises the shared version (never lowers it); other processes read it back within a
+    /// second.
+    fn publish_version<'a>(&'a self, prefix: &'a str, version: u64) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.inner.publish_version(prefix, version))
+    }
+
+    fn watch_version(&self, prefix: &str, version: Weak<std::sync::atomic::AtomicU64>) {
+        self.inner.versions.watch(prefix, version);
     }
 }
 

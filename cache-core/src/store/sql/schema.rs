@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `{prefix}_entries` | `key` (primary key), `full_key` (NULL unless the key is long), `value` (bytes), `expires_at` (BIGINT unix milliseconds, NULL = never) | index on `expires_at` for the purge |
 //! | `{prefix}_tags` | `tag`, `key` | primary key `(tag, key)`, index on `key` |
-//! | `{prefix}_meta` | `name`, `value` (BIGINT) | holds `schema_version` |
+//! | `{prefix}_meta` | `name`, `value` (BIGINT) | holds `schema_version`, and `version:{namespace}` for each namespace version a cache published |
 //!
 //! Keys and tags longer than [`MAX_KEY`] bytes are stored under a readable head and a blake3
 //! digest ([`key_id`]), so that every key column stays indexable on every backend (MariaDB's
@@ -59,12 +59,12 @@ pub(crate) fn create_statements(backend: Backend) -> &'static [&'static str] {
             "CREATE INDEX IF NOT EXISTS {E}_expires ON {E} (expires_at)",
             r#"CREATE TABLE IF NOT EXISTS {T} (tag TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, PRIMARY KEY (tag, key))"#,
             "CREATE INDEX IF NOT EXISTS {T}_key ON {T} (key)",
-            "CREATE TABLE IF NOT EXISTS {M} (name TEXT NOT NULL PRIMARY KEY, value BIGINT NOT NULL)",
+            r#"CREATE TABLE IF NOT EXISTS {M} (name TEXT COLLATE "C" NOT NULL PRIMARY KEY, value BIGINT NOT NULL)"#,
         ],
         Backend::MySql => &[
             "CREATE TABLE IF NOT EXISTS {E} (key VARBINARY(600) NOT NULL PRIMARY KEY, full_key LONGBLOB NULL, value LONGBLOB NOT NULL, expires_at BIGINT NULL, INDEX {E}_expires (expires_at)) ENGINE=InnoDB",
             "CREATE TABLE IF NOT EXISTS {T} (tag VARBINARY(600) NOT NULL, key VARBINARY(600) NOT NULL, PRIMARY KEY (tag, key), INDEX {T}_key (key)) ENGINE=InnoDB",
-            "CREATE TABLE IF NOT EXISTS {M} (name VARCHAR(64) NOT NULL PRIMARY KEY, value BIGINT NOT NULL) ENGINE=InnoDB",
+            "CREATE TABLE IF NOT EXISTS {M} (name VARBINARY(600) NOT NULL PRIMARY KEY, value BIGINT NOT NULL) ENGINE=InnoDB",
         ],
         Backend::Sqlite => &[
             "CREATE TABLE IF NOT EXISTS {E} (key TEXT NOT NULL PRIMARY KEY, full_key TEXT NULL, value BLOB NOT NULL, expires_at INTEGER NULL)",
