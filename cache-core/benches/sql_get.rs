@@ -181,7 +181,7 @@ fn main() {
     });
     println!();
     println!(
-        "GET hit latency per operation, {requests} requests per run, {TASKS} tasks, pool={POOL}"
+        "GET hits, wall-clock time per operation, {requests} requests per run, {TASKS} tasks, pool={POOL}"
     );
     println!("| backend | Cache::get::<String> ns/op | raw sqlx select ns/op | ratio |");
     println!("|---|---:|---:|---:|");

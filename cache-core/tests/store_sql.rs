@@ -156,3 +156,25 @@ async fn a_version_bump_reaches_other_stores_on_the_database() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// An increment that would overflow is an error and leaves the value as it was.
+async fn counter_overflow(url: &str) {
+    let c = cache(url).await;
+    assert_eq!(c.incr("n", i64::MAX - 1).await.unwrap(), i64::MAX - 1);
+    let e = c.incr("n", 5).await.unwrap_err();
+    assert!(matches!(e, Error::Decode(_)), "{e}");
+    assert_eq!(c.get::<i64>("n").await.unwrap(), Some(i64::MAX - 1));
+    assert_eq!(c.incr("n", -1).await.unwrap(), i64::MAX - 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_refuse_to_overflow_on_every_backend() {
+    let (pg, my, lite) = (
+        PostgresServer::start(),
+        MariadbServer::start(),
+        SqliteFile::new(),
+    );
+    for url in [pg.url(), my.url(), lite.url()] {
+        counter_overflow(&url).await;
+    }
+}

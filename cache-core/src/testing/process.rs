@@ -138,3 +138,35 @@ pub(crate) fn stop(child: &mut Child, first: &str, grace: Duration) {
 pub(crate) fn log_of(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log at {}: {e})", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "apt-get install postgresql")]
+    fn a_missing_binary_is_a_loud_failure_naming_the_package() {
+        find_binary(
+            "cache-rs-no-such-initdb",
+            &["/nonexistent/*/bin"],
+            "postgresql",
+        );
+    }
+
+    #[test]
+    fn binaries_are_found_on_path_or_in_versioned_directories() {
+        let dir = temp_dir("bin-lookup", 0);
+        for v in ["9", "15"] {
+            std::fs::create_dir_all(dir.join(v).join("bin")).unwrap();
+            std::fs::write(dir.join(v).join("bin").join("tool"), b"").unwrap();
+        }
+        let pattern = format!("{}/*/bin", dir.display());
+        let found = find_binary("tool", &[&pattern], "pkg");
+        assert_eq!(
+            found,
+            dir.join("15").join("bin").join("tool"),
+            "highest version first"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
