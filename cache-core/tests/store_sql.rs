@@ -37,10 +37,13 @@ async fn long_keys_and_tags(url: &str) {
         "same head, other key"
     );
     assert_eq!(s.scan("long:*").await.unwrap(), [a.clone(), b.clone()]);
-    assert_eq!(s.scan("long:*b").await.unwrap(), [b.clone()]);
+    assert_eq!(s.scan("long:*b").await.unwrap(), std::slice::from_ref(&b));
     let many = s.get_many(&[a.clone(), b.clone()]).await.unwrap();
     assert_eq!(many.iter().flatten().count(), 2);
-    assert_eq!(s.invalidate_tags(&[tag]).await.unwrap(), [a.clone()]);
+    assert_eq!(
+        s.invalidate_tags(&[tag]).await.unwrap(),
+        std::slice::from_ref(&a)
+    );
     assert_eq!(s.get(&a).await.unwrap(), None);
     assert_eq!(s.incr(&format!("{head}n"), 5).await.unwrap(), 5);
     assert!(s.delete(&b).await.unwrap());
