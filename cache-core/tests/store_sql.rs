@@ -181,3 +181,43 @@ async fn counters_refuse_to_overflow_on_every_backend() {
         counter_overflow(&url).await;
     }
 }
+
+/// More expired rows than one purge batch (1000): all deleted, with their tag rows; live rows
+/// and their tags kept.
+async fn purge_in_batches(url: &str) {
+    let s = SqlStore::connect(url).await.expect("connect");
+    let brief = WriteOptions {
+        ttl: Some(Duration::from_millis(1)),
+        tags: vec!["t".into()],
+    };
+    let entries: Vec<(String, Bytes)> = (0..2500)
+        .map(|i| (format!("old:{i}"), Bytes::from_static(b"x")))
+        .collect();
+    s.set_many(&entries, &brief).await.unwrap();
+    let live = WriteOptions {
+        ttl: None,
+        tags: vec!["t".into()],
+    };
+    s.set("live", Bytes::from_static(b"y"), &live)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(s.purge_expired().await.unwrap(), 2500);
+    assert_eq!(s.purge_expired().await.unwrap(), 0);
+    assert_eq!(s.stats().expirations, 2500);
+    // The tag index kept the live key only.
+    assert_eq!(s.invalidate_tags(&["t".into()]).await.unwrap(), ["live"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_purge_works_in_batches() {
+    let file = SqliteFile::new();
+    purge_in_batches(&file.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_and_mariadb_purge_work_in_batches() {
+    let (pg, my) = (PostgresServer::start(), MariadbServer::start());
+    purge_in_batches(&pg.url()).await;
+    purge_in_batches(&my.url()).await;
+}

@@ -11,6 +11,10 @@
 
 use super::url::Backend;
 
+/// Expired rows deleted per statement by the purge, so that no statement runs long on a large
+/// table.
+pub(crate) const PURGE_BATCH: usize = 1000;
+
 /// The escape character of every `LIKE` pattern the store builds.
 pub(crate) const LIKE_ESCAPE: char = '!';
 
@@ -81,6 +85,12 @@ pub(crate) fn live(n: usize) -> String {
 pub(crate) struct Queries {
     pub(crate) backend: Backend,
     pub(crate) prefix: String,
+    /// What follows `VALUES (…)` in an upsert of entries.
+    upsert_tail: &'static str,
+    /// `INSERT INTO`, or `INSERT IGNORE INTO` on MySQL.
+    insert_ignore: &'static str,
+    /// What follows `VALUES (…)` in an insert that ignores existing rows.
+    ignore_tail: &'static str,
     /// The statement that opens a transaction (`BEGIN IMMEDIATE` on SQLite, so that a
     /// transaction takes the write lock up front and never fails to upgrade it).
     pub(crate) begin: &'static str,
@@ -104,8 +114,8 @@ pub(crate) struct Queries {
     pub(crate) reset_value: String,
     pub(crate) expire: String,
     pub(crate) scan: String,
-    pub(crate) purge_tags: String,
-    pub(crate) purge: String,
+    /// Up to [`PURGE_BATCH`] expired keys (then the time).
+    pub(crate) expired_keys: String,
     pub(crate) ping: String,
     pub(crate) load_version: String,
     /// Raises a namespace version (never lowers it).
@@ -130,6 +140,9 @@ impl Queries {
         Queries {
             backend,
             prefix: prefix.to_owned(),
+            upsert_tail,
+            insert_ignore,
+            ignore_tail,
             begin: match backend {
                 Backend::Sqlite => "BEGIN IMMEDIATE",
                 _ => "BEGIN",
@@ -176,8 +189,9 @@ impl Queries {
                 "SELECT key, full_key FROM {{E}} WHERE (key LIKE $1 ESCAPE '{LIKE_ESCAPE}' OR full_key LIKE $2 ESCAPE '{LIKE_ESCAPE}') AND {}",
                 live(3)
             )),
-            purge_tags: r("DELETE FROM {T} WHERE key IN (SELECT key FROM {E} WHERE expires_at IS NOT NULL AND expires_at <= $1)"),
-            purge: r("DELETE FROM {E} WHERE expires_at IS NOT NULL AND expires_at <= $1"),
+            expired_keys: r(&format!(
+                "SELECT key FROM {{E}} WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT {PURGE_BATCH}"
+            )),
             ping: "SELECT 1".to_owned(),
             load_version: r("SELECT value FROM {M} WHERE name = $1"),
             raise_version: r(match backend {
@@ -186,6 +200,39 @@ impl Queries {
                 Backend::MySql => "INSERT INTO {M} (name, value) VALUES ($1, $2) ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value))",
             }),
         }
+    }
+
+    /// Upserts `n` entries: `(key, full_key, value, expires_at)` each.
+    pub(crate) fn upsert_many(&self, n: usize) -> String {
+        let rows: Vec<String> = (0..n)
+            .map(|i| format!("({})", params(4 * i + 1, 4)))
+            .collect();
+        self.render(&format!(
+            "INSERT INTO {{E}} (key, full_key, value, expires_at) VALUES {} {}",
+            rows.join(", "),
+            self.upsert_tail
+        ))
+    }
+
+    /// Deletes the tag rows of `n` keys.
+    pub(crate) fn clear_tags_many(&self, n: usize) -> String {
+        self.render(&format!(
+            "DELETE FROM {{T}} WHERE key IN ({})",
+            params(1, n)
+        ))
+    }
+
+    /// Inserts `n` tag rows: `(tag, key)` each.
+    pub(crate) fn add_tags_many(&self, n: usize) -> String {
+        let rows: Vec<String> = (0..n)
+            .map(|i| format!("({})", params(2 * i + 1, 2)))
+            .collect();
+        self.render(&format!(
+            "{} {{T}} (tag, key) VALUES {}{}",
+            self.insert_ignore,
+            rows.join(", "),
+            self.ignore_tail
+        ))
     }
 
     /// `SELECT key, value` of the live rows among `n` keys (then the time).
@@ -219,6 +266,16 @@ impl Queries {
         self.render(&format!(
             "DELETE FROM {{E}} WHERE key IN ({})",
             params(1, n)
+        ))
+    }
+
+    /// Deletes the rows of `n` keys that are still expired (then the time): a key written again
+    /// since it was listed is kept.
+    pub(crate) fn delete_expired(&self, n: usize) -> String {
+        self.render(&format!(
+            "DELETE FROM {{E}} WHERE key IN ({}) AND expires_at IS NOT NULL AND expires_at <= ${}",
+            params(1, n),
+            n + 1
         ))
     }
 

@@ -41,14 +41,13 @@ use bytes::Bytes;
 use sqlx::Row;
 
 use super::version::VersionCells;
-use super::{BoxFuture, Capabilities, KeyTtl, Store, StoreStats, WriteOptions};
+use super::{BoxFuture, Capabilities, Capability, KeyTtl, Store, StoreStats, WriteOptions};
 use crate::error::{Error, Result};
 use dialect::{like_pattern, Queries};
 use schema::{full_key, key_id};
 use url::Backend;
 
 mod dialect;
-mod purge;
 mod schema;
 mod url;
 
@@ -102,6 +101,7 @@ macro_rules! with_pool {
 
 // After the macro, which they use.
 mod keys;
+mod purge;
 mod read;
 mod versions;
 mod write;
@@ -509,21 +509,6 @@ impl Inner {
         schema::check_version(found, table)
     }
 
-    async fn purge(&self) -> Result<u64> {
-        let q = &self.q;
-        let n = self
-            .run("purge", move || async move {
-                let now = now_ms();
-                with_pool!(&self.pool, p, K => {
-                    sqlx::query(&q.purge_tags).bind(now).execute(p).await?;
-                    Ok(sqlx::query(&q.purge).bind(now).execute(p).await?.rows_affected())
-                })
-            })
-            .await?;
-        self.purged.fetch_add(n, Ordering::Relaxed);
-        Ok(n)
-    }
-
     async fn ping(&self) -> Result<()> {
         self.run("ping", move || async move {
             with_pool!(&self.pool, p, K => {
@@ -541,9 +526,22 @@ impl Store for SqlStore {
     }
 
     fn capabilities(&self) -> Capabilities {
+        // Listed, not `ALL`: a capability added later is declared only once it is done here.
         // A SQLite file is shared by the processes of one machine; an in-memory database,
         // which would be neither shared nor persistent, is refused at connect.
-        Capabilities::ALL
+        [
+            Capability::PatternScan,
+            Capability::NativeTags,
+            Capability::AtomicCounters,
+            Capability::TtlRead,
+            Capability::Expire,
+            Capability::Take,
+            Capability::Batches,
+            Capability::Shared,
+            Capability::Persistent,
+        ]
+        .into_iter()
+        .collect()
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
@@ -556,11 +554,7 @@ impl Store for SqlStore {
         value: Bytes,
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            self.inner
-                .set_many(std::iter::once((key, value.as_ref())), opts)
-                .await
-        })
+        Box::pin(async move { self.inner.set(key, &value, opts).await })
     }
 
     fn add<'a>(
@@ -589,10 +583,7 @@ impl Store for SqlStore {
         entries: &'a [(String, Bytes)],
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(
-            self.inner
-                .set_many(entries.iter().map(|(k, v)| (k.as_str(), v.as_ref())), opts),
-        )
+        Box::pin(self.inner.set_many(entries, opts))
     }
 
     fn delete_many<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64>> {

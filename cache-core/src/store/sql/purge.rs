@@ -5,12 +5,60 @@
 //! store is dropped (the store also aborts it when dropped, so it never outlives the store by a
 //! tick). Reads never depend on it: an expired row is invisible whether or not it was purged.
 
+use std::sync::atomic::Ordering;
 use std::sync::Weak;
 use std::time::Duration;
 
+use sqlx::Row;
 use tokio::task::AbortHandle;
 
-use super::Inner;
+use super::dialect::PURGE_BATCH;
+use super::{now_ms, Inner, Pool, StoredKey};
+use crate::error::Result;
+
+impl Inner {
+    /// Deletes the expired rows and their tag rows, [`PURGE_BATCH`] at a time (each batch under
+    /// the store's timeout); returns how many entries it deleted.
+    pub(super) async fn purge(&self) -> Result<u64> {
+        let q = &self.q;
+        let mut total = 0;
+        loop {
+            let now = now_ms();
+            let (listed, deleted) = self
+                .run("purge", move || async move {
+                    with_pool!(&self.pool, p, K => {
+                        let rows = sqlx::query(&q.expired_keys).bind(now).fetch_all(p).await?;
+                        let mut ids = Vec::with_capacity(rows.len());
+                        for row in rows {
+                            ids.push(row.try_get::<K, _>(0)?.into_key()?);
+                        }
+                        if ids.is_empty() {
+                            return Ok((0, 0));
+                        }
+                        let sql = q.delete_expired(ids.len());
+                        let mut query = sqlx::query(&sql).persistent(false);
+                        for id in &ids {
+                            query = query.bind(id.as_str());
+                        }
+                        let deleted = query.bind(now).execute(p).await?.rows_affected();
+                        let orphans = q.drop_orphan_tags_many(ids.len());
+                        let mut query = sqlx::query(&orphans).persistent(false);
+                        for id in &ids {
+                            query = query.bind(id.as_str());
+                        }
+                        query.execute(p).await?;
+                        Ok((ids.len(), deleted))
+                    })
+                })
+                .await?;
+            total += deleted;
+            self.purged.fetch_add(deleted, Ordering::Relaxed);
+            if listed < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+}
 
 /// Starts the purge of the store behind `inner` every `every`.
 pub(super) fn spawn(inner: Weak<Inner>, every: Duration) -> Option<AbortHandle> {

@@ -6,48 +6,106 @@ use std::time::Duration;
 use bytes::Bytes;
 use sqlx::Row;
 
+use std::borrow::Cow;
+
 use super::{deadline, full_key, key_id, now_ms, parse_int, Inner, Pool};
 use crate::error::{Error, Result};
 use crate::store::WriteOptions;
 
+/// Entries per multi-row statement of `set_many` (four parameters each).
+const ROWS: usize = 100;
+
 impl Inner {
-    /// Writes entries with the same options in one transaction, replacing values, TTLs and tags.
-    pub(super) async fn set_many<'e>(
+    /// Writes one entry, replacing its value, TTL and tags, in one transaction.
+    pub(super) async fn set(&self, key: &str, value: &[u8], opts: &WriteOptions) -> Result<()> {
+        let q = &self.q;
+        let id = key_id(key);
+        let id = &id;
+        let tags: Vec<_> = opts.tags.iter().map(|t| key_id(t)).collect();
+        let tags = &tags;
+        self.run("set", move || async move {
+            let at = deadline(now_ms(), opts.ttl);
+            with_pool!(&self.pool, p, K => {
+                let mut tx = p.begin_with(q.begin).await?;
+                sqlx::query(&q.upsert)
+                    .bind(id.as_ref())
+                    .bind(full_key(key))
+                    .bind(value)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&q.clear_tags).bind(id.as_ref()).execute(&mut *tx).await?;
+                for tag in tags {
+                    sqlx::query(&q.add_tag)
+                        .bind(tag.as_ref())
+                        .bind(id.as_ref())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Writes entries with the same options in one transaction, replacing values, TTLs and
+    /// tags, with multi-row statements of [`ROWS`] entries. A key given twice keeps its last
+    /// value.
+    pub(super) async fn set_many(
         &self,
-        entries: impl Iterator<Item = (&'e str, &'e [u8])> + Clone,
+        entries: &[(String, Bytes)],
         opts: &WriteOptions,
     ) -> Result<()> {
         let q = &self.q;
+        // The last write of a key wins (and a statement may touch a row only once).
+        let mut seen = std::collections::HashSet::new();
+        let mut rows: Vec<(Cow<'_, str>, Option<&str>, &[u8])> = Vec::with_capacity(entries.len());
+        for (key, value) in entries.iter().rev() {
+            if seen.insert(key.as_str()) {
+                rows.push((key_id(key), full_key(key), value.as_ref()));
+            }
+        }
+        rows.reverse();
+        let rows = &rows;
         let tags: Vec<_> = opts.tags.iter().map(|t| key_id(t)).collect();
         let tags = &tags;
-        self.run("set", move || {
-            let entries = entries.clone();
-            async move {
-                let at = deadline(now_ms(), opts.ttl);
-                with_pool!(&self.pool, p, K => {
-                    let mut tx = p.begin_with(q.begin).await?;
-                    for (key, value) in entries {
-                        let id = key_id(key);
-                        sqlx::query(&q.upsert)
-                            .bind(id.as_ref())
-                            .bind(full_key(key))
-                            .bind(value)
-                            .bind(at)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query(&q.clear_tags).bind(id.as_ref()).execute(&mut *tx).await?;
-                        for tag in tags {
-                            sqlx::query(&q.add_tag)
-                                .bind(tag.as_ref())
-                                .bind(id.as_ref())
-                                .execute(&mut *tx)
-                                .await?;
-                        }
+        self.run("set_many", move || async move {
+            let at = deadline(now_ms(), opts.ttl);
+            with_pool!(&self.pool, p, K => {
+                let mut tx = p.begin_with(q.begin).await?;
+                for chunk in rows.chunks(ROWS) {
+                    let sql = q.upsert_many(chunk.len());
+                    let mut query = sqlx::query(&sql).persistent(false);
+                    for (id, full, value) in chunk {
+                        query = query.bind(id.as_ref()).bind(*full).bind(*value).bind(at);
                     }
-                    tx.commit().await?;
-                    Ok(())
-                })
-            }
+                    query.execute(&mut *tx).await?;
+                    let sql = q.clear_tags_many(chunk.len());
+                    let mut query = sqlx::query(&sql).persistent(false);
+                    for (id, _, _) in chunk {
+                        query = query.bind(id.as_ref());
+                    }
+                    query.execute(&mut *tx).await?;
+                    if tags.is_empty() {
+                        continue;
+                    }
+                    let links: Vec<(&str, &str)> = chunk
+                        .iter()
+                        .flat_map(|(id, _, _)| tags.iter().map(move |t| (t.as_ref(), id.as_ref())))
+                        .collect();
+                    for links in links.chunks(ROWS * 4) {
+                        let sql = q.add_tags_many(links.len());
+                        let mut query = sqlx::query(&sql).persistent(false);
+                        for (tag, id) in links {
+                            query = query.bind(*tag).bind(*id);
+                        }
+                        query.execute(&mut *tx).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            })
         })
         .await
     }
