@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 "$(dirname "$0")/ensure-redis.sh"
 "$(dirname "$0")/ensure-memcached.sh"
+"$(dirname "$0")/ensure-sql.sh"
 "$(dirname "$0")/ensure-chromium.sh"
 
 cargo nextest run --workspace --all-features --no-fail-fast

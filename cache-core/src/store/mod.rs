@@ -34,6 +34,8 @@ pub mod memory;
 pub(crate) mod open;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub mod sql;
 mod stats;
 pub mod tiered;
 pub(crate) mod version;
@@ -46,6 +48,8 @@ pub use memcached::MemcachedStore;
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use sql::SqlStore;
 pub use stats::StoreStats;
 pub use tiered::{Breaker, BreakerState, TierStats, TieredStore, TieredStoreBuilder};
 

@@ -23,6 +23,11 @@ const NETWORK_SCHEMES: &[&str] = &[
     "tiered+rediss-cluster",
     "tiered+rediss-sentinel",
     "memcached",
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "sqlite",
 ];
 
 fn memory_from(rest: &str) -> Result<Arc<dyn Store>> {
@@ -35,21 +40,22 @@ fn memory_from(rest: &str) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(MemoryStore::from_query(&parse_query(query)?)?))
 }
 
-/// The cargo feature of cache-core that compiles in the store for a scheme.
-fn feature_of(scheme: &str) -> &'static str {
+/// The cargo feature of cache-core that compiles in the store for `scheme`.
+fn feature_for(scheme: &str) -> &'static str {
     match scheme.trim_start_matches("tiered+") {
         "memcached" => "memcached",
         "postgres" | "postgresql" => "postgres",
         "mysql" | "mariadb" => "mysql",
         "sqlite" => "sqlite",
+        "rediss" | "rediss-cluster" | "rediss-sentinel" => "redis-tls",
         _ => "redis",
     }
 }
 
 fn unavailable(scheme: &str) -> Error {
     Error::Config(format!(
-        "cache URL scheme {scheme}:// is not available in this build: enable cache-core's `{}` feature (or `all-stores`)",
-        feature_of(scheme)
+        "cache URL scheme {scheme}:// is not available in this build: enable the `{}` feature of cache-core (or `all-stores`)",
+        feature_for(scheme)
     ))
 }
 
@@ -70,6 +76,12 @@ pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
         | "rediss-sentinel" => Ok(Arc::new(crate::store::RedisStore::connect(url).await?)),
         #[cfg(feature = "memcached")]
         "memcached" => Ok(Arc::new(crate::store::MemcachedStore::connect(url).await?)),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(Arc::new(crate::store::SqlStore::connect(url).await?)),
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => Ok(Arc::new(crate::store::SqlStore::connect(url).await?)),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(Arc::new(crate::store::SqlStore::connect(url).await?)),
         s if s.starts_with("tiered+") => tiered_from(url).await,
         s if NETWORK_SCHEMES.contains(&s) => Err(unavailable(s)),
         other => Err(unknown(other, url)),
@@ -214,7 +226,7 @@ pub(crate) fn store_from_url_now(url: &str) -> Result<Arc<dyn Store>> {
 
 fn unknown(scheme: &str, url: &str) -> Error {
     Error::Config(format!(
-        "unknown cache URL scheme {scheme:?} in {:?}: expected mem://, redis://, rediss://, redis-cluster://, redis-sentinel://, memcached://, postgres://, mysql://, sqlite://, tiered+URL or tiers:URL|URL",
+        "unknown cache URL scheme {scheme:?} in {:?}: expected mem://, redis://, rediss://, redis-cluster://, redis-sentinel://, memcached://, postgres://, mysql://, mariadb://, sqlite://, tiered+URL or tiers:URL|URL",
         redact(url)
     ))
 }
@@ -241,6 +253,28 @@ mod tests {
         assert!(e.contains("memcached"), "{e}");
         let e = store_from_url_now("nourl").unwrap_err().to_string();
         assert!(e.contains("no scheme"), "{e}");
+    }
+
+    #[test]
+    fn sql_schemes_need_a_connection_and_name_their_feature() {
+        for url in [
+            "postgres://h/db",
+            "mysql://h/db",
+            "mariadb://h/db",
+            "sqlite://x.db",
+        ] {
+            let e = store_from_url_now(url).unwrap_err().to_string();
+            assert!(e.contains("needs a connection"), "{url}: {e}");
+        }
+        assert_eq!(feature_for("postgresql"), "postgres");
+        assert_eq!(feature_for("mariadb"), "mysql");
+        assert_eq!(feature_for("tiered+sqlite"), "sqlite");
+        assert_eq!(feature_for("rediss"), "redis-tls");
+        assert!(unavailable("sqlite")
+            .to_string()
+            .contains("`sqlite` feature"));
+        let e = unknown("oracle", "oracle://h").to_string();
+        assert!(e.contains("postgres://") && e.contains("sqlite://"), "{e}");
     }
 
     #[tokio::test]

@@ -24,14 +24,32 @@ use crate::{Cache, SetOptions};
 mod limited;
 #[cfg(feature = "memcached")]
 pub mod memcached;
+#[cfg(feature = "mysql")]
+pub mod mariadb;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod process;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 pub use limited::Limited;
 #[cfg(feature = "memcached")]
 pub use memcached::MemcachedServer;
+#[cfg(feature = "mysql")]
+pub use mariadb::MariadbServer;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresServer;
 #[cfg(feature = "redis")]
 pub use redis::{RedisCluster, RedisSentinel, RedisServer};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteFile;
+/// The `sqlx` this build of cache-core uses, for tests that look at the SQL store's tables
+/// directly (with the same driver and version as the store).
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use sqlx;
 
 /// Runs every check that applies to `store`, as its [`capabilities`](Store::capabilities) say,
 /// and returns the names of those that ran. A capability the store does not declare is checked
