@@ -8,6 +8,8 @@
 //!   expiry, ahash, a byte weigher), to tell the map's cost from the cache's;
 //! - `memory`: a typed `Cache::get` on the memory store;
 //! - `tiered`: a typed `Cache::get` answered by a tiered store's first tier;
+//! - `three-tier`: the same on `tiers:mem://|sqlite://…|redis://…` (memory over a SQLite file
+//!   over a `redis-server` it starts; needs the `sqlite` feature), as a user builds it from a URL;
 //! - `cached`: a `#[cached]` function hit;
 //! - `get`: the hand-written `Cache::get` that `#[cached]` is compared with.
 
@@ -103,6 +105,20 @@ fn main() {
                     black_box(u.map(|u| u.id));
                 }
             }
+            #[cfg(feature = "sqlite")]
+            "three-tier" => {
+                let redis = cache_core::testing::RedisServer::start();
+                let file = cache_core::testing::SqliteFile::new();
+                let url = format!("tiers:mem://|{}|{}", file.url(), redis.url());
+                let cache = Cache::from_url(&url).await.expect("three tiers");
+                cache.set("user:42", &user(42)).await.expect("set");
+                let _: Option<User> = cache.get("user:42").await.expect("get");
+                for _ in 0..n {
+                    let u: Option<User> = cache.get(black_box("user:42")).await.expect("get");
+                    black_box(u.map(|u| u.id));
+                }
+                assert_eq!(cache.store().stats().tiers[0].hits, n + 1, "not L1 hits");
+            }
             "cached" => {
                 black_box(load_user(42).await);
                 for _ in 0..n {
@@ -120,7 +136,7 @@ fn main() {
                     black_box(u.map(|u| u.id));
                 }
             }
-            other => eprintln!("unknown variant {other:?}: raw, memory, tiered, cached or get"),
+            other => eprintln!("unknown variant {other:?}: raw, raw-store, memory, tiered, three-tier, cached or get"),
         }
     });
 }

@@ -23,7 +23,7 @@ fn url(file: &SqliteFile, redis: &RedisServer) -> String {
 
 async fn open(file: &SqliteFile, redis: &RedisServer) -> Cache {
     let cache = Cache::builder()
-        .url(&url(file, redis))
+        .url(url(file, redis))
         .prefix("app")
         .build()
         .await

@@ -15,9 +15,11 @@
 //! ```
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::process::{free_port, is_root};
 
 const READY_WITHIN: Duration = Duration::from_secs(10);
 
@@ -27,13 +29,6 @@ const READY_WITHIN: Duration = Duration::from_secs(10);
 pub struct MemcachedServer {
     port: u16,
     child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
 /// Whether a Memcached server answers `version` on `port`.
@@ -47,13 +42,6 @@ fn answers(port: u16) -> bool {
     s.write_all(b"version\r\n").is_ok()
         && s.read(&mut buf)
             .is_ok_and(|n| buf[..n].starts_with(b"VERSION"))
-}
-
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 impl MemcachedServer {
@@ -78,7 +66,7 @@ impl MemcachedServer {
         let mut cmd = Command::new("memcached");
         cmd.args(["-l", "127.0.0.1", "-p", &self.port.to_string()])
             .args(["-U", "0", "-m", "128", "-I", "16m", "-t", "2", "-c", "1024"]);
-        if running_as_root() {
+        if is_root() {
             cmd.args(["-u", "root"]);
         }
         let child = cmd

@@ -22,13 +22,19 @@ use crate::store::{Capability, KeyTtl, Store, WriteOptions};
 use crate::{Cache, SetOptions};
 
 mod limited;
-#[cfg(feature = "memcached")]
-pub mod memcached;
 #[cfg(feature = "mysql")]
 pub mod mariadb;
+#[cfg(feature = "memcached")]
+pub mod memcached;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+#[cfg(any(
+    feature = "redis",
+    feature = "memcached",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "sqlite"
+))]
 mod process;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -36,10 +42,10 @@ pub mod redis;
 pub mod sqlite;
 
 pub use limited::Limited;
-#[cfg(feature = "memcached")]
-pub use memcached::MemcachedServer;
 #[cfg(feature = "mysql")]
 pub use mariadb::MariadbServer;
+#[cfg(feature = "memcached")]
+pub use memcached::MemcachedServer;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresServer;
 #[cfg(feature = "redis")]

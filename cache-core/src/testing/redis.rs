@@ -14,12 +14,12 @@
 //! # Ok::<(), cache_core::Error>(()) }).unwrap();
 //! ```
 
+use super::process::{free_port, temp_dir};
 use crate::Cache;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const READY_WITHIN: Duration = Duration::from_secs(10);
@@ -29,26 +29,6 @@ fn missing(bin: &str, e: &std::io::Error) -> ! {
         "cannot run `{bin}` ({e}): these tests need real Redis binaries (redis-server, redis-cli) on PATH; \
          install Redis (e.g. `apt-get install redis-server` or `brew install redis`)"
     )
-}
-
-/// A free loopback port (the OS picks it; nothing listens on it when this returns).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
-}
-
-fn temp_dir(port: u16) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "cache-rs-redis-{}-{}-{port}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-    dir
 }
 
 /// The PID of the Redis server answering on `port` (from an inline `INFO server`), if one does.
@@ -135,7 +115,7 @@ impl RedisServer {
             let port = free_port();
             let mut server = RedisServer {
                 port,
-                dir: temp_dir(port),
+                dir: temp_dir("redis", port),
                 extra: extra.clone(),
                 sentinel_conf: sentinel_conf.clone(),
                 tls,
@@ -671,7 +651,7 @@ mod tests {
         let other = RedisServer::start();
         let mut server = RedisServer {
             port: other.port(),
-            dir: temp_dir(other.port()),
+            dir: temp_dir("redis", other.port()),
             extra: Vec::new(),
             sentinel_conf: None,
             tls: false,
