@@ -83,3 +83,32 @@ async fn lifetimes_past_thirty_days_are_kept() {
         .unwrap()
         .is_some());
 }
+
+/// A version bump in one process reaches another process's cache on the same servers (read back
+/// once a second): it stops serving the old namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_bump_reaches_other_processes() {
+    let server = MemcachedServer::start();
+    let open = || async {
+        cache_core::Cache::builder()
+            .url(server.url())
+            .prefix("shared")
+            .build()
+            .await
+            .unwrap()
+    };
+    let (a, b) = (open().await, open().await);
+    a.set("k", &1).await.unwrap();
+    assert_eq!(b.get::<i32>("k").await.unwrap(), Some(1));
+    a.bump_version().await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while b.get::<i32>("k").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other process still serves the old namespace"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A third process, started now, starts at the bumped version.
+    assert_eq!(open().await.get::<i32>("k").await.unwrap(), None);
+}

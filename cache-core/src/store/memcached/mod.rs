@@ -12,17 +12,24 @@
 //! - What Memcached does not do in one command (`incr` on signed integers, `expire`, `take`, an
 //!   `add` over an expired value) is a compare-and-swap loop on the meta protocol's CAS token:
 //!   atomic, never a read-then-write race.
+//! - A namespace version bump is stored under `{prefix}:version` and read back by every store
+//!   once a second (Memcached has no channel to announce it on), so other processes stop
+//!   serving the old namespace within about a second. Memcached may evict that key under
+//!   memory pressure, like any other.
 //! - Memcached cannot list its keys, so pattern operations answer
 //!   [`Error::Unsupported`](crate::Error::Unsupported) and tags are the cache's emulation.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_memcached::{AsciiProtocol, MetaProtocol, MetaValue};
 use bytes::Bytes;
 use futures_util::future::try_join_all;
 
+use super::version::VersionCells;
 use super::{BoxFuture, Capabilities, Capability, KeyTtl, Store, WriteOptions};
 use crate::error::{Error, Result};
 use entry::{now_ms, wire_key, Item, Stored};
@@ -38,6 +45,8 @@ mod url;
 const BATCH: usize = 100;
 /// Compare-and-swap attempts before a contended update gives up.
 const CAS_ATTEMPTS: usize = 64;
+/// How often the namespace versions other processes published are read back.
+const VERSION_POLL: Duration = Duration::from_secs(1);
 
 /// The Memcached store: one or several servers, chosen per key by consistent hashing.
 ///
@@ -66,8 +75,18 @@ const CAS_ATTEMPTS: usize = 64;
 /// ```
 #[derive(Debug)]
 pub struct MemcachedStore {
+    nodes: Arc<Nodes>,
+    /// The task that reads back the namespace versions other processes published.
+    poll: tokio::task::AbortHandle,
+}
+
+/// The servers and the ring that places keys on them.
+#[derive(Debug)]
+struct Nodes {
     servers: Vec<Server>,
     ring: Ring,
+    /// The version cells of the caches on this store, raised by the version poll.
+    versions: VersionCells,
 }
 
 /// What a compare-and-swap update does with the value it read.
@@ -102,73 +121,10 @@ fn parse_counter(v: &[u8]) -> Result<i64> {
         .ok_or_else(|| Error::Decode("incr: the stored value is not an integer".into()))
 }
 
-impl MemcachedStore {
-    /// Connects to the servers a `memcached://` URL names (see the table above for options).
-    /// Fails when no server answers; a server that is down at start is tried again later.
-    ///
-    /// ```no_run
-    /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
-    /// let store = cache_core::store::MemcachedStore::connect("memcached://127.0.0.1:11211").await?;
-    /// assert_eq!(store.servers(), ["127.0.0.1:11211"]);
-    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
-    /// ```
-    pub async fn connect(url: &str) -> Result<Self> {
-        let u = url::parse(url)?;
-        let ring = Ring::new(&u.servers);
-        let servers = u
-            .servers
-            .into_iter()
-            .map(|addr| Server::new(addr, u.pool, u.timeout, u.connect_timeout, u.retry))
-            .collect::<Result<Vec<_>>>()?;
-        let store = Self { servers, ring };
-        let answers =
-            futures_util::future::join_all(store.servers.iter().map(Self::version_of)).await;
-        let answered = answers.iter().filter(|r| r.is_ok()).count();
-        for e in answers.into_iter().filter_map(Result::err) {
-            if answered == 0 {
-                return Err(e);
-            }
-            tracing::warn!(target: "cache", error = %e, "a memcached server does not answer; its keys fall through until it does");
-        }
-        Ok(store)
-    }
-
-    /// The servers, as `host:port`, in the order the URL lists them.
-    ///
-    /// ```no_run
-    /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
-    /// let store = cache_core::store::MemcachedStore::connect("memcached://a:1,b:2").await?;
-    /// assert_eq!(store.servers().len(), 2);
-    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
-    /// ```
-    pub fn servers(&self) -> Vec<&str> {
-        self.servers.iter().map(|s| s.addr.as_str()).collect()
-    }
-
-    /// The server (`host:port`) that holds a full key (as the store sees it, namespace
-    /// included).
-    ///
-    /// ```no_run
-    /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
-    /// let store = cache_core::store::MemcachedStore::connect("memcached://a:1,b:2").await?;
-    /// assert!(store.servers().contains(&store.server_for("app:user:1")));
-    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
-    /// ```
-    pub fn server_for(&self, key: &str) -> &str {
-        &self.servers[self.ring.server(&wire_key(key))].addr
-    }
-
+impl Nodes {
     fn route<'k>(&self, key: &'k str) -> (&Server, Cow<'k, str>) {
         let wk = wire_key(key);
         (&self.servers[self.ring.server(&wk)], wk)
-    }
-
-    async fn version_of(s: &Server) -> Result<String> {
-        s.call(|mut c| async move {
-            let r = c.version().await;
-            (c, r)
-        })
-        .await
     }
 
     /// Reads a key with its flags: `None` when absent.
@@ -184,6 +140,115 @@ impl MemcachedStore {
             Some(v) => entry::read(v.data.unwrap_or_default(), v.flags.unwrap_or(0), now_ms()),
             None => Stored::Expired,
         })
+    }
+
+    /// The namespace version published under `prefix`, if any.
+    async fn load_version(&self, prefix: &str) -> Result<Option<u64>> {
+        Ok(match self.fetch(&format!("{prefix}:version")).await? {
+            // A foreign value under the key is ignored rather than trusted.
+            Stored::Live(v, _) => std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok()),
+            Stored::Expired => None,
+        })
+    }
+}
+
+/// Reads back, every `every`, the versions of the namespaces watched through `nodes`, until
+/// the store is dropped: Memcached has no channel to announce a bump on.
+fn spawn_version_poll(nodes: Weak<Nodes>, every: Duration) -> tokio::task::AbortHandle {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(nodes) = nodes.upgrade() else { return };
+            for prefix in nodes.versions.prefixes() {
+                match nodes.load_version(&prefix).await {
+                    Ok(Some(v)) => nodes.versions.raise(&prefix, v),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(target: "cache", error = %e, "reading namespace versions back")
+                    }
+                }
+            }
+        }
+    })
+    .abort_handle()
+}
+
+impl MemcachedStore {
+    /// Connects to the servers a `memcached://` URL names (see the table above for options).
+    /// Fails when no server answers; a server that is down at start is tried again later.
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = cache_core::store::MemcachedStore::connect("memcached://127.0.0.1:11211").await?;
+    /// assert_eq!(store.nodes.servers(), ["127.0.0.1:11211"]);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self> {
+        let u = url::parse(url)?;
+        let ring = Ring::new(&u.servers);
+        let servers = u
+            .servers
+            .into_iter()
+            .map(|addr| Server::new(addr, u.pool, u.timeout, u.connect_timeout, u.retry))
+            .collect::<Result<Vec<_>>>()?;
+        let nodes = Arc::new(Nodes {
+            servers,
+            ring,
+            versions: VersionCells::default(),
+        });
+        let poll = spawn_version_poll(Arc::downgrade(&nodes), VERSION_POLL);
+        let store = Self { nodes, poll };
+        let answers =
+            futures_util::future::join_all(store.nodes.servers.iter().map(Self::version_of)).await;
+        let answered = answers.iter().filter(|r| r.is_ok()).count();
+        for e in answers.into_iter().filter_map(Result::err) {
+            if answered == 0 {
+                return Err(e);
+            }
+            tracing::warn!(target: "cache", error = %e, "a memcached server does not answer; its keys fall through until it does");
+        }
+        Ok(store)
+    }
+
+    /// The servers, as `host:port`, in the order the URL lists them.
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = cache_core::store::MemcachedStore::connect("memcached://a:1,b:2").await?;
+    /// assert_eq!(store.nodes.servers().len(), 2);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn servers(&self) -> Vec<&str> {
+        self.nodes.servers.iter().map(|s| s.addr.as_str()).collect()
+    }
+
+    /// The server (`host:port`) that holds a full key (as the store sees it, namespace
+    /// included).
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = cache_core::store::MemcachedStore::connect("memcached://a:1,b:2").await?;
+    /// assert!(store.nodes.servers().contains(&store.server_for("app:user:1")));
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn server_for(&self, key: &str) -> &str {
+        &self.nodes.servers[self.nodes.ring.server(&wire_key(key))].addr
+    }
+
+    async fn version_of(s: &Server) -> Result<String> {
+        s.call(|mut c| async move {
+            let r = c.version().await;
+            (c, r)
+        })
+        .await
+    }
+
+    async fn fetch(&self, key: &str) -> Result<Stored> {
+        self.nodes.fetch(key).await
+    }
+
+    fn route<'k>(&self, key: &'k str) -> (&Server, Cow<'k, str>) {
+        self.nodes.route(key)
     }
 
     async fn write(&self, key: &str, item: &Item, only_new: bool) -> Result<bool> {
@@ -269,10 +334,10 @@ impl MemcachedStore {
 
     /// Groups key indices by server.
     fn by_server<'k>(&self, keys: &'k [String]) -> Vec<Vec<(usize, Cow<'k, str>)>> {
-        let mut groups: Vec<Vec<(usize, Cow<'k, str>)>> = vec![Vec::new(); self.servers.len()];
+        let mut groups: Vec<Vec<(usize, Cow<'k, str>)>> = vec![Vec::new(); self.nodes.servers.len()];
         for (i, k) in keys.iter().enumerate() {
             let wk = wire_key(k);
-            groups[self.ring.server(&wk)].push((i, wk));
+            groups[self.nodes.ring.server(&wk)].push((i, wk));
         }
         groups
     }
@@ -422,7 +487,7 @@ impl Store for MemcachedStore {
                 .enumerate()
                 .filter(|(_, g)| !g.is_empty())
                 .map(|(si, group)| async move {
-                    let s = &self.servers[si];
+                    let s = &self.nodes.servers[si];
                     let mut found = Vec::new();
                     for chunk in group.chunks(BATCH) {
                         let wks: Vec<&str> = chunk.iter().map(|(_, k)| &**k).collect();
@@ -463,17 +528,17 @@ impl Store for MemcachedStore {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let now = now_ms();
-            let mut groups: Vec<Vec<(Cow<'a, str>, Item)>> = vec![Vec::new(); self.servers.len()];
+            let mut groups: Vec<Vec<(Cow<'a, str>, Item)>> = vec![Vec::new(); self.nodes.servers.len()];
             for (k, v) in entries {
                 let wk = wire_key(k);
-                groups[self.ring.server(&wk)].push((wk, Item::new(v, opts.ttl, now)));
+                groups[self.nodes.ring.server(&wk)].push((wk, Item::new(v, opts.ttl, now)));
             }
             let per_server = groups
                 .iter()
                 .enumerate()
                 .filter(|(_, g)| !g.is_empty())
                 .map(|(si, group)| async move {
-                    let s = &self.servers[si];
+                    let s = &self.nodes.servers[si];
                     for chunk in group.chunks(BATCH) {
                         // Every item of a batch has the same flags and expiry.
                         let flags = [
@@ -524,26 +589,18 @@ impl Store for MemcachedStore {
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            try_join_all(self.servers.iter().map(Self::version_of)).await?;
+            try_join_all(self.nodes.servers.iter().map(Self::version_of)).await?;
             Ok(())
         })
     }
 
     fn load_version<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
-        Box::pin(async move {
-            let key = format!("{prefix}:version");
-            Ok(match self.fetch(&key).await? {
-                // A foreign value under the key is ignored rather than trusted.
-                Stored::Live(v, _) => std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok()),
-                Stored::Expired => None,
-            })
-        })
+        Box::pin(self.nodes.load_version(prefix))
     }
 
     fn publish_version<'a>(&'a self, prefix: &'a str, version: u64) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            // Raised, never lowered. Other processes read it when they start (Memcached has no
-            // channel to announce it on).
+            // Raised, never lowered; other processes read it back within a second.
             let key = format!("{prefix}:version");
             self.update(&key, |current| {
                 let stored =
@@ -554,14 +611,21 @@ impl Store for MemcachedStore {
                     Step::Write(Item::new(version.to_string().as_bytes(), None, 0), ())
                 }
             })
-            .await
+            .await?;
+            self.nodes.versions.raise(prefix, version);
+            Ok(())
         })
+    }
+
+    fn watch_version(&self, prefix: &str, version: Weak<AtomicU64>) {
+        self.nodes.versions.watch(prefix, version);
     }
 }
 
 impl Drop for MemcachedStore {
     fn drop(&mut self) {
-        for s in &self.servers {
+        self.poll.abort();
+        for s in &self.nodes.servers {
             s.close();
         }
     }
