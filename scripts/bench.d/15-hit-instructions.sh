@@ -13,7 +13,7 @@ get=$(per get)
 row() { ./scripts/ratio-row.sh "$1" "$2" "$3" "$4" instr; }
 row "memory hit: typed Cache::get vs raw moka get+clone (callgrind)" "$(per memory)" "$raw" 1.20
 row "tiered L1 hit: typed Cache::get vs raw moka get+clone (callgrind)" "$(per tiered)" "$raw" 1.30
-row "three-tier L1 hit (tiers:mem://|sqlite://|redis://) vs memory hit, typed Cache::get (callgrind)" "$(per three-tier)" "$(per memory)" 1.10
+row "three-tier L1 hit (memory → SQLite → Redis) vs memory hit, typed Cache::get (callgrind)" "$(per three-tier)" "$(per memory)" 1.10
 store=$(per raw-store)
 awk -v o="$store" -v b="$raw" 'BEGIN { printf "RESULT | raw moka configured as the memory store (per-entry expiry, ahash, weigher) vs raw moka (callgrind) | %d instr | %d instr | %.2fx | reported | - \n", o, b, o / b }'
 row "#[cached] hit vs hand-written key + Cache::get (callgrind)" "$(per cached)" "$get" 1.10
