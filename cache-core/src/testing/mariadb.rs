@@ -21,7 +21,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::process::{
-    accepts, find_binary, free_port, is_root, log_of, stop, temp_dir, READY_WITHIN,
+    accepts, find_binary, free_port, is_root, kill, log_of, start_again, stop, temp_dir,
+    READY_WITHIN,
 };
 
 /// The database the server is created with.
@@ -186,10 +187,7 @@ impl MariadbServer {
     /// Kills the server (SIGKILL, by PID), like a crash. Committed data survives: a
     /// [`restart`](Self::restart) recovers it.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(&mut self.child);
     }
 
     /// Stops the server cleanly (SIGTERM; SIGKILL if it has not exited within 10 s).
@@ -209,14 +207,9 @@ impl MariadbServer {
     /// ```
     pub fn restart(&mut self) {
         self.stop();
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => panic!("mariadbd did not restart: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
-            }
-        }
+        start_again("mariadbd", READY_WITHIN, Duration::from_millis(200), || {
+            self.spawn()
+        });
     }
 }
 

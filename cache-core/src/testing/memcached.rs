@@ -19,7 +19,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::process::{free_port, is_root};
+use super::process::{free_port, is_root, kill, start_again};
 
 const READY_WITHIN: Duration = Duration::from_secs(10);
 
@@ -126,10 +126,7 @@ impl MemcachedServer {
 
     /// Kills the server (SIGKILL, by PID) and waits for it to exit. Its data is lost.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(&mut self.child);
     }
 
     /// Starts the server again on the same port (after [`kill`](Self::kill)), empty.
@@ -141,15 +138,12 @@ impl MemcachedServer {
     /// ```
     pub fn restart(&mut self) {
         self.kill();
-        // The old socket may linger for a moment: retry binding the same port.
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => panic!("starting memcached: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
+        start_again(
+            "memcached",
+            READY_WITHIN,
+            Duration::from_millis(100),
+            || self.spawn(),
+        );
     }
 }
 

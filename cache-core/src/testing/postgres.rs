@@ -22,8 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::process::{
-    accepts, find_binary, free_port, is_root, log_of, stop, temp_dir, unprivileged_user,
-    READY_WITHIN,
+    accepts, find_binary, free_port, is_root, log_of, start_again, stop, temp_dir,
+    unprivileged_user, READY_WITHIN,
 };
 
 const DEBIAN_BIN: &str = "/usr/lib/postgresql/*/bin";
@@ -244,15 +244,9 @@ impl PostgresServer {
     /// ```
     pub fn restart(&mut self) {
         self.kill();
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                // The old process may still hold the port or shared memory for a moment.
-                Err(e) if Instant::now() > deadline => panic!("postgres did not restart: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
-            }
-        }
+        start_again("postgres", READY_WITHIN, Duration::from_millis(200), || {
+            self.spawn()
+        });
     }
 }
 

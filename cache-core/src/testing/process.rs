@@ -150,6 +150,32 @@ pub(crate) fn log_of(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| format!("(no log at {}: {e})", path.display()))
 }
 
+/// Kills a server (SIGKILL, which also ends a stopped process) and reaps it, if it runs.
+pub(crate) fn kill(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// Calls `spawn` until it succeeds, every `pause`, for up to `within` (an old process may hold
+/// the port, a socket or shared memory for a moment); panics with the last error after that.
+pub(crate) fn start_again(
+    what: &str,
+    within: Duration,
+    pause: Duration,
+    mut spawn: impl FnMut() -> Result<(), String>,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        match spawn() {
+            Ok(()) => return,
+            Err(e) if Instant::now() > deadline => panic!("{what} did not start again: {e}"),
+            Err(_) => std::thread::sleep(pause),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@
 //! # Ok::<(), cache_core::Error>(()) }).unwrap();
 //! ```
 
-use super::process::{free_port, temp_dir};
+use super::process::{free_port, kill, start_again, temp_dir};
 use crate::Cache;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -269,11 +269,7 @@ impl RedisServer {
 
     /// Kills the server (SIGKILL, by PID) and waits for it to exit. Data is lost.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SIGKILL also ends a stopped process; nothing else to do for a paused one.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(&mut self.child);
     }
 
     /// Freezes the server (SIGSTOP by PID): it keeps its socket open but answers nothing, like
@@ -313,15 +309,12 @@ impl RedisServer {
     /// ```
     pub fn restart(&mut self) {
         self.kill();
-        // The old socket may linger for a moment: retry binding the same port.
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => panic!("restarting redis-server: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
+        start_again(
+            "redis-server",
+            READY_WITHIN,
+            Duration::from_millis(100),
+            || self.spawn(),
+        );
     }
 
     /// Runs `redis-cli -p PORT args…` and returns its output; panics if it fails.

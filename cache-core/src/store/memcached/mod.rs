@@ -334,7 +334,8 @@ impl MemcachedStore {
 
     /// Groups key indices by server.
     fn by_server<'k>(&self, keys: &'k [String]) -> Vec<Vec<(usize, Cow<'k, str>)>> {
-        let mut groups: Vec<Vec<(usize, Cow<'k, str>)>> = vec![Vec::new(); self.nodes.servers.len()];
+        let mut groups: Vec<Vec<(usize, Cow<'k, str>)>> =
+            vec![Vec::new(); self.nodes.servers.len()];
         for (i, k) in keys.iter().enumerate() {
             let wk = wire_key(k);
             groups[self.nodes.ring.server(&wk)].push((i, wk));
@@ -528,7 +529,8 @@ impl Store for MemcachedStore {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let now = now_ms();
-            let mut groups: Vec<Vec<(Cow<'a, str>, Item)>> = vec![Vec::new(); self.nodes.servers.len()];
+            let mut groups: Vec<Vec<(Cow<'a, str>, Item)>> =
+                vec![Vec::new(); self.nodes.servers.len()];
             for (k, v) in entries {
                 let wk = wire_key(k);
                 groups[self.nodes.ring.server(&wk)].push((wk, Item::new(v, opts.ttl, now)));
