@@ -10,7 +10,7 @@ use crate::frame::FrameConfig;
 pub(crate) fn split_scheme(url: &str) -> Result<(&str, &str)> {
     url.trim().split_once("://").ok_or_else(|| {
         Error::Config(format!(
-            "cache URL {:?} has no scheme: expected mem://, redis://, rediss://, redis-cluster://, redis-sentinel://, tiered+redis://, postgres://, mysql:// or sqlite://",
+            "cache URL {:?} has no scheme: expected mem://, redis://, rediss://, redis-cluster://, redis-sentinel://, memcached://, postgres://, mysql://, sqlite://, tiered+URL or tiers:URL|URL",
             redact(url)
         ))
     })

@@ -1,5 +1,6 @@
-//! Opening the store a cache URL names: `mem://`, the Redis schemes, `tiered+<redis URL>`
-//! (memory over Redis) and `tiers:URL|URL|…` (any stack of stores, top first).
+//! Opening the store a cache URL names: `mem://`, the Redis schemes, `memcached://`, the SQL
+//! schemes (`postgres://`, `mysql://`, `sqlite://`), `tiered+<URL>` (memory over that store) and
+//! `tiers:URL|URL|…` (any stack of stores, top first).
 
 use std::sync::Arc;
 use std::time::Duration;

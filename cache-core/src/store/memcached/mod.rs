@@ -1,13 +1,13 @@
 //! [`MemcachedStore`]: the store on one or several Memcached servers, through `async-memcached`.
 //!
 //! Design notes:
-//! - Keys go to servers by a consistent-hash ring ([`ring`]), so adding a server moves few keys;
+//! - Keys go to servers by a consistent-hash ring (`ring.rs`), so adding a server moves few keys;
 //!   each server has its own connection pool and is passed over for a while after it fails
-//!   ([`server`]). A key is never moved to another server while its own is down: the call fails
+//!   (`server.rs`). A key is never moved to another server while its own is down: the call fails
 //!   and the cache runs the real work, so no process reads a copy another process cannot delete.
 //! - Values with a TTL carry their deadline, so expiry is exact to the millisecond although
 //!   Memcached counts whole seconds; lifetimes past Memcached's 30-day limit become Unix times
-//!   ([`entry`]). Keys the protocol refuses (spaces, control bytes, over 250 bytes) are sent as
+//!   (`entry.rs`). Keys the protocol refuses (spaces, control bytes, over 250 bytes) are sent as
 //!   their blake3 digest.
 //! - What Memcached does not do in one command (`incr` on signed integers, `expire`, `take`, an
 //!   `add` over an expired value) is a compare-and-swap loop on the meta protocol's CAS token:
@@ -17,7 +17,7 @@
 //!   serving the old namespace within about a second. Memcached may evict that key under
 //!   memory pressure, like any other.
 //! - Memcached cannot list its keys, so pattern operations answer
-//!   [`Error::Unsupported`](crate::Error::Unsupported) and tags are the cache's emulation.
+//!   [`Error::Unsupported`] and tags are the cache's emulation.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

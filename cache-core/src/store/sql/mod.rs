@@ -219,7 +219,7 @@ struct Inner {
 /// pass through to sqlx; any other option is an [`Error::Config`] naming it. An in-memory
 /// SQLite database is refused (it is neither shared nor persistent: use `mem://`).
 ///
-/// Every backend declares every [`Capability`](super::Capability): pattern scan, native tags,
+/// Every backend declares every [`Capability`]: pattern scan, native tags,
 /// atomic counters, TTL read-back, expire, take, batches, shared (a SQLite file is shared by
 /// the processes of one machine) and persistent.
 ///
