@@ -15,9 +15,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// use cache_core::{Cache, Error};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let err = Cache::from_url("memcached://localhost").await.unwrap_err();
+/// let err = Cache::from_url("mem://?max_entires=10").await.unwrap_err();
 /// assert!(matches!(err, Error::Config(_)));
-/// assert!(err.to_string().contains("memcached"));
+/// assert!(err.to_string().contains("max_entires"));
 /// # });
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]

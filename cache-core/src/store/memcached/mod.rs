@@ -180,7 +180,7 @@ impl MemcachedStore {
     /// ```no_run
     /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
     /// let store = cache_core::store::MemcachedStore::connect("memcached://127.0.0.1:11211").await?;
-    /// assert_eq!(store.nodes.servers(), ["127.0.0.1:11211"]);
+    /// assert_eq!(store.servers(), ["127.0.0.1:11211"]);
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
     pub async fn connect(url: &str) -> Result<Self> {
@@ -228,7 +228,7 @@ impl MemcachedStore {
     /// ```no_run
     /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
     /// let store = cache_core::store::MemcachedStore::connect("memcached://a:1,b:2").await?;
-    /// assert!(store.nodes.servers().contains(&store.server_for("app:user:1")));
+    /// assert!(store.servers().contains(&store.server_for("app:user:1")));
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
     pub fn server_for(&self, key: &str) -> &str {
