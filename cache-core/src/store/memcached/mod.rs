@@ -215,7 +215,7 @@ impl MemcachedStore {
     /// ```no_run
     /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
     /// let store = cache_core::store::MemcachedStore::connect("memcached://a:1,b:2").await?;
-    /// assert_eq!(store.nodes.servers().len(), 2);
+    /// assert_eq!(store.servers().len(), 2);
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
     pub fn servers(&self) -> Vec<&str> {
