@@ -40,7 +40,7 @@ pub use builder::TieredStoreBuilder;
 pub use stats::TierStats;
 
 use outage::Outage;
-use recent::{Recent, Touched};
+use recent::{Applying, Recent, Touched};
 use stats::BusCounters;
 use tier::{Call, Tier};
 
@@ -146,22 +146,22 @@ impl TieredStore {
     /// result is `None`. Either way it enters this process's log of invalidations, so reads of
     /// lower tiers in progress do not promote what they read before it; the caller then makes
     /// the change in the upper tiers (after the shared one, so that no such read can put back
-    /// what it removes). Also returns the change's number in the log.
+    /// what it removes), holding the returned guard until it is done.
     async fn propagate<'a, T>(
         &'a self,
         inv: Invalidation,
         call: impl FnOnce(&'a dyn Store) -> BoxFuture<'a, Result<T>>,
-    ) -> Result<(Option<T>, u64)> {
+    ) -> Result<(Option<T>, Applying<'a>)> {
         let outcome = self.bottom(call).await?;
-        let mine = self.inner.recent.record(Touched::by(&inv));
+        let applying = self.inner.recent.begin(Touched::by(&inv));
         match outcome {
             Some(v) => {
                 self.publish(inv).await;
-                Ok((Some(v), mine))
+                Ok((Some(v), applying))
             }
             None => {
                 self.inner.outage.defer(inv);
-                Ok((None, mine))
+                Ok((None, applying))
             }
         }
     }
@@ -170,7 +170,7 @@ impl TieredStore {
     /// `expire`, tag members), applied here as a received invalidation is: into the log, then
     /// to the upper tiers.
     async fn changed_here(&self, inv: &Invalidation) {
-        self.inner.recent.record(Touched::by(inv));
+        let _applying = self.inner.recent.begin(Touched::by(inv));
         self.apply_to_uppers(inv).await;
     }
 
@@ -195,7 +195,7 @@ impl TieredStore {
                 self.reload_versions().await;
             }
             BusEvent::Message(inv) => {
-                self.inner.recent.record(Touched::by(&inv));
+                let _applying = self.inner.recent.begin(Touched::by(&inv));
                 self.inner.bus_counters.received.fetch_add(1, Relaxed);
                 self.apply_to_uppers(&inv).await;
             }
@@ -279,6 +279,9 @@ impl TieredStore {
             }
         }
         if self.inner.recent.touched_since(since, key, 0) {
+            // Undoing the copy is an invalidation too: a read that found it in a lower tier
+            // meanwhile must not promote it in turn.
+            let _applying = self.inner.recent.begin(Touched::Keys(vec![key.to_owned()]));
             for tier in tiers {
                 tier.change(|s| s.delete(key)).await;
             }
@@ -363,6 +366,7 @@ impl TieredStore {
             .map(|(k, _)| (*k).to_owned())
             .collect();
         if !overtaken.is_empty() {
+            let _applying = self.inner.recent.begin(Touched::Keys(overtaken.clone()));
             for tier in &self.inner.uppers {
                 tier.change(|s| s.delete_many(&overtaken)).await;
             }
@@ -432,10 +436,11 @@ impl Store for TieredStore {
             // older copy is deleted on recovery.
             let since = self.inner.recent.epoch();
             let keys = Invalidation::Keys(vec![key.to_owned()]);
-            let (_, mine) = self
+            let (_, applying) = self
                 .propagate(keys, |s| s.set(key, value.clone(), opts))
                 .await?;
-            self.write_uppers(&[(key, &value)], opts, since, mine).await;
+            self.write_uppers(&[(key, &value)], opts, since, applying.number())
+                .await;
             Ok(())
         })
     }
@@ -448,9 +453,10 @@ impl Store for TieredStore {
         Box::pin(async move {
             let since = self.inner.recent.epoch();
             let keys = Invalidation::Keys(entries.iter().map(|(k, _)| k.clone()).collect());
-            let (_, mine) = self.propagate(keys, |s| s.set_many(entries, opts)).await?;
+            let (_, applying) = self.propagate(keys, |s| s.set_many(entries, opts)).await?;
             let pairs: Vec<(&str, &Bytes)> = entries.iter().map(|(k, v)| (k.as_str(), v)).collect();
-            self.write_uppers(&pairs, opts, since, mine).await;
+            self.write_uppers(&pairs, opts, since, applying.number())
+                .await;
             Ok(())
         })
     }
@@ -466,9 +472,10 @@ impl Store for TieredStore {
             match self.bottom(|s| s.add(key, value.clone(), opts)).await? {
                 Some(true) => {
                     let inv = Invalidation::Keys(vec![key.to_owned()]);
-                    let mine = self.inner.recent.record(Touched::by(&inv));
+                    let applying = self.inner.recent.begin(Touched::by(&inv));
                     self.publish(inv).await;
-                    self.write_uppers(&[(key, &value)], opts, since, mine).await;
+                    self.write_uppers(&[(key, &value)], opts, since, applying.number())
+                        .await;
                     Ok(true)
                 }
                 Some(false) => Ok(false),
@@ -487,7 +494,7 @@ impl Store for TieredStore {
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let keys = Invalidation::Keys(vec![key.to_owned()]);
-            let (shared, _) = self.propagate(keys, |s| s.delete(key)).await?;
+            let (shared, _applying) = self.propagate(keys, |s| s.delete(key)).await?;
             let local = self.delete_uppers(&[key.to_owned()]).await;
             Ok(shared.unwrap_or(false) || local > 0)
         })
@@ -496,7 +503,7 @@ impl Store for TieredStore {
     fn delete_many<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
             let inv = Invalidation::Keys(keys.to_vec());
-            let (shared, _) = self.propagate(inv, |s| s.delete_many(keys)).await?;
+            let (shared, _applying) = self.propagate(inv, |s| s.delete_many(keys)).await?;
             let local = self.delete_uppers(keys).await;
             Ok(shared.unwrap_or(0).max(local))
         })
@@ -505,7 +512,7 @@ impl Store for TieredStore {
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
         Box::pin(async move {
             let inv = Invalidation::Keys(vec![key.to_owned()]);
-            let (shared, _) = self.propagate(inv, |s| s.take(key)).await?;
+            let (shared, _applying) = self.propagate(inv, |s| s.take(key)).await?;
             let local = self.top().change(|s| s.take(key)).await.flatten();
             for tier in &self.inner.uppers[1..] {
                 tier.change(|s| s.delete(key)).await;
@@ -542,7 +549,7 @@ impl Store for TieredStore {
         Box::pin(async move {
             crate::pattern::validate(pattern)?;
             let inv = Invalidation::Pattern(pattern.to_owned());
-            let (shared, _) = self.propagate(inv, |s| s.delete_pattern(pattern)).await?;
+            let (shared, _applying) = self.propagate(inv, |s| s.delete_pattern(pattern)).await?;
             let mut local = 0;
             for (i, tier) in self.inner.uppers.iter().enumerate() {
                 let n = tier

@@ -138,10 +138,10 @@ impl TieredStore {
 
     /// Drops every upper tier (they may have missed invalidations).
     pub(super) async fn resync(&self) {
+        let _applying = self.inner.recent.begin(Touched::All);
         for tier in &self.inner.uppers {
             tier.change(|s| s.clear("*")).await;
         }
-        self.inner.recent.record(Touched::All);
         self.inner.bus_counters.resyncs.fetch_add(1, Relaxed);
     }
 }
