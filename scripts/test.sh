@@ -11,5 +11,8 @@ cd "$(dirname "$0")/.."
 "$(dirname "$0")/ensure-sql.sh"
 "$(dirname "$0")/ensure-chromium.sh"
 
+echo "== tests [${SECONDS}s]"
 cargo nextest run --workspace --all-features --no-fail-fast
+echo "== doc tests [${SECONDS}s]"
 cargo test --workspace --all-features --doc
+echo "== tests done [${SECONDS}s]"
