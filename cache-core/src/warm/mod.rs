@@ -46,8 +46,8 @@ mod report;
 mod template;
 mod warmer;
 
-pub(crate) use reads::ReadLog;
 pub use options::{WarmOptions, DEFAULT_WARM_CONCURRENCY};
+pub(crate) use reads::ReadLog;
 pub use report::WarmReport;
 pub use template::{WarmArgError, WarmArgs};
 pub use warmer::{Warmer, WarmerBuilder, WarmerStats};

@@ -72,10 +72,13 @@ impl Cache {
                 (key, outcome)
             })
             .buffer_unordered(opts.concurrency.max(1))
-            .fold(WarmReport::default(), |mut report, (key, outcome)| async move {
-                report.add(key, outcome);
-                report
-            })
+            .fold(
+                WarmReport::default(),
+                |mut report, (key, outcome)| async move {
+                    report.add(key, outcome);
+                    report
+                },
+            )
             .await
     }
 

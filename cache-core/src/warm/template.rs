@@ -36,7 +36,9 @@ impl KeyTemplate {
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit)));
             }
-            parts.push(Part::Capture(rest[open + 1..open + close].trim().to_owned()));
+            parts.push(Part::Capture(
+                rest[open + 1..open + close].trim().to_owned(),
+            ));
             rest = &rest[open + close + 1..];
         }
         lit.push_str(rest);
@@ -207,7 +209,10 @@ mod tests {
         let t = KeyTemplate::parse("{a}-{b}:x");
         let m = t.matches("1-2-3:x").unwrap();
         assert_eq!((m.get("a"), m.get("b")), (Some("1-2"), Some("3")));
-        let key = crate::key::KeyBuf::new().lit("q:").arg("50% off: *now*").finish();
+        let key = crate::key::KeyBuf::new()
+            .lit("q:")
+            .arg("50% off: *now*")
+            .finish();
         let m = KeyTemplate::parse("q:{text}").matches(&key).unwrap();
         assert_eq!(m.get("text"), Some("50% off: *now*"));
         assert!(KeyTemplate::parse("q:{text}").matches("q:%zz").is_none());

@@ -56,7 +56,9 @@ pub async fn thousand_keys_preload_with_at_most_eight_loads_at_once(cache: Cache
     let report = cache
         .warm(
             keys,
-            WarmOptions::new().concurrency(8).ttl(Duration::from_secs(300)),
+            WarmOptions::new()
+                .concurrency(8)
+                .ttl(Duration::from_secs(300)),
             |key: String| {
                 let (flight, calls) = (&flight, &calls);
                 async move {
@@ -160,7 +162,10 @@ pub async fn keys_read_once_are_not_refreshed(cache: Cache) {
             .set_with(&format!("k:once{i}"), &0u8, Duration::from_secs(600))
             .await
             .unwrap();
-        assert_eq!(cache.get::<u8>(&format!("k:once{i}")).await.unwrap(), Some(0));
+        assert_eq!(
+            cache.get::<u8>(&format!("k:once{i}")).await.unwrap(),
+            Some(0)
+        );
     }
     cache
         .set_with("k:hot", &0u8, Duration::from_secs(600))
@@ -177,7 +182,12 @@ pub async fn keys_read_once_are_not_refreshed(cache: Cache) {
             let _ = cache.get::<u8>("k:hot").await.unwrap();
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
-        hot_loads = loads.lock().unwrap().iter().filter(|k| *k == "k:hot").count();
+        hot_loads = loads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|k| *k == "k:hot")
+            .count();
     }
     let stats = warmer.stats();
     warmer.stop().await;
@@ -189,7 +199,10 @@ pub async fn keys_read_once_are_not_refreshed(cache: Cache) {
     assert!(stats.refreshed >= 3, "{stats:?}");
     assert_eq!(stats.failed, 0, "{stats:?}");
     for i in 0..5 {
-        assert_eq!(cache.get::<u8>(&format!("k:once{i}")).await.unwrap(), Some(0));
+        assert_eq!(
+            cache.get::<u8>(&format!("k:once{i}")).await.unwrap(),
+            Some(0)
+        );
     }
     assert_eq!(cache.get::<u8>("k:hot").await.unwrap(), Some(1));
 }
@@ -209,7 +222,10 @@ pub async fn cached_warm_function_is_refreshed_by_the_warmer(cache: Cache) {
     let started = Instant::now();
     // Three TTLs of reads.
     while started.elapsed() < Duration::from_secs(3) {
-        assert_eq!(profile(cache.clone(), Arc::clone(&calls), 7).await, "profile 7");
+        assert_eq!(
+            profile(cache.clone(), Arc::clone(&calls), 7).await,
+            "profile 7"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let stats = warmer.stats();
