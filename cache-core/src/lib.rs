@@ -34,6 +34,7 @@ mod private;
 pub mod stats;
 pub mod store;
 pub mod ttl;
+pub mod warm;
 
 #[cfg(feature = "testing")]
 #[allow(clippy::expect_used, clippy::unwrap_used)] // test support panics by design
@@ -47,6 +48,9 @@ pub use error::{Error, Result};
 pub use options::SetOptions;
 pub use stats::Stats;
 pub use store::{KeyTtl, MemoryStore, Store, StoreStats};
+pub use warm::{
+    WarmArgError, WarmArgs, WarmOptions, WarmReport, Warmer, WarmerBuilder, WarmerStats,
+};
 
 pub use cache_macros::{cache_invalidate, cached, memoize};
 
@@ -58,6 +62,7 @@ pub mod __private {
     pub use crate::memo::{MemoHandle, MemoSlot, TypedSlot};
     pub use crate::private::*;
     pub use crate::stats::FnSite;
+    pub use crate::warm::registration::{warm_slot, WarmShape, WarmSlot};
     pub use crate::{Cache, SetOptions};
     pub use ::core::time::Duration;
     pub use ::serde;

@@ -152,6 +152,9 @@ where
     Fut: Future<Output = R>,
     U: FnOnce(&S::Value) -> bool,
 {
+    if let Some(k) = key.as_deref() {
+        cache.note_read(k);
+    }
     // A hit answered in process returns before the load's future is built.
     if let Some(v) = key
         .as_deref()
@@ -230,10 +233,12 @@ where
     };
     match cache.peek::<S::Value>(&key).await {
         Peek::Fresh(v) => {
+            cache.note_read(&key);
             site.record(true);
             S::wrap(v)
         }
         Peek::Stale(v, in_flight) => {
+            cache.note_read(&key);
             site.record(true);
             if !in_flight {
                 let task_cache = cache.clone();

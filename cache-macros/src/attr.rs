@@ -20,6 +20,7 @@ mod kw {
     syn::custom_keyword!(lock);
     syn::custom_keyword!(capacity);
     syn::custom_keyword!(background);
+    syn::custom_keyword!(warm);
 }
 
 /// A TTL or stale window as written.
@@ -50,6 +51,8 @@ pub(crate) struct CachedArgs {
     pub(crate) stale: Option<DurationArg>,
     pub(crate) lock: Option<LitBool>,
     pub(crate) background: Option<LitBool>,
+    /// `warm = true`: registers a refresh with a running `Warmer` (see `warm.rs`).
+    pub(crate) warm: Option<LitBool>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -168,6 +171,9 @@ impl Parse for CachedArgs {
             } else if la.peek(kw::background) {
                 input.parse::<kw::background>()?;
                 once(&mut a.background, span, input, "background", |i| i.parse())
+            } else if la.peek(kw::warm) {
+                input.parse::<kw::warm>()?;
+                once(&mut a.warm, span, input, "warm", |i| i.parse())
             } else if la.peek(Token![crate]) {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)

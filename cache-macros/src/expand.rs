@@ -399,6 +399,10 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
             quote!(#handle),
         )
     };
+    let warm = match &args.warm {
+        Some(w) if w.value => crate::warm::registration(f, &krate, &marker, &ret, &unless)?,
+        _ => quote!(),
+    };
     // Spanned at the return type, so "the trait `Serialize` is not implemented" points there.
     let call = respan(
         quote!(#krate::__private::#helper::<#marker, _, _, _>),
@@ -417,6 +421,7 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
             #handle_let
             let __cache_key: ::core::option::Option<::std::string::String> = #key;
             let __cache_opts = #opts;
+            #warm
             #allows
             let __cache_body = async #body_move {
                 let __cache_ret: #ret = #block;

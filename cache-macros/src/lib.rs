@@ -13,6 +13,7 @@
 mod attr;
 mod expand;
 mod template;
+mod warm;
 
 use proc_macro::TokenStream;
 use syn::parse_macro_input;
@@ -50,6 +51,7 @@ use syn::parse_macro_input;
 /// | `unless = \|v\| ..` | a predicate over the value about to be stored; `true` skips storing it (it is still returned) |
 /// | `stale = "1m"` | after the TTL, keep serving the old value this long while one refresh runs |
 /// | `background = true` | with `stale`: run that refresh in a spawned task, so no caller waits for it |
+/// | `warm = true` | while a `cache_core::Warmer` runs, let it rerun the function to refresh the keys read often before they expire (see [Warming](#warming)) |
 /// | `lock = false` | turn off single-flight (on by default: concurrent callers of one key run the body once) |
 /// | `crate = path` | where `cache_core` is, if it was renamed |
 ///
@@ -91,6 +93,32 @@ use syn::parse_macro_input;
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let prices = Arc::new(Prices { cache: cache_core::Cache::memory() });
 /// assert_eq!(prices.clone().price("abc".into()).await, 300);
+/// # });
+/// ```
+///
+/// # Warming
+///
+/// With `warm = true`, while a `cache_core::Warmer` runs on the function's cache, each key the
+/// function serves registers a refresh: the warmer reruns the function for the keys read often
+/// whose TTL runs out soon, and stores the result with the same TTL and tags, so readers keep
+/// hitting. The refresh owns clones of the arguments: `warm = true` needs a free function (no
+/// `self`) with plain argument names whose types are `Clone + Send + Sync + 'static`, and a
+/// `Send` body. Without a running warmer it costs one check per call.
+///
+/// ```
+/// use std::time::Duration;
+/// use cache_core::{cached, Cache, Warmer};
+///
+/// #[cached(key = "user:{id}", ttl = "5m", warm = true)]
+/// async fn user_name(id: u64) -> String {
+///     format!("user {id}") // a database query in real life
+/// }
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let warmer = Warmer::builder(Cache::global().clone())
+///     .interval(Duration::from_secs(30))
+///     .start();
+/// assert_eq!(user_name(7).await, "user 7");
+/// warmer.stop().await;
 /// # });
 /// ```
 ///

@@ -211,6 +211,7 @@ impl CacheBuilder {
                 counters: Counters::default(),
                 flights: Flights::default(),
                 invalidations: InvalidationLog::default(),
+                reads: std::sync::OnceLock::new(),
             }),
         }
     }

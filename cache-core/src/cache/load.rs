@@ -78,6 +78,7 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = T>,
     {
+        self.note_read(key);
         let loader = || async move { Ok::<T, std::convert::Infallible>(loader().await) };
         match self
             .load::<T, _, OwnErrors, _, _>(key, &opts.into(), loader, |_| true)
@@ -112,6 +113,7 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.note_read(key);
         self.load::<T, E, ShareErrors, _, _>(key, &opts.into(), loader, |_| true)
             .await
     }

@@ -98,6 +98,8 @@ struct Inner {
     counters: Counters,
     flights: Flights,
     invalidations: InvalidationLog,
+    /// Reads counted for a warmer; unset until one starts (see `crate::warm`).
+    reads: OnceLock<crate::warm::ReadLog>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -252,6 +254,12 @@ impl Cache {
     #[inline]
     fn count(&self, pick: impl FnOnce(&Counters) -> &StripedCounter, n: u64) {
         pick(&self.inner.counters).add(n);
+    }
+
+    /// The read log of a warmer (`crate::warm`): unset until one starts.
+    #[inline]
+    pub(crate) fn reads(&self) -> &OnceLock<crate::warm::ReadLog> {
+        &self.inner.reads
     }
 
     /// Counts a failure that did not come from the store (for the macros' runtime support).

@@ -314,6 +314,7 @@ impl Cache {
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
     pub async fn get<T: CacheValue>(&self, key: &str) -> Result<Option<T>> {
+        self.note_read(key);
         let local = self.with_full_key(key, |full| match self.inner.store.get_local(full) {
             LocalRead::Hit(entry) => self.fresh_entry::<T>(full, &entry),
             LocalRead::Miss => Some(None),
