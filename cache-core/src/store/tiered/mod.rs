@@ -618,12 +618,18 @@ impl Store for TieredStore {
 
     fn scan<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(async move {
+            // Pending writes first: one flushed meanwhile is in the shared tier by the time
+            // it leaves them.
+            let pending = self
+                .write_behind()
+                .map(|wb| wb.keys_matching(pattern))
+                .unwrap_or_default();
             let mut keys = match self.bottom(|s| s.scan(pattern)).await? {
                 Some(keys) => keys,
                 None => self.top().store.scan(pattern).await?,
             };
-            if let Some(wb) = self.write_behind() {
-                keys.extend(wb.keys_matching(pattern));
+            if !pending.is_empty() {
+                keys.extend(pending);
                 keys.sort_unstable();
                 keys.dedup();
             }
