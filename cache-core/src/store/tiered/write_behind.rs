@@ -477,13 +477,10 @@ impl TieredStore {
                 Flushed::Empty => return Ok(()),
                 Flushed::Some => {}
                 Flushed::Down => {
-                    return Err(Error::Backend(
-                        format!(
-                            "{} writes are still pending: the shared tier is unavailable",
-                            wb.len()
-                        )
-                        .into(),
-                    ))
+                    return Err(Error::Backend(format!(
+                        "{} writes are still pending: the shared tier is unavailable",
+                        wb.len()
+                    )))
                 }
             }
         }
