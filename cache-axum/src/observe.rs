@@ -485,12 +485,22 @@ fn set_gauges(cache: &Cache) {
             ("cache_tier_promotions_total", t.promotions),
             ("cache_tier_errors_total", t.errors),
             ("cache_tier_breaker_opens_total", t.breaker_opens),
+            (
+                "cache_tier_write_behind_flushed_total",
+                t.write_behind_flushed,
+            ),
+            (
+                "cache_tier_write_behind_failed_total",
+                t.write_behind_failed,
+            ),
         ] {
             metrics::counter!(name, &labels).absolute(v);
         }
         let open = t.breaker == cache_core::store::BreakerState::Open;
         metrics::gauge!("cache_tier_breaker_open", &labels).set(f64::from(u8::from(open)));
         metrics::gauge!("cache_tier_pending", &labels).set(t.pending as f64);
+        metrics::gauge!("cache_tier_write_behind_pending", &labels)
+            .set(t.write_behind_pending as f64);
     }
     if !store.tiers.is_empty() {
         for (name, v) in [

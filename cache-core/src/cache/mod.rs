@@ -332,6 +332,21 @@ impl Cache {
         self.call("ping", "", self.inner.store.ping()).await
     }
 
+    /// Writes out what the store holds back (a tiered store's write-behind writes; see
+    /// [`Store::flush`]). Call it on shutdown, after the last write: a store dropped with
+    /// writes pending only makes a best-effort attempt to write them.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = cache_core::Cache::memory();
+    /// cache.set("k", &1).await?;
+    /// cache.flush().await?; // nothing held back in memory: returns at once
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn flush(&self) -> Result<()> {
+        self.call("flush", "", self.inner.store.flush()).await
+    }
+
     /// Whether a load of `key` is in flight (for tests and diagnostics).
     #[doc(hidden)]
     pub fn __in_flight(&self, key: &str) -> bool {

@@ -354,6 +354,21 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         Box::pin(std::future::ready(Ok(())))
     }
 
+    /// Writes out whatever the store holds back: a tiered store with write-behind writes its
+    /// pending writes to the shared tier, and fails when some could not be written. Call it
+    /// (through [`Cache::flush`](crate::Cache::flush)) on shutdown. The default, for stores
+    /// that hold nothing back, does nothing.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use cache_core::store::{MemoryStore, Store};
+    /// MemoryStore::new().flush().await?;
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    fn flush(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// Registers the cell holding a cache's current version, which the store raises when
     /// another process publishes a newer one. The default does nothing.
     fn watch_version(&self, prefix: &str, version: Weak<AtomicU64>) {

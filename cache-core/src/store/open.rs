@@ -95,6 +95,9 @@ struct TierOptions {
     ttl_cap: Option<Duration>,
     threshold: u32,
     cooldown: Duration,
+    write_behind: Option<Duration>,
+    write_behind_batch: Option<usize>,
+    write_behind_max: Option<usize>,
 }
 
 impl Default for TierOptions {
@@ -104,13 +107,17 @@ impl Default for TierOptions {
             ttl_cap: None,
             threshold: 3,
             cooldown: Duration::from_secs(1),
+            write_behind: None,
+            write_behind_batch: None,
+            write_behind_max: None,
         }
     }
 }
 
 impl TierOptions {
-    /// Takes `l1_max_entries`, `l1_max_bytes`, `l1_ttl`, `breaker_threshold` and
-    /// `breaker_cooldown` out of `url`'s query; returns the URL with the rest.
+    /// Takes `l1_max_entries`, `l1_max_bytes`, `l1_ttl`, `breaker_threshold`,
+    /// `breaker_cooldown`, `write_behind`, `write_behind_batch` and `write_behind_max` out of
+    /// `url`'s query; returns the URL with the rest.
     fn take(&mut self, url: &str) -> Result<String> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut rest = Vec::new();
@@ -128,6 +135,13 @@ impl TierOptions {
                 "l1_ttl" => self.ttl_cap = Some(ttl()?),
                 "breaker_threshold" => self.threshold = u32::try_from(num()?).unwrap_or(u32::MAX),
                 "breaker_cooldown" => self.cooldown = ttl()?,
+                "write_behind" => self.write_behind = Some(ttl()?),
+                "write_behind_batch" => {
+                    self.write_behind_batch = Some(usize::try_from(num()?).unwrap_or(usize::MAX));
+                }
+                "write_behind_max" => {
+                    self.write_behind_max = Some(usize::try_from(num()?).unwrap_or(usize::MAX));
+                }
                 _ => rest.push(format!("{k}={v}")),
             }
         }
@@ -144,6 +158,21 @@ impl TierOptions {
         bottom: &dyn Store,
     ) -> Result<Arc<dyn Store>> {
         let mut builder = builder.breaker(self.threshold, self.cooldown);
+        match self.write_behind {
+            Some(interval) => builder = builder.write_behind(interval),
+            None if self.write_behind_batch.is_some() || self.write_behind_max.is_some() => {
+                return Err(Error::Config(
+                    "tiered: write_behind_batch and write_behind_max need write_behind=INTERVAL (such as write_behind=100ms)".into(),
+                ));
+            }
+            None => {}
+        }
+        if let Some(n) = self.write_behind_batch {
+            builder = builder.write_behind_batch(n);
+        }
+        if let Some(n) = self.write_behind_max {
+            builder = builder.write_behind_max(n);
+        }
         if let Some(l1) = self.l1 {
             builder = builder.l1(l1.build());
         }
@@ -157,8 +186,10 @@ impl TierOptions {
     }
 }
 
-/// `tiered+<url>?l1_max_entries=N|l1_max_bytes=N&l1_ttl=30s&breaker_threshold=3&breaker_cooldown=1s`:
-/// a memory first tier over the store the rest of the URL names, kept coherent by its bus.
+/// `tiered+<url>?l1_max_entries=N|l1_max_bytes=N&l1_ttl=30s&breaker_threshold=3&breaker_cooldown=1s&write_behind=100ms&write_behind_batch=500&write_behind_max=10000`:
+/// a memory first tier over the store the rest of the URL names, kept coherent by its bus;
+/// with `write_behind`, writes reach that store in batches (see
+/// [`TieredStoreBuilder::write_behind`](crate::store::TieredStoreBuilder::write_behind)).
 async fn tiered_from(url: &str) -> Result<Arc<dyn Store>> {
     let mut opts = TierOptions::default();
     let lower = opts.take(url.trim_start_matches("tiered+"))?;
@@ -168,8 +199,8 @@ async fn tiered_from(url: &str) -> Result<Arc<dyn Store>> {
 }
 
 /// `tiers:URL|URL|…`: a stack of any stores, top first; the last is the shared tier. The
-/// options of the tiered store itself (`l1_ttl`, `breaker_threshold`, `breaker_cooldown`) go in
-/// the query of the last URL.
+/// options of the tiered store itself (`l1_ttl`, `breaker_threshold`, `breaker_cooldown`,
+/// `write_behind*`) go in the query of the last URL.
 async fn tiers_from(stack: &str) -> Result<Arc<dyn Store>> {
     let parts: Vec<&str> = stack.split('|').map(str::trim).collect();
     if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
@@ -295,6 +326,15 @@ mod tests {
             ),
             ("tiers:mem://|mem://?l1_max_entries=5", "first tier"),
             ("tiers:mem://|mem://?l1_ttl=soon", "l1_ttl"),
+            ("tiers:mem://|mem://?write_behind=soon", "write_behind"),
+            (
+                "tiers:mem://|mem://?write_behind_batch=0&write_behind=1s",
+                "positive",
+            ),
+            (
+                "tiers:mem://|mem://?write_behind_max=10",
+                "need write_behind",
+            ),
             ("tiers:nope://|mem://", "nope"),
         ] {
             let e = store_from_url(bad)

@@ -137,4 +137,8 @@ impl Store for Limited {
     fn stats(&self) -> StoreStats {
         self.inner.stats()
     }
+
+    fn flush(&self) -> BoxFuture<'_, Result<()>> {
+        self.inner.flush()
+    }
 }

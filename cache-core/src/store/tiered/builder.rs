@@ -8,6 +8,7 @@ use super::outage::Outage;
 use super::recent::Recent;
 use super::stats::BusCounters;
 use super::tier::Tier;
+use super::write_behind::{WriteBehind, WriteBehindConfig};
 use super::{Inner, TieredStore};
 use crate::error::{Error, Result};
 use crate::store::version::VersionCells;
@@ -33,6 +34,9 @@ pub struct TieredStoreBuilder {
     ttl_cap: Option<Duration>,
     threshold: u32,
     cooldown: Duration,
+    write_behind: Option<Duration>,
+    write_behind_batch: usize,
+    write_behind_max: usize,
 }
 
 impl std::fmt::Debug for TieredStoreBuilder {
@@ -71,6 +75,49 @@ impl TieredStoreBuilder {
         self
     }
 
+    /// Turns write-behind on: writes land in the upper tiers at once and reach the shared tier
+    /// in batches, flushed every `interval` (see [the module docs](super#write-behind)). Call
+    /// [`Cache::flush`](crate::Cache::flush) on shutdown. Off by default.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use cache_core::{Cache, store::{MemoryStore, Store, TieredStore}};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let shared = Arc::new(MemoryStore::new()); // Redis in production
+    /// let store = TieredStore::builder(Arc::clone(&shared) as Arc<dyn Store>)
+    ///     .write_behind(Duration::from_secs(60))
+    ///     .build();
+    /// let cache = Cache::builder().store(store).build().await?;
+    /// cache.set("k", &1).await?;
+    /// assert_eq!(cache.get::<i32>("k").await?, Some(1)); // from the upper tier
+    /// assert!(shared.scan("*").await?.is_empty()); // not yet in the shared tier
+    /// assert_eq!(cache.store().stats().tiers[1].write_behind_pending, 1);
+    /// cache.flush().await?; // on shutdown: everything pending is written
+    /// assert_eq!(shared.scan("*").await?.len(), 1);
+    /// assert_eq!(cache.store().stats().tiers[1].write_behind_pending, 0);
+    /// # Ok::<(), cache_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn write_behind(mut self, interval: Duration) -> Self {
+        self.write_behind = Some(interval.max(Duration::from_millis(1)));
+        self
+    }
+
+    /// With write-behind, at most `n` writes per batch; a flush starts early when `n` are
+    /// pending (default 500).
+    pub fn write_behind_batch(mut self, n: usize) -> Self {
+        self.write_behind_batch = n.max(1);
+        self
+    }
+
+    /// With write-behind, at most `n` pending writes (default 10,000): a write of another key
+    /// beyond that is written through at once (counted in
+    /// [`TierStats::write_behind_overflows`](super::TierStats::write_behind_overflows)).
+    pub fn write_behind_max(mut self, n: usize) -> Self {
+        self.write_behind_max = n.max(1);
+        self
+    }
+
     /// Builds the store and subscribes it to the bus.
     pub fn build(self) -> TieredStore {
         let tier = |s: Arc<dyn Store>| Tier::new(s, self.threshold, self.cooldown);
@@ -92,6 +139,13 @@ impl TieredStoreBuilder {
                 recent: Recent::default(),
                 versions: VersionCells::default(),
                 bus_counters: BusCounters::default(),
+                write_behind: self.write_behind.map(|interval| {
+                    WriteBehind::new(WriteBehindConfig {
+                        interval,
+                        batch: self.write_behind_batch,
+                        max: self.write_behind_max,
+                    })
+                }),
             }),
         };
         if let Some(bus) = &store.inner.bus {
@@ -119,6 +173,9 @@ impl TieredStore {
             ttl_cap: None,
             threshold: 3,
             cooldown: Duration::from_secs(1),
+            write_behind: None,
+            write_behind_batch: WriteBehindConfig::DEFAULT_BATCH,
+            write_behind_max: WriteBehindConfig::DEFAULT_MAX,
         }
     }
 

@@ -13,6 +13,27 @@
 //! recovery, and the upper tiers are dropped whole on recovery (and when the bus reports that
 //! its subscription was interrupted), because they may have missed invalidations from other
 //! processes. An upper tier that misses a change itself is dropped whole before it serves again.
+//!
+//! # Write-behind
+//!
+//! With [`TieredStoreBuilder::write_behind`] (URL option `write_behind=100ms`), `set` and
+//! `set_many` write the upper tiers at once and queue the value for the shared tier; a
+//! background task writes the queue in batches (`set_many` per group of identical options, at
+//! most [`write_behind_batch`](TieredStoreBuilder::write_behind_batch) entries, early when that
+//! many wait) at every interval, and then publishes the keys, so other processes drop their
+//! old copies as after a plain `set`, only later. A later write of a pending key replaces it.
+//! Reads that miss the upper tiers, `exists`, `ttl`, `add` and `scan` see pending writes;
+//! `incr` and `expire` write theirs first; deletes (`delete`, `delete_many`, `take`,
+//! `delete_pattern`, `clear`, `invalidate_tags`) cancel them, so a deleted write never lands.
+//! Pending writes show in the shared tier's row of the stats
+//! ([`TierStats::write_behind_pending`]). While the shared tier is down they stay queued (up to
+//! [`write_behind_max`](TieredStoreBuilder::write_behind_max); a write of a new key beyond that
+//! is written through, as without write-behind) and are written when it is back.
+//!
+//! **Call [`Cache::flush`](crate::Cache::flush) on shutdown**: it writes every pending write and
+//! fails if some could not be. Dropping the store cannot wait: it hands what is still pending
+//! to a task on the current Tokio runtime, if there is one, which writes it if the runtime lives
+//! long enough; nothing more is guaranteed.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
@@ -34,6 +55,7 @@ mod outage;
 mod recent;
 mod stats;
 mod tier;
+mod write_behind;
 
 pub use breaker::{Breaker, BreakerState};
 pub use builder::TieredStoreBuilder;
@@ -43,6 +65,7 @@ use outage::Outage;
 use recent::{Applying, Recent, Touched};
 use stats::BusCounters;
 use tier::{Call, Tier};
+use write_behind::WriteBehind;
 
 struct Inner {
     /// The process's tiers, top first.
@@ -56,6 +79,16 @@ struct Inner {
     recent: Recent,
     versions: VersionCells,
     bus_counters: BusCounters,
+    /// Writes waiting for the shared tier, when write-behind is on.
+    write_behind: Option<WriteBehind>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(wb) = &self.write_behind {
+            wb.last_flush(Arc::clone(&self.bottom.store), self.bus.clone());
+        }
+    }
 }
 
 /// A stack of stores, kept coherent across processes by an [`InvalidationBus`]. Reach it with
@@ -316,6 +349,10 @@ impl TieredStore {
                 return Ok(Some((value, ttl)));
             }
         }
+        // A write not yet in the shared tier (its upper copies may have been evicted).
+        if let Some(pending) = self.write_behind().and_then(|wb| wb.lookup(key)) {
+            return Ok(pending);
+        }
         let bottom_ttl = self
             .inner
             .bottom
@@ -385,6 +422,21 @@ impl TieredStore {
         top
     }
 
+    /// The shared tier's row of the stats, with the write-behind counters.
+    fn bottom_stats(&self) -> TierStats {
+        let mut row = self.inner.bottom.stats(self.inner.outage.len());
+        if let Some(wb) = self.write_behind() {
+            let c = &wb.counters;
+            row.write_behind_pending = wb.len();
+            row.write_behind_flushed = c.flushed.load(Relaxed);
+            row.write_behind_batches = c.batches.load(Relaxed);
+            row.write_behind_failed = c.failed.load(Relaxed);
+            row.write_behind_dropped = c.dropped.load(Relaxed);
+            row.write_behind_overflows = c.overflows.load(Relaxed);
+        }
+        row
+    }
+
     fn top(&self) -> &Tier {
         &self.inner.uppers[0]
     }
@@ -432,6 +484,11 @@ impl Store for TieredStore {
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            if self.write_deferred(&[(key, &value)], opts).await {
+                return Ok(());
+            }
+            let _gate = self.gate().await;
+            self.cancel(|k, _| k == key);
             // When the shared tier is down the value is kept above only, and the shared tier's
             // older copy is deleted on recovery.
             let since = self.inner.recent.epoch();
@@ -451,10 +508,15 @@ impl Store for TieredStore {
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            let pairs: Vec<(&str, &Bytes)> = entries.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            if self.write_deferred(&pairs, opts).await {
+                return Ok(());
+            }
+            let _gate = self.gate().await;
+            self.cancel(|k, _| entries.iter().any(|(e, _)| e == k));
             let since = self.inner.recent.epoch();
             let keys = Invalidation::Keys(entries.iter().map(|(k, _)| k.clone()).collect());
             let (_, applying) = self.propagate(keys, |s| s.set_many(entries, opts)).await?;
-            let pairs: Vec<(&str, &Bytes)> = entries.iter().map(|(k, v)| (k.as_str(), v)).collect();
             self.write_uppers(&pairs, opts, since, applying.number())
                 .await;
             Ok(())
@@ -468,6 +530,9 @@ impl Store for TieredStore {
         opts: &'a WriteOptions,
     ) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
+            if let Some(Some(_)) = self.write_behind().and_then(|wb| wb.lookup(key)) {
+                return Ok(false);
+            }
             let since = self.inner.recent.epoch();
             match self.bottom(|s| s.add(key, value.clone(), opts)).await? {
                 Some(true) => {
@@ -493,31 +558,43 @@ impl Store for TieredStore {
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
+            let _gate = self.gate().await;
+            let cancelled = self.cancel(|k, _| k == key);
             let keys = Invalidation::Keys(vec![key.to_owned()]);
             let (shared, _applying) = self.propagate(keys, |s| s.delete(key)).await?;
             let local = self.delete_uppers(&[key.to_owned()]).await;
-            Ok(shared.unwrap_or(false) || local > 0)
+            let pending = cancelled.iter().any(|c| c.value.is_some());
+            Ok(shared.unwrap_or(false) || local > 0 || pending)
         })
     }
 
     fn delete_many<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
+            let _gate = self.gate().await;
+            let cancelled = self.cancel(|k, _| keys.iter().any(|d| d == k));
+            let pending = cancelled.iter().filter(|c| c.value.is_some()).count() as u64;
             let inv = Invalidation::Keys(keys.to_vec());
             let (shared, _applying) = self.propagate(inv, |s| s.delete_many(keys)).await?;
             let local = self.delete_uppers(keys).await;
-            Ok(shared.unwrap_or(0).max(local))
+            Ok(shared.unwrap_or(0).max(local).max(pending))
         })
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
         Box::pin(async move {
+            let _gate = self.gate().await;
+            let cancelled = self.cancel(|k, _| k == key).pop();
             let inv = Invalidation::Keys(vec![key.to_owned()]);
             let (shared, _applying) = self.propagate(inv, |s| s.take(key)).await?;
             let local = self.top().change(|s| s.take(key)).await.flatten();
             for tier in &self.inner.uppers[1..] {
                 tier.change(|s| s.delete(key)).await;
             }
-            // The shared tier holds the shared value; a local copy only answers while it is down.
+            // A pending write is the newest value; then the shared tier holds the shared value;
+            // a local copy only answers while it is down.
+            if let Some(c) = cancelled {
+                return Ok(c.value);
+            }
             Ok(shared.unwrap_or(local))
         })
     }
@@ -532,22 +609,40 @@ impl Store for TieredStore {
                     return Ok(true);
                 }
             }
+            if let Some(pending) = self.write_behind().and_then(|wb| wb.lookup(key)) {
+                return Ok(pending.is_some());
+            }
             Ok(self.bottom(|s| s.exists(key)).await? == Some(true))
         })
     }
 
     fn scan<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(async move {
-            match self.bottom(|s| s.scan(pattern)).await? {
-                Some(keys) => Ok(keys),
-                None => self.top().store.scan(pattern).await,
+            // Pending writes first: one flushed meanwhile is in the shared tier by the time
+            // it leaves them.
+            let pending = self
+                .write_behind()
+                .map(|wb| wb.keys_matching(pattern))
+                .unwrap_or_default();
+            let mut keys = match self.bottom(|s| s.scan(pattern)).await? {
+                Some(keys) => keys,
+                None => self.top().store.scan(pattern).await?,
+            };
+            if !pending.is_empty() {
+                keys.extend(pending);
+                keys.sort_unstable();
+                keys.dedup();
             }
+            Ok(keys)
         })
     }
 
     fn delete_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
             crate::pattern::validate(pattern)?;
+            let _gate = self.gate().await;
+            let cancelled = self.cancel(|k, _| crate::pattern::matches(pattern, k));
+            let pending = cancelled.iter().filter(|c| c.value.is_some()).count() as u64;
             let inv = Invalidation::Pattern(pattern.to_owned());
             let (shared, _applying) = self.propagate(inv, |s| s.delete_pattern(pattern)).await?;
             let mut local = 0;
@@ -560,12 +655,13 @@ impl Store for TieredStore {
                     local = n;
                 }
             }
-            Ok(shared.unwrap_or(0).max(local))
+            Ok(shared.unwrap_or(0).max(local).max(pending))
         })
     }
 
     fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, Result<i64>> {
         Box::pin(async move {
+            self.flush_keys(&[key.to_owned()]).await;
             match self.bottom(|s| s.incr(key, delta)).await? {
                 Some(n) => {
                     let inv = Invalidation::Keys(vec![key.to_owned()]);
@@ -583,6 +679,7 @@ impl Store for TieredStore {
 
     fn expire<'a>(&'a self, key: &'a str, ttl: Option<Duration>) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
+            self.flush_keys(&[key.to_owned()]).await;
             let inv = Invalidation::Keys(vec![key.to_owned()]);
             match self.bottom(|s| s.expire(key, ttl)).await? {
                 Some(found) => {
@@ -591,6 +688,9 @@ impl Store for TieredStore {
                     Ok(found)
                 }
                 None => {
+                    if let Some(wb) = self.write_behind() {
+                        wb.retime(key, ttl);
+                    }
                     let found = self.top().change(|s| s.expire(key, ttl)).await;
                     for tier in &self.inner.uppers[1..] {
                         tier.change(|s| s.delete(key)).await;
@@ -603,6 +703,9 @@ impl Store for TieredStore {
 
     fn ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<KeyTtl>> {
         Box::pin(async move {
+            if let Some(pending) = self.write_behind().and_then(|wb| wb.lookup(key)) {
+                return Ok(pending.map_or(KeyTtl::Missing, |(_, t)| t));
+            }
             match self.bottom(|s| s.ttl(key)).await? {
                 Some(t) => Ok(t),
                 None => self.top().store.ttl(key).await,
@@ -612,7 +715,22 @@ impl Store for TieredStore {
 
     fn invalidate_tags<'a>(&'a self, tags: &'a [String]) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(async move {
+            let _gate = self.gate().await;
             let mut local = Vec::new();
+            // Pending writes carrying a tag never land; the shared tier's older values of their
+            // keys go too, as a written value would have replaced them.
+            let cancelled: Vec<String> = self
+                .cancel(|_, o| o.tags.iter().any(|t| tags.contains(t)))
+                .into_iter()
+                .map(|c| c.key)
+                .collect();
+            if !cancelled.is_empty() {
+                let inv = Invalidation::Keys(cancelled.clone());
+                let (_, applying) = self.propagate(inv, |s| s.delete_many(&cancelled)).await?;
+                self.delete_uppers(&cancelled).await;
+                drop(applying);
+                local.extend(cancelled);
+            }
             for tier in self.inner.uppers.iter().filter(|t| has_tags(t)) {
                 local.extend(
                     tier.change(|s| s.invalidate_tags(tags))
@@ -672,9 +790,7 @@ impl Store for TieredStore {
             .uppers
             .iter()
             .map(|t| t.stats(0))
-            .chain(std::iter::once(
-                self.inner.bottom.stats(self.inner.outage.len()),
-            ))
+            .chain(std::iter::once(self.bottom_stats()))
             .collect();
         let c = &self.inner.bus_counters;
         StoreStats {
@@ -691,6 +807,9 @@ impl Store for TieredStore {
         self.top().store.reset_stats();
         for t in self.tiers() {
             t.counters.reset();
+        }
+        if let Some(wb) = self.write_behind() {
+            wb.counters.reset();
         }
         self.inner.bus_counters.reset();
     }
@@ -719,5 +838,9 @@ impl Store for TieredStore {
 
     fn watch_version(&self, prefix: &str, version: Weak<AtomicU64>) {
         self.inner.versions.watch(prefix, version);
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.flush_pending())
     }
 }

@@ -38,6 +38,21 @@ pub struct TierStats {
     /// Invalidations waiting to reach this tier (for an upper tier that missed one: 1 until
     /// the tier has been dropped whole).
     pub pending: u64,
+    /// Writes waiting to reach this (shared) tier under write-behind
+    /// ([`TieredStoreBuilder::write_behind`](super::TieredStoreBuilder::write_behind)); 0 for
+    /// the upper tiers and without write-behind.
+    pub write_behind_pending: u64,
+    /// Writes flushed to this tier by write-behind.
+    pub write_behind_flushed: u64,
+    /// `set_many` calls those flushes made.
+    pub write_behind_batches: u64,
+    /// Flushes that found this tier unavailable (their writes stayed pending).
+    pub write_behind_failed: u64,
+    /// Pending writes this tier refused (not unavailable: refused, such as a value too large);
+    /// they were dropped from the upper tiers too.
+    pub write_behind_dropped: u64,
+    /// Writes made through at once because the pending writes were at their bound.
+    pub write_behind_overflows: u64,
 }
 
 /// The live counters of one tier.

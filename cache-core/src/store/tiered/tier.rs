@@ -126,6 +126,12 @@ impl Tier {
             breaker: self.breaker.state(),
             breaker_opens: self.breaker.opens(),
             pending: pending.max(flag(&self.dirty)),
+            write_behind_pending: 0,
+            write_behind_flushed: 0,
+            write_behind_batches: 0,
+            write_behind_failed: 0,
+            write_behind_dropped: 0,
+            write_behind_overflows: 0,
         }
     }
 }
