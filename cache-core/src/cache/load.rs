@@ -11,7 +11,8 @@ use super::typed::{CacheValue, Read};
 use super::Cache;
 use crate::flight::{self, Join, Outcome};
 use crate::frame::has_tag_stamps;
-use crate::options::SetOptions;
+use crate::options::{Lock, SetOptions};
+use super::lease::Turn;
 
 /// How a load shares a loader's error with the callers waiting on it.
 pub(crate) trait Sharing<E> {
@@ -164,7 +165,7 @@ impl Cache {
                 // Already counted and logged: fall through to the loader.
                 Err(_) => {}
             }
-            if !opts.lock {
+            if opts.lock == Lock::Off {
                 self.count_read(false);
                 return self
                     .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
@@ -186,10 +187,32 @@ impl Cache {
                             }
                         }
                     }
+                    let mut held = None;
+                    if let Some(lease) = self.lease_of(opts.lock) {
+                        // With a stale value to serve, do not wait for another process.
+                        match self.lease_turn::<T>(&full, lease, stale.is_none()).await {
+                            Turn::Load(h) => held = h,
+                            Turn::Loaded(v, bytes) => {
+                                self.count_read(true);
+                                leader.finish(Outcome::Value(bytes));
+                                return Ok(v);
+                            }
+                            Turn::Busy => {
+                                if let Some(v) = stale.take() {
+                                    self.count_read(true);
+                                    return Ok(v);
+                                }
+                            }
+                        }
+                    }
                     self.count_read(false);
-                    return self
+                    let out = self
                         .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, Some(leader))
                         .await;
+                    if let Some(held) = held {
+                        self.release(held).await;
+                    }
+                    return out;
                 }
                 Join::Follower(rx) => {
                     if let Some(v) = stale.take() {
