@@ -138,9 +138,7 @@ async fn lock_child() {
         "wake" => {
             set_lease_poll(Duration::from_secs(600), Duration::from_secs(600));
             wait_for_go(&cache).await;
-            storm(&cache, lease(), Duration::from_secs(1))
-                .await
-                .print();
+            storm(&cache, lease(), Duration::from_secs(1)).await.print();
         }
         "hold" => {
             let opts = SetOptions::new().lease(Duration::from_secs(2));
@@ -157,7 +155,9 @@ async fn lock_child() {
 }
 
 fn lease() -> SetOptions {
-    SetOptions::new().ttl(Duration::from_secs(60)).lease(Duration::from_secs(5))
+    SetOptions::new()
+        .ttl(Duration::from_secs(60))
+        .lease(Duration::from_secs(5))
 }
 
 /// What a child process saw: its values and its lease counts (acquired, waits, wakeups).
@@ -179,7 +179,10 @@ async fn storm_in_processes(url: &str, mode: &str, here: bool) -> Vec<ChildSeen>
             .await
             .expect("the storm hung");
         let st = s.stats;
-        seen.push((s.values, [st.leases_acquired, st.lease_waits, st.lease_wakeups]));
+        seen.push((
+            s.values,
+            [st.leases_acquired, st.lease_waits, st.lease_wakeups],
+        ));
     }
     for child in children {
         let out = tokio::task::spawn_blocking(move || child.wait_with_output())
@@ -199,7 +202,10 @@ async fn storm_in_processes(url: &str, mode: &str, here: bool) -> Vec<ChildSeen>
     );
     let all: Vec<u32> = seen.iter().flat_map(|s| s.0.iter().copied()).collect();
     assert_eq!(all.len(), 2 * CALLERS);
-    assert!(all.iter().all(|v| *v == all[0]), "different values: {all:?}");
+    assert!(
+        all.iter().all(|v| *v == all[0]),
+        "different values: {all:?}"
+    );
     // One lease taken in all; within a process, only the local leader competes for it.
     let total = |i: usize| seen.iter().map(|s| s.1[i]).sum::<u64>();
     assert_eq!(total(0), 1, "{seen:?}");
@@ -285,7 +291,11 @@ async fn a_killed_holder_does_not_block(scheme: &str) {
     assert_eq!(loads.load(Ordering::SeqCst), 1);
     let stats = cache.stats();
     // The dead holder's lease was in the way, and this process took it over once it expired.
-    assert_eq!((stats.lease_waits, stats.leases_acquired), (1, 1), "{stats:?}");
+    assert_eq!(
+        (stats.lease_waits, stats.leases_acquired),
+        (1, 1),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,4 +306,34 @@ async fn redis_a_killed_holder_does_not_block() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiered_a_killed_holder_does_not_block() {
     a_killed_holder_does_not_block("tiered+").await;
+}
+
+static BODY_RUNS: AtomicUsize = AtomicUsize::new(0);
+static CACHES: std::sync::OnceLock<[Cache; 2]> = std::sync::OnceLock::new();
+
+/// Each call goes through one of two caches on the same Redis; they share no single flight, so
+/// only the lease keeps the body to one run.
+#[cache_core::cached(key = "slow:{id}", cache = CACHES.get().expect("caches")[via], lock = "distributed", lease = "5s")]
+async fn slow(via: usize, id: u32) -> u32 {
+    let _ = via;
+    BODY_RUNS.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    id * 2
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cached_with_a_distributed_lock_runs_the_body_once_for_two_caches() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let both = [cache(&url).await, cache(&url).await];
+    assert!(CACHES.set(both).is_ok(), "the caches were set before");
+    let caches = CACHES.get().expect("caches");
+    let calls = (0..CALLERS).map(|i| tokio::spawn(slow(i % 2, 21)));
+    let values = tokio::time::timeout(GUARD, futures_util::future::join_all(calls))
+        .await
+        .expect("the calls hung");
+    assert!(values.into_iter().all(|v| v.unwrap() == 42));
+    assert_eq!(BODY_RUNS.load(Ordering::SeqCst), 1);
+    let acquired: u64 = caches.iter().map(|c| c.stats().leases_acquired).sum();
+    assert_eq!(acquired, 1);
 }

@@ -12,6 +12,7 @@
 
 mod attr;
 mod expand;
+mod lock;
 mod template;
 
 use proc_macro::TokenStream;
@@ -51,6 +52,8 @@ use syn::parse_macro_input;
 /// | `stale = "1m"` | after the TTL, keep serving the old value this long while one refresh runs |
 /// | `background = true` | with `stale`: run that refresh in a spawned task, so no caller waits for it |
 /// | `lock = false` | turn off single-flight (on by default: concurrent callers of one key run the body once) |
+/// | `lock = "distributed"` | one run of the body for concurrent callers in every process sharing the store, through an expiring lease in it (see `cache_core::Lock::Distributed`); the local single flight on a store that is not shared |
+/// | `lease = "30s"` | with `lock = "distributed"`: how long the lease lasts if its holder dies (default 10 s, `cache_core::DEFAULT_LEASE`) |
 /// | `crate = path` | where `cache_core` is, if it was renamed |
 ///
 /// # What is stored

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::lease::Turn;
 use super::typed::{CacheValue, Read};
 use super::Cache;
 use crate::flight::{self, Join, Outcome};
 use crate::frame::has_tag_stamps;
 use crate::options::{Lock, SetOptions};
-use super::lease::Turn;
 
 /// How a load shares a loader's error with the callers waiting on it.
 pub(crate) trait Sharing<E> {
