@@ -58,6 +58,14 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 /// assert_eq!(SetOptions::new().lock_value(), Lock::Local);
 /// let opts = SetOptions::new().lease(Duration::from_secs(30));
 /// assert_eq!(opts.lock_value(), Lock::Distributed { lease: Duration::from_secs(30) });
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // On Redis (`redis://…`, `tiered+redis://…`) one process in all runs the loader; on the
+/// // memory store, one caller in this process.
+/// let cache = cache_core::Cache::memory();
+/// let total: u64 = cache.get_or_set("report:total", opts, || async { 42 }).await;
+/// assert_eq!(total, 42);
+/// # });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -55,8 +55,10 @@ impl Cache {
     /// Concurrent callers of one cold key run one loader (unless `opts.lock(false)`); see
     /// [Concurrent calls on the same key](Cache#concurrent-calls-on-the-same-key). With
     /// [`SetOptions::stale`], a value past its TTL is still served to concurrent callers while
-    /// one caller refreshes it. Cache failures are logged and counted, never returned: the loader
-    /// runs instead.
+    /// one caller refreshes it. With [`SetOptions::distributed_lock`] (or
+    /// [`lease`](SetOptions::lease)), concurrent callers in every process sharing the store run
+    /// one loader (see [`Lock::Distributed`]). Cache failures are logged and counted, never
+    /// returned: the loader runs instead.
     ///
     /// ```
     /// use std::time::Duration;
