@@ -45,7 +45,7 @@ pub use cache::{
     Cache, CacheBuilder, ReadNow, DEFAULT_LONG_TTL, DEFAULT_PREFIX, DEFAULT_SHORT_TTL,
 };
 pub use error::{Error, Result};
-pub use options::SetOptions;
+pub use options::{Lock, SetOptions, DEFAULT_LEASE};
 pub use stats::Stats;
 pub use store::{KeyTtl, MemoryStore, Store, StoreStats};
 pub use warm::{

@@ -1,4 +1,5 @@
-//! [`SetOptions`]: how a value is written (TTL, tags) and loaded (stale window, single-flight).
+//! [`SetOptions`]: how a value is written (TTL, tags) and loaded (stale window, single-flight,
+//! the [`Lock`] across processes).
 
 use std::time::Duration;
 
@@ -34,7 +35,80 @@ pub struct SetOptions {
     pub(crate) ttl: TtlChoice,
     pub(crate) tags: Vec<String>,
     pub(crate) stale: Option<Duration>,
-    pub(crate) lock: bool,
+    pub(crate) lock: Lock,
+}
+
+/// The lease time of a [`Lock::Distributed`] when none is given: 10 seconds.
+///
+/// ```
+/// assert_eq!(cache_core::DEFAULT_LEASE, std::time::Duration::from_secs(10));
+/// ```
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// How concurrent loads of one cold key share a loader, for
+/// [`get_or_set`](crate::Cache::get_or_set) and `#[cached]`.
+///
+/// A `bool` converts into a lock: `true` is [`Lock::Local`], `false` is [`Lock::Off`].
+///
+/// ```
+/// use std::time::Duration;
+/// use cache_core::{Lock, SetOptions};
+///
+/// assert_eq!(Lock::from(false), Lock::Off);
+/// assert_eq!(SetOptions::new().lock_value(), Lock::Local);
+/// let opts = SetOptions::new().lease(Duration::from_secs(30));
+/// assert_eq!(opts.lock_value(), Lock::Distributed { lease: Duration::from_secs(30) });
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // On Redis (`redis://…`, `tiered+redis://…`) one process in all runs the loader; on the
+/// // memory store, one caller in this process.
+/// let cache = cache_core::Cache::memory();
+/// let total: u64 = cache.get_or_set("report:total", opts, || async { 42 }).await;
+/// assert_eq!(total, 42);
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Lock {
+    /// Every caller runs its own loader.
+    Off,
+    /// Concurrent callers in this process run one loader (the default).
+    #[default]
+    Local,
+    /// Concurrent callers in every process sharing the store run one loader: within a process
+    /// as with [`Local`](Lock::Local), and across processes through a lease in the shared store
+    /// that expires after `lease`, so a holder that dies does not block the others for longer.
+    /// Choose a lease longer than the loader takes: when it runs out, a waiting process loads
+    /// too. On a store that is not [shared](crate::store::Capability::Shared) (the memory
+    /// store) this is [`Local`](Lock::Local).
+    Distributed {
+        /// How long the lease lasts if its holder neither stores a value nor releases it.
+        lease: Duration,
+    },
+}
+
+impl Lock {
+    /// A distributed lock with the [`DEFAULT_LEASE`].
+    ///
+    /// ```
+    /// use cache_core::{Lock, DEFAULT_LEASE};
+    /// assert_eq!(Lock::distributed(), Lock::Distributed { lease: DEFAULT_LEASE });
+    /// ```
+    pub const fn distributed() -> Self {
+        Lock::Distributed {
+            lease: DEFAULT_LEASE,
+        }
+    }
+}
+
+impl From<bool> for Lock {
+    fn from(on: bool) -> Self {
+        if on {
+            Lock::Local
+        } else {
+            Lock::Off
+        }
+    }
 }
 
 impl Default for SetOptions {
@@ -43,7 +117,7 @@ impl Default for SetOptions {
             ttl: TtlChoice::Default,
             tags: Vec::new(),
             stale: None,
-            lock: true,
+            lock: Lock::Local,
         }
     }
 }
@@ -90,11 +164,46 @@ impl SetOptions {
         self
     }
 
-    /// For [`get_or_set`](crate::Cache::get_or_set): whether concurrent callers of one cold key
-    /// share one load (on by default).
-    pub fn lock(mut self, lock: bool) -> Self {
-        self.lock = lock;
+    /// For [`get_or_set`](crate::Cache::get_or_set): how concurrent callers of one cold key
+    /// share one load (in this process by default; `false` turns it off; see [`Lock`]).
+    ///
+    /// ```
+    /// use cache_core::{Lock, SetOptions};
+    /// assert_eq!(SetOptions::new().lock(false).lock_value(), Lock::Off);
+    /// assert_eq!(SetOptions::new().lock(Lock::distributed()).lock_value(), Lock::distributed());
+    /// ```
+    pub fn lock(mut self, lock: impl Into<Lock>) -> Self {
+        self.lock = lock.into();
         self
+    }
+
+    /// For [`get_or_set`](crate::Cache::get_or_set): concurrent callers of one cold key in every
+    /// process sharing the store run one loader, with the [`DEFAULT_LEASE`] (see
+    /// [`Lock::Distributed`]).
+    ///
+    /// ```
+    /// use cache_core::{Lock, SetOptions};
+    /// assert_eq!(SetOptions::new().distributed_lock().lock_value(), Lock::distributed());
+    /// ```
+    pub fn distributed_lock(self) -> Self {
+        self.lock(Lock::distributed())
+    }
+
+    /// A distributed lock whose lease lasts `lease` (see [`Lock::Distributed`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_core::{Lock, SetOptions};
+    /// let opts = SetOptions::new().lease(Duration::from_secs(2));
+    /// assert_eq!(opts.lock_value(), Lock::Distributed { lease: Duration::from_secs(2) });
+    /// ```
+    pub fn lease(self, lease: Duration) -> Self {
+        self.lock(Lock::Distributed { lease })
+    }
+
+    /// How concurrent loads share a loader (see [`lock`](Self::lock)).
+    pub fn lock_value(&self) -> Lock {
+        self.lock
     }
 
     /// The explicit TTL, if one was set with [`ttl`](Self::ttl).

@@ -49,6 +49,12 @@ pub struct Stats {
     pub entries: u64,
     /// Bytes currently stored, keys included (memory store only).
     pub bytes: u64,
+    /// Leases taken by loads under a [distributed lock](crate::Lock::Distributed).
+    pub leases_acquired: u64,
+    /// Loads under a distributed lock that waited for another process's lease.
+    pub lease_waits: u64,
+    /// Waits that a message from the lease holder ended (the rest ended by polling).
+    pub lease_wakeups: u64,
 }
 
 impl Stats {
@@ -76,6 +82,9 @@ pub(crate) struct Counters {
     pub(crate) deletes: StripedCounter,
     pub(crate) errors: StripedCounter,
     pub(crate) decode_errors: StripedCounter,
+    pub(crate) leases_acquired: StripedCounter,
+    pub(crate) lease_waits: StripedCounter,
+    pub(crate) lease_wakeups: StripedCounter,
 }
 
 impl Counters {
@@ -91,6 +100,9 @@ impl Counters {
             expirations: store.expirations,
             entries: store.entries,
             bytes: store.bytes,
+            leases_acquired: self.leases_acquired.get(),
+            lease_waits: self.lease_waits.get(),
+            lease_wakeups: self.lease_wakeups.get(),
         }
     }
 
@@ -102,6 +114,9 @@ impl Counters {
             &self.deletes,
             &self.errors,
             &self.decode_errors,
+            &self.leases_acquired,
+            &self.lease_waits,
+            &self.lease_wakeups,
         ] {
             c.reset();
         }

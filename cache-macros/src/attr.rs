@@ -7,6 +7,8 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{bracketed, Expr, LitBool, LitInt, LitStr, Path, Token};
 
+use crate::lock::LockArg;
+
 mod kw {
     syn::custom_keyword!(key);
     syn::custom_keyword!(keys);
@@ -18,6 +20,7 @@ mod kw {
     syn::custom_keyword!(unless);
     syn::custom_keyword!(stale);
     syn::custom_keyword!(lock);
+    syn::custom_keyword!(lease);
     syn::custom_keyword!(capacity);
     syn::custom_keyword!(background);
     syn::custom_keyword!(warm);
@@ -49,7 +52,8 @@ pub(crate) struct CachedArgs {
     pub(crate) condition: Option<Expr>,
     pub(crate) unless: Option<Expr>,
     pub(crate) stale: Option<DurationArg>,
-    pub(crate) lock: Option<LitBool>,
+    pub(crate) lock: Option<LockArg>,
+    pub(crate) lease: Option<DurationArg>,
     pub(crate) background: Option<LitBool>,
     /// `warm = true`: registers a refresh with a running `Warmer` (see `warm.rs`).
     pub(crate) warm: Option<LitBool>,
@@ -139,6 +143,7 @@ impl Parse for CachedArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut a = CachedArgs::default();
         let mut tags = None;
+        let mut lease_span = None;
         options(input, |input| {
             let la = input.lookahead1();
             let span = input.span();
@@ -167,7 +172,13 @@ impl Parse for CachedArgs {
                 })
             } else if la.peek(kw::lock) {
                 input.parse::<kw::lock>()?;
-                once(&mut a.lock, span, input, "lock", |i| i.parse())
+                once(&mut a.lock, span, input, "lock", LockArg::parse)
+            } else if la.peek(kw::lease) {
+                input.parse::<kw::lease>()?;
+                lease_span = Some(span);
+                once(&mut a.lease, span, input, "lease", |i| {
+                    duration(i, "lease", false)
+                })
             } else if la.peek(kw::background) {
                 input.parse::<kw::background>()?;
                 once(&mut a.background, span, input, "background", |i| i.parse())
@@ -181,6 +192,7 @@ impl Parse for CachedArgs {
                 Err(la.error())
             }
         })?;
+        crate::lock::check(a.lock.as_ref(), lease_span)?;
         if let Some(b) = &a.background {
             if b.value && a.stale.is_none() {
                 return Err(syn::Error::new(

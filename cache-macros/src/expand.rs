@@ -353,9 +353,11 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
         let d = duration_tokens(stale, &handle, &krate);
         opts.extend(quote!(.stale(#d)));
     }
-    if let Some(lock) = &args.lock {
-        opts.extend(quote!(.lock(#lock)));
-    }
+    let lease = args
+        .lease
+        .as_ref()
+        .map(|d| duration_tokens(d, &handle, &krate));
+    opts.extend(crate::lock::tokens(args.lock.as_ref(), lease));
     if !args.tags.is_empty() {
         let tags = args
             .tags

@@ -12,6 +12,7 @@
 
 mod attr;
 mod expand;
+mod lock;
 mod template;
 mod warm;
 
@@ -53,6 +54,8 @@ use syn::parse_macro_input;
 /// | `background = true` | with `stale`: run that refresh in a spawned task, so no caller waits for it |
 /// | `warm = true` | while a `cache_core::Warmer` runs, let it rerun the function to refresh the keys read often before they expire (see [Warming](#warming)) |
 /// | `lock = false` | turn off single-flight (on by default: concurrent callers of one key run the body once) |
+/// | `lock = "distributed"` | one run of the body for concurrent callers in every process sharing the store, through an expiring lease in it (see `cache_core::Lock::Distributed`); the local single flight on a store that is not shared |
+/// | `lease = "30s"` | with `lock = "distributed"`: how long the lease lasts if its holder dies (default 10 s, `cache_core::DEFAULT_LEASE`) |
 /// | `crate = path` | where `cache_core` is, if it was renamed |
 ///
 /// # What is stored

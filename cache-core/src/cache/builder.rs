@@ -210,6 +210,7 @@ impl CacheBuilder {
                 frame: self.frame,
                 counters: Counters::default(),
                 flights: Flights::default(),
+                leases: Default::default(),
                 invalidations: InvalidationLog::default(),
                 reads: std::sync::OnceLock::new(),
             }),

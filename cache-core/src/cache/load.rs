@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::lease::Turn;
 use super::typed::{CacheValue, Read};
 use super::Cache;
 use crate::flight::{self, Join, Outcome};
 use crate::frame::has_tag_stamps;
-use crate::options::SetOptions;
+use crate::options::{Lock, SetOptions};
 
 /// How a load shares a loader's error with the callers waiting on it.
 pub(crate) trait Sharing<E> {
@@ -54,8 +55,10 @@ impl Cache {
     /// Concurrent callers of one cold key run one loader (unless `opts.lock(false)`); see
     /// [Concurrent calls on the same key](Cache#concurrent-calls-on-the-same-key). With
     /// [`SetOptions::stale`], a value past its TTL is still served to concurrent callers while
-    /// one caller refreshes it. Cache failures are logged and counted, never returned: the loader
-    /// runs instead.
+    /// one caller refreshes it. With [`SetOptions::distributed_lock`] (or
+    /// [`lease`](SetOptions::lease)), concurrent callers in every process sharing the store run
+    /// one loader (see [`Lock::Distributed`]). Cache failures are logged and counted, never
+    /// returned: the loader runs instead.
     ///
     /// ```
     /// use std::time::Duration;
@@ -166,7 +169,7 @@ impl Cache {
                 // Already counted and logged: fall through to the loader.
                 Err(_) => {}
             }
-            if !opts.lock {
+            if opts.lock == Lock::Off {
                 self.count_read(false);
                 return self
                     .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
@@ -188,10 +191,32 @@ impl Cache {
                             }
                         }
                     }
+                    let mut held = None;
+                    if let Some(lease) = self.lease_of(opts.lock) {
+                        // With a stale value to serve, do not wait for another process.
+                        match self.lease_turn::<T>(&full, lease, stale.is_none()).await {
+                            Turn::Load(h) => held = h,
+                            Turn::Loaded(v, bytes) => {
+                                self.count_read(true);
+                                leader.finish(Outcome::Value(bytes));
+                                return Ok(v);
+                            }
+                            Turn::Busy => {
+                                if let Some(v) = stale.take() {
+                                    self.count_read(true);
+                                    return Ok(v);
+                                }
+                            }
+                        }
+                    }
                     self.count_read(false);
-                    return self
+                    let out = self
                         .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, Some(leader))
                         .await;
+                    if let Some(held) = held {
+                        self.release(held).await;
+                    }
+                    return out;
                 }
                 Join::Follower(rx) => {
                     if let Some(v) = stale.take() {

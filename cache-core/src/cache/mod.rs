@@ -24,6 +24,7 @@ pub(crate) mod builder;
 mod bytes;
 pub use bytes::ReadNow;
 mod invalidate;
+pub(crate) mod lease;
 mod lifetime;
 pub(crate) mod load;
 mod namespace;
@@ -73,6 +74,12 @@ static GLOBAL: OnceLock<Cache> = OnceLock::new();
 /// [`get_or_set`](Cache::get_or_set) runs one loader for concurrent callers of a cold key; the
 /// others wait for its value. If that loader fails, every waiter sees the failure and nothing is
 /// cached; if its caller is dropped or panics, a waiter takes over and loads the value itself.
+///
+/// With [`Lock::Distributed`](crate::Lock::Distributed) (`SetOptions::distributed_lock`,
+/// `#[cached(lock = "distributed")]`), concurrent callers in every process sharing the store run
+/// one loader: this process's loading caller takes an expiring lease in the store, and the
+/// other processes wait for the value (woken by a message where the store has a bus, else by
+/// polling) or take over once the lease is gone.
 #[derive(Clone)]
 pub struct Cache {
     inner: Arc<Inner>,
@@ -97,6 +104,7 @@ struct Inner {
     frame: FrameConfig,
     counters: Counters,
     flights: Flights,
+    leases: lease::Leases,
     invalidations: InvalidationLog,
     /// Reads counted for a warmer; unset until one starts (see `crate::warm`).
     reads: OnceLock<crate::warm::ReadLog>,

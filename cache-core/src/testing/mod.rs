@@ -57,6 +57,19 @@ pub use sqlite::SqliteFile;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use sqlx;
 
+/// Sets, for this process, how often a load waiting on another process's
+/// [distributed lock](crate::Lock::Distributed) polls the store: first after `first`, then
+/// at doubling intervals up to `max` (by default 10 ms and 200 ms). Tests set long intervals to
+/// show that waiters are woken by the holder's message rather than by polling.
+///
+/// ```
+/// use std::time::Duration;
+/// cache_core::testing::set_lease_poll(Duration::from_millis(10), Duration::from_millis(200));
+/// ```
+pub fn set_lease_poll(first: Duration, max: Duration) {
+    crate::cache::lease::set_poll(first, max);
+}
+
 /// Runs every check that applies to `store`, as its [`capabilities`](Store::capabilities) say,
 /// and returns the names of those that ran. A capability the store does not declare is checked
 /// to be refused with [`Error::Unsupported`](crate::Error::Unsupported), never pretended.

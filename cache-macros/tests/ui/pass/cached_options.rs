@@ -28,6 +28,21 @@ async fn ttl_long(id: u64) -> u64 {
     id
 }
 
+#[cached(key = "dl:{id}", lock = "distributed")]
+async fn distributed(id: u64) -> u64 {
+    id
+}
+
+#[cached(key = "dl2:{id}", lock = "distributed", lease = "30s")]
+async fn distributed_lease(id: u64) -> u64 {
+    id
+}
+
+#[cached(key = "ll:{id}", lock = "local")]
+async fn local_lock(id: u64) -> u64 {
+    id
+}
+
 #[cached(key = "bg:{id}", ttl = 60, stale = "10m", background = true)]
 async fn background(id: u64, name: String) -> Result<String, String> {
     Ok(format!("{name}{id}"))
