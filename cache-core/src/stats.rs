@@ -49,6 +49,11 @@ pub struct Stats {
     pub entries: u64,
     /// Bytes currently stored, keys included (memory store only).
     pub bytes: u64,
+    /// Calls run again by `#[cache_invalidate(recache = [..])]` after an invalidation.
+    pub recaches: u64,
+    /// Of those, the ones that failed (returned `Err` or `None`, or panicked); the write that
+    /// asked for them succeeded all the same.
+    pub recache_failures: u64,
 }
 
 impl Stats {
@@ -76,6 +81,8 @@ pub(crate) struct Counters {
     pub(crate) deletes: StripedCounter,
     pub(crate) errors: StripedCounter,
     pub(crate) decode_errors: StripedCounter,
+    pub(crate) recaches: StripedCounter,
+    pub(crate) recache_failures: StripedCounter,
 }
 
 impl Counters {
@@ -91,6 +98,8 @@ impl Counters {
             expirations: store.expirations,
             entries: store.entries,
             bytes: store.bytes,
+            recaches: self.recaches.get(),
+            recache_failures: self.recache_failures.get(),
         }
     }
 
@@ -102,6 +111,8 @@ impl Counters {
             &self.deletes,
             &self.errors,
             &self.decode_errors,
+            &self.recaches,
+            &self.recache_failures,
         ] {
             c.reset();
         }

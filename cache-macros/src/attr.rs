@@ -20,6 +20,9 @@ mod kw {
     syn::custom_keyword!(lock);
     syn::custom_keyword!(capacity);
     syn::custom_keyword!(background);
+    syn::custom_keyword!(recache);
+    syn::custom_keyword!(recache_concurrency);
+    syn::custom_keyword!(recache_background);
 }
 
 /// A TTL or stale window as written.
@@ -63,6 +66,8 @@ pub(crate) struct InvalidateArgs {
     pub(crate) krate: Option<Path>,
     /// No keys, tags or patterns: nothing to invalidate.
     pub(crate) empty: bool,
+    /// `recache = [..]`, `recache_concurrency`, `recache_background` (see `recache.rs`).
+    pub(crate) recache: crate::recache::RecacheArgs,
 }
 
 /// The options of `#[memoize]`.
@@ -75,7 +80,7 @@ pub(crate) struct MemoizeArgs {
 }
 
 /// Parses `= value` after an option name, failing if the option was already given.
-fn once<T>(
+pub(crate) fn once<T>(
     slot: &mut Option<T>,
     name: Span,
     input: ParseStream<'_>,
@@ -93,7 +98,7 @@ fn once<T>(
     Ok(())
 }
 
-fn once_list(
+pub(crate) fn once_list(
     slot: &mut Option<()>,
     list: &mut Vec<LitStr>,
     name: Span,
@@ -109,16 +114,16 @@ fn once_list(
     })
 }
 
-fn krate(input: ParseStream<'_>) -> syn::Result<Path> {
+pub(crate) fn krate(input: ParseStream<'_>) -> syn::Result<Path> {
     Path::parse_mod_style(input)
 }
 
-fn expr(input: ParseStream<'_>) -> syn::Result<Expr> {
+pub(crate) fn expr(input: ParseStream<'_>) -> syn::Result<Expr> {
     input.parse()
 }
 
 /// Parses the options separated by commas, with `one` handling each option.
-fn options(
+pub(crate) fn options(
     input: ParseStream<'_>,
     mut one: impl FnMut(ParseStream<'_>) -> syn::Result<()>,
 ) -> syn::Result<()> {
@@ -206,6 +211,42 @@ impl Parse for InvalidateArgs {
             } else if la.peek(kw::cache) {
                 input.parse::<kw::cache>()?;
                 once(&mut a.cache, span, input, "cache", expr)
+            } else if la.peek(kw::recache) {
+                input.parse::<kw::recache>()?;
+                once(&mut a.recache.calls, span, input, "recache", |i| {
+                    let content;
+                    bracketed!(content in i);
+                    Ok(Punctuated::<Expr, Token![,]>::parse_terminated(&content)?
+                        .into_iter()
+                        .collect())
+                })
+            } else if la.peek(kw::recache_concurrency) {
+                input.parse::<kw::recache_concurrency>()?;
+                once(
+                    &mut a.recache.concurrency,
+                    span,
+                    input,
+                    "recache_concurrency",
+                    |i| {
+                        let lit: LitInt = i.parse()?;
+                        match lit.base10_parse::<usize>() {
+                        Ok(0) | Err(_) => Err(syn::Error::new(
+                            lit.span(),
+                            "`recache_concurrency` must be a positive integer (the most recache calls run at once)",
+                        )),
+                        Ok(_) => Ok(lit),
+                    }
+                    },
+                )
+            } else if la.peek(kw::recache_background) {
+                input.parse::<kw::recache_background>()?;
+                once(
+                    &mut a.recache.background,
+                    span,
+                    input,
+                    "recache_background",
+                    |i| i.parse(),
+                )
             } else if la.peek(Token![crate]) {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)
@@ -263,7 +304,11 @@ fn zero_ttl(span: proc_macro2::Span) -> syn::Error {
 }
 
 /// `300`, `"90s"`, `"1h30m"`, `"short"`/`"long"` (when presets apply), or a `Duration` expression.
-fn duration(input: ParseStream<'_>, what: &str, presets: bool) -> syn::Result<DurationArg> {
+pub(crate) fn duration(
+    input: ParseStream<'_>,
+    what: &str,
+    presets: bool,
+) -> syn::Result<DurationArg> {
     if input.peek(LitInt) {
         let lit: LitInt = input.parse()?;
         let secs = lit.base10_parse::<u64>().map_err(|_| {
