@@ -21,6 +21,8 @@ mod kw {
     syn::custom_keyword!(capacity);
     syn::custom_keyword!(background);
     syn::custom_keyword!(recache);
+    syn::custom_keyword!(resource);
+    syn::custom_keyword!(suffix);
     syn::custom_keyword!(recache_concurrency);
     syn::custom_keyword!(recache_background);
 }
@@ -54,6 +56,9 @@ pub(crate) struct CachedArgs {
     pub(crate) lock: Option<LitBool>,
     pub(crate) background: Option<LitBool>,
     pub(crate) krate: Option<Path>,
+    /// `resource = user, suffix = ".."` (see `resource.rs`).
+    pub(crate) resource: Option<Path>,
+    pub(crate) suffix: Option<LitStr>,
 }
 
 /// The options of `#[cache_invalidate]`.
@@ -68,6 +73,8 @@ pub(crate) struct InvalidateArgs {
     pub(crate) empty: bool,
     /// `recache = [..]`, `recache_concurrency`, `recache_background` (see `recache.rs`).
     pub(crate) recache: crate::recache::RecacheArgs,
+    /// `resource = user` (see `resource.rs`).
+    pub(crate) resource: Option<Path>,
 }
 
 /// The options of `#[memoize]`.
@@ -173,6 +180,12 @@ impl Parse for CachedArgs {
             } else if la.peek(kw::background) {
                 input.parse::<kw::background>()?;
                 once(&mut a.background, span, input, "background", |i| i.parse())
+            } else if la.peek(kw::resource) {
+                input.parse::<kw::resource>()?;
+                once(&mut a.resource, span, input, "resource", krate)
+            } else if la.peek(kw::suffix) {
+                input.parse::<kw::suffix>()?;
+                once(&mut a.suffix, span, input, "suffix", |i| i.parse())
             } else if la.peek(Token![crate]) {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)
@@ -180,6 +193,18 @@ impl Parse for CachedArgs {
                 Err(la.error())
             }
         })?;
+        if let (Some(s), None) = (&a.suffix, &a.resource) {
+            return Err(syn::Error::new(
+                s.span(),
+                "`suffix` names a key of a resource: add `resource = ..` (declared with `cache_core::resource!`)",
+            ));
+        }
+        if let (Some(_), Some(k)) = (&a.resource, &a.key) {
+            return Err(syn::Error::new(
+                k.span(),
+                "a resource gives the key (`name:suffix:{id}`): leave out `key`, or `resource`",
+            ));
+        }
         if let Some(b) = &a.background {
             if b.value && a.stale.is_none() {
                 return Err(syn::Error::new(
@@ -247,6 +272,9 @@ impl Parse for InvalidateArgs {
                     "recache_background",
                     |i| i.parse(),
                 )
+            } else if la.peek(kw::resource) {
+                input.parse::<kw::resource>()?;
+                once(&mut a.resource, span, input, "resource", krate)
             } else if la.peek(Token![crate]) {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)
@@ -254,7 +282,8 @@ impl Parse for InvalidateArgs {
                 Err(la.error())
             }
         })?;
-        a.empty = a.keys.is_empty() && a.tags.is_empty() && a.patterns.is_empty();
+        a.empty =
+            a.keys.is_empty() && a.tags.is_empty() && a.patterns.is_empty() && a.resource.is_none();
         Ok(a)
     }
 }

@@ -21,6 +21,7 @@ mod attr;
 mod expand;
 mod put;
 mod recache;
+mod resource;
 mod template;
 
 use proc_macro::TokenStream;
@@ -116,7 +117,11 @@ use syn::parse_macro_input;
 /// at fault.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let raw = proc_macro2::TokenStream::from(args.clone());
     let args = parse_macro_input!(args as attr::CachedArgs);
+    if let Some(r) = &args.resource {
+        return resource::forward("cached", r, raw, item.into()).into();
+    }
     let item = parse_macro_input!(item as syn::ItemFn);
     expand::cached(args, item).into()
 }
@@ -205,7 +210,11 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// [`Stats::recaches`]: https://docs.rs/cache-core/latest/cache_core/struct.Stats.html#structfield.recaches
 #[proc_macro_attribute]
 pub fn cache_invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
+    let raw = proc_macro2::TokenStream::from(args.clone());
     let args = parse_macro_input!(args as attr::InvalidateArgs);
+    if let Some(r) = &args.resource {
+        return resource::forward("cache_invalidate", r, raw, item.into()).into();
+    }
     let item = parse_macro_input!(item as syn::ItemFn);
     expand::cache_invalidate(args, item).into()
 }
@@ -360,4 +369,66 @@ pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = parse_macro_input!(args as attr::MemoizeArgs);
     let item = parse_macro_input!(item as syn::ItemFn);
     expand::memoize(args, item).into()
+}
+
+/// Declares a resource: an entity whose cached functions share a key scheme and one tag.
+///
+/// `resource!(user, id = user_id)` makes `user` usable as `resource = user` in
+/// [`cached`](macro@cached) and [`cache_invalidate`](macro@cache_invalidate):
+///
+/// - `#[cached(resource = user, suffix = "profile")]` is keyed `user:profile:{user_id}` and
+///   tagged `user:{user_id}` (without `suffix`: keyed `user:{user_id}`). The suffix may hold
+///   placeholders of its own (`suffix = "posts:{page}"`); other options (`ttl`, more `tags`,
+///   `cache`, ..) apply as usual, except `key`.
+/// - `#[cache_invalidate(resource = user)]` drops the tag `user:{user_id}`, so every cached
+///   entry of that user at once, and takes the other options as usual (`keys`, `tags`,
+///   `recache`, ..).
+///
+/// The function must have a parameter named like the id (`user_id`); if it has not, the
+/// attribute is a compile error pointing at `resource = user`. The declaration is a
+/// `macro_rules!` macro imported under the resource's name, so it follows the rules of macros:
+/// declare it at module level, before its uses or anywhere with a path (`resource =
+/// crate::users::user`); a visibility before the name (`resource!(pub(crate) user, ..)`)
+/// lets other modules use it (`pub` is not possible for a macro made by a macro).
+///
+/// ```
+/// use cache_core::{cache_invalidate, cached, resource};
+///
+/// resource!(user, id = user_id);
+///
+/// #[cached(resource = user, suffix = "profile")]
+/// async fn profile(user_id: u64) -> String {
+///     format!("profile of {user_id}")
+/// }
+///
+/// #[cached(resource = user, suffix = "settings", ttl = "1h")]
+/// async fn settings(user_id: u64) -> Vec<String> {
+///     vec!["dark mode".into()]
+/// }
+///
+/// #[cache_invalidate(resource = user, recache = [profile(user_id)])]
+/// async fn delete_settings(user_id: u64) {}
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let cache = cache_core::Cache::global();
+/// profile(7).await;
+/// settings(7).await;
+/// assert!(cache.exists("user:settings:7").await.unwrap());
+/// delete_settings(7).await; // drops both, then loads the profile again
+/// assert!(!cache.exists("user:settings:7").await.unwrap());
+/// assert!(cache.exists("user:profile:7").await.unwrap());
+/// # });
+/// ```
+#[proc_macro]
+pub fn resource(input: TokenStream) -> TokenStream {
+    let decl = parse_macro_input!(input as resource::Declaration);
+    resource::declare(decl).into()
+}
+
+/// Expands an attribute naming a resource, as that resource's macro asks. Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __resource_apply(input: TokenStream) -> TokenStream {
+    let apply = parse_macro_input!(input as resource::Apply);
+    resource::apply(apply).into()
 }

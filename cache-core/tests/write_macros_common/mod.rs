@@ -22,7 +22,8 @@ macro_rules! write_macro_tests {
             failing_recache_does_not_fail_the_write_and_is_counted,
             background_recache_eventually_makes_the_next_read_a_hit,
             recache_skipped_when_the_write_fails, cache_put_makes_the_next_read_a_hit,
-            cache_put_stores_nothing_on_err, cache_put_key_from_the_result);
+            cache_put_stores_nothing_on_err, cache_put_key_from_the_result,
+            resource_invalidation_drops_every_function_of_the_entity);
     };
     (@guarded $start:expr, $make:path; $($name:ident),*) => {
         $(
@@ -39,7 +40,8 @@ macro_rules! write_macro_tests {
             failing_recache_does_not_fail_the_write_and_is_counted,
             background_recache_eventually_makes_the_next_read_a_hit,
             recache_skipped_when_the_write_fails, cache_put_makes_the_next_read_a_hit,
-            cache_put_stores_nothing_on_err, cache_put_key_from_the_result);
+            cache_put_stores_nothing_on_err, cache_put_key_from_the_result,
+            resource_invalidation_drops_every_function_of_the_entity);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
@@ -56,6 +58,9 @@ pub struct User {
     pub id: u64,
     pub name: String,
 }
+
+// The entity `user`, keyed by `user_id`: `resource = user` below.
+cache_core::resource!(user, id = user_id);
 
 /// A user service over a "database" (a map), whose reads are cached in `self.cache` and count
 /// how often their bodies run.
@@ -172,6 +177,26 @@ impl Users {
         let id = db.keys().max().map_or(1, |m| m + 1);
         db.insert(id, name.clone());
         Some(User { id, name })
+    }
+
+    #[cached(resource = user, suffix = "profile", cache = self.cache)]
+    pub async fn res_profile(&self, user_id: u64) -> Option<String> {
+        self.name(user_id)
+    }
+
+    #[cached(resource = user, suffix = "orgs:{page}", ttl = 60, cache = self.cache)]
+    pub async fn res_orgs(&self, user_id: u64, page: u32) -> Vec<String> {
+        self.loads.fetch_add(1, SeqCst);
+        vec![format!("org {page} of {user_id}")]
+    }
+
+    #[cache_invalidate(resource = user, cache = self.cache)]
+    pub async fn forget_user(&self, user_id: u64) {}
+
+    #[cache_invalidate(resource = user, recache = [self.res_profile(user_id)], cache = self.cache)]
+    pub async fn rename_user(&self, user_id: u64, name: String) -> Result<(), String> {
+        self.db.lock().unwrap().insert(user_id, name);
+        Ok(())
     }
 
     #[cache_invalidate(keys = ["user:{id}"], recache = [self.broken(id), self.boom(id), self.get_user(id)], cache = self.cache)]
@@ -328,4 +353,48 @@ pub async fn cache_put_key_from_the_result(cache: Cache) {
         !cache.exists("profile:3").await.unwrap(),
         "tagged from a parameter too"
     );
+}
+
+pub async fn resource_invalidation_drops_every_function_of_the_entity(cache: Cache) {
+    let users = Users::new(cache.clone());
+    assert_eq!(users.res_profile(1).await.as_deref(), Some("Ada"));
+    assert_eq!(users.res_orgs(1, 3).await, ["org 3 of 1"]);
+    assert_eq!(users.res_profile(2).await.as_deref(), Some("Alan"));
+    assert_eq!(users.loads(), 3);
+    for key in ["user:profile:1", "user:orgs:3:1", "user:profile:2"] {
+        assert!(
+            cache.exists(key).await.unwrap(),
+            "{key} is the resource's key"
+        );
+    }
+    assert!(matches!(
+        cache.ttl("user:orgs:3:1").await.unwrap(),
+        KeyTtl::Expires(_)
+    ));
+
+    // One invalidation of the entity drops every function's entry of that user only.
+    users.forget_user(1).await;
+    assert!(!cache.exists("user:profile:1").await.unwrap());
+    assert!(!cache.exists("user:orgs:3:1").await.unwrap());
+    assert!(
+        cache.exists("user:profile:2").await.unwrap(),
+        "another user"
+    );
+    assert_eq!(users.res_orgs(1, 3).await, ["org 3 of 1"]);
+    assert_eq!(users.loads(), 4, "the read after the invalidation loaded");
+
+    // The tag is `user:{user_id}`.
+    cache.invalidate_tags(["user:2"]).await.unwrap();
+    assert!(
+        !cache.exists("user:profile:2").await.unwrap(),
+        "tagged user:2"
+    );
+
+    // With recache: the profile is loaded again, the other entry stays dropped.
+    users.res_profile(1).await;
+    users.rename_user(1, "Grace".into()).await.unwrap();
+    assert!(!cache.exists("user:orgs:3:1").await.unwrap());
+    let loads = users.loads();
+    assert_eq!(users.res_profile(1).await.as_deref(), Some("Grace"));
+    assert_eq!(users.loads(), loads, "recached: a hit");
 }
