@@ -440,7 +440,7 @@ fn invalidate_inner(args: InvalidateArgs, f: &ItemFn) -> syn::Result<TokenStream
     if args.empty {
         return Err(syn::Error::new(
             Span::call_site(),
-            "`#[cache_invalidate]` needs at least one of `keys = [..]`, `tags = [..]`, `patterns = [..]`",
+            "`#[cache_invalidate]` needs at least one of `keys = [..]`, `tags = [..]`, `patterns = [..]`, `resource = ..`",
         ));
     }
     let krate = krate(args.krate);

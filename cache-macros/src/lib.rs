@@ -61,6 +61,7 @@ use syn::parse_macro_input;
 /// | `stale = "1m"` | after the TTL, keep serving the old value this long while one refresh runs |
 /// | `background = true` | with `stale`: run that refresh in a spawned task, so no caller waits for it |
 /// | `lock = false` | turn off single-flight (on by default: concurrent callers of one key run the body once) |
+/// | `resource = user, suffix = "profile"` | the key `user:profile:{user_id}` and the tag `user:{user_id}` of a resource declared with [`resource!`](macro@resource) (instead of `key`) |
 /// | `crate = path` | where `cache_core` is, if it was renamed |
 ///
 /// # What is stored
