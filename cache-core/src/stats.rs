@@ -55,6 +55,11 @@ pub struct Stats {
     pub lease_waits: u64,
     /// Waits that a message from the lease holder ended (the rest ended by polling).
     pub lease_wakeups: u64,
+    /// Calls run again by `#[cache_invalidate(recache = [..])]` after an invalidation.
+    pub recaches: u64,
+    /// Of those, the ones that failed (returned `Err` or `None`, or panicked); the write that
+    /// asked for them succeeded all the same.
+    pub recache_failures: u64,
 }
 
 impl Stats {
@@ -85,6 +90,8 @@ pub(crate) struct Counters {
     pub(crate) leases_acquired: StripedCounter,
     pub(crate) lease_waits: StripedCounter,
     pub(crate) lease_wakeups: StripedCounter,
+    pub(crate) recaches: StripedCounter,
+    pub(crate) recache_failures: StripedCounter,
 }
 
 impl Counters {
@@ -103,6 +110,8 @@ impl Counters {
             leases_acquired: self.leases_acquired.get(),
             lease_waits: self.lease_waits.get(),
             lease_wakeups: self.lease_wakeups.get(),
+            recaches: self.recaches.get(),
+            recache_failures: self.recache_failures.get(),
         }
     }
 
@@ -117,6 +126,8 @@ impl Counters {
             &self.leases_acquired,
             &self.lease_waits,
             &self.lease_wakeups,
+            &self.recaches,
+            &self.recache_failures,
         ] {
             c.reset();
         }

@@ -24,6 +24,11 @@ mod kw {
     syn::custom_keyword!(capacity);
     syn::custom_keyword!(background);
     syn::custom_keyword!(warm);
+    syn::custom_keyword!(recache);
+    syn::custom_keyword!(resource);
+    syn::custom_keyword!(suffix);
+    syn::custom_keyword!(recache_concurrency);
+    syn::custom_keyword!(recache_background);
 }
 
 /// A TTL or stale window as written.
@@ -58,6 +63,9 @@ pub(crate) struct CachedArgs {
     /// `warm = true`: registers a refresh with a running `Warmer` (see `warm.rs`).
     pub(crate) warm: Option<LitBool>,
     pub(crate) krate: Option<Path>,
+    /// `resource = user, suffix = ".."` (see `resource.rs`).
+    pub(crate) resource: Option<Path>,
+    pub(crate) suffix: Option<LitStr>,
 }
 
 /// The options of `#[cache_invalidate]`.
@@ -70,6 +78,10 @@ pub(crate) struct InvalidateArgs {
     pub(crate) krate: Option<Path>,
     /// No keys, tags or patterns: nothing to invalidate.
     pub(crate) empty: bool,
+    /// `recache = [..]`, `recache_concurrency`, `recache_background` (see `recache.rs`).
+    pub(crate) recache: crate::recache::RecacheArgs,
+    /// `resource = user` (see `resource.rs`).
+    pub(crate) resource: Option<Path>,
 }
 
 /// The options of `#[memoize]`.
@@ -82,7 +94,7 @@ pub(crate) struct MemoizeArgs {
 }
 
 /// Parses `= value` after an option name, failing if the option was already given.
-fn once<T>(
+pub(crate) fn once<T>(
     slot: &mut Option<T>,
     name: Span,
     input: ParseStream<'_>,
@@ -100,7 +112,7 @@ fn once<T>(
     Ok(())
 }
 
-fn once_list(
+pub(crate) fn once_list(
     slot: &mut Option<()>,
     list: &mut Vec<LitStr>,
     name: Span,
@@ -116,16 +128,16 @@ fn once_list(
     })
 }
 
-fn krate(input: ParseStream<'_>) -> syn::Result<Path> {
+pub(crate) fn krate(input: ParseStream<'_>) -> syn::Result<Path> {
     Path::parse_mod_style(input)
 }
 
-fn expr(input: ParseStream<'_>) -> syn::Result<Expr> {
+pub(crate) fn expr(input: ParseStream<'_>) -> syn::Result<Expr> {
     input.parse()
 }
 
 /// Parses the options separated by commas, with `one` handling each option.
-fn options(
+pub(crate) fn options(
     input: ParseStream<'_>,
     mut one: impl FnMut(ParseStream<'_>) -> syn::Result<()>,
 ) -> syn::Result<()> {
@@ -185,6 +197,12 @@ impl Parse for CachedArgs {
             } else if la.peek(kw::warm) {
                 input.parse::<kw::warm>()?;
                 once(&mut a.warm, span, input, "warm", |i| i.parse())
+            } else if la.peek(kw::resource) {
+                input.parse::<kw::resource>()?;
+                once(&mut a.resource, span, input, "resource", krate)
+            } else if la.peek(kw::suffix) {
+                input.parse::<kw::suffix>()?;
+                once(&mut a.suffix, span, input, "suffix", |i| i.parse())
             } else if la.peek(Token![crate]) {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)
@@ -193,6 +211,18 @@ impl Parse for CachedArgs {
             }
         })?;
         crate::lock::check(a.lock.as_ref(), lease_span)?;
+        if let (Some(s), None) = (&a.suffix, &a.resource) {
+            return Err(syn::Error::new(
+                s.span(),
+                "`suffix` names a key of a resource: add `resource = ..` (declared with `cache_core::resource!`)",
+            ));
+        }
+        if let (Some(_), Some(k)) = (&a.resource, &a.key) {
+            return Err(syn::Error::new(
+                k.span(),
+                "a resource gives the key (`name:suffix:{id}`): leave out `key`, or `resource`",
+            ));
+        }
         if let Some(b) = &a.background {
             if b.value && a.stale.is_none() {
                 return Err(syn::Error::new(
@@ -224,6 +254,45 @@ impl Parse for InvalidateArgs {
             } else if la.peek(kw::cache) {
                 input.parse::<kw::cache>()?;
                 once(&mut a.cache, span, input, "cache", expr)
+            } else if la.peek(kw::recache) {
+                input.parse::<kw::recache>()?;
+                once(&mut a.recache.calls, span, input, "recache", |i| {
+                    let content;
+                    bracketed!(content in i);
+                    Ok(Punctuated::<Expr, Token![,]>::parse_terminated(&content)?
+                        .into_iter()
+                        .collect())
+                })
+            } else if la.peek(kw::recache_concurrency) {
+                input.parse::<kw::recache_concurrency>()?;
+                once(
+                    &mut a.recache.concurrency,
+                    span,
+                    input,
+                    "recache_concurrency",
+                    |i| {
+                        let lit: LitInt = i.parse()?;
+                        match lit.base10_parse::<usize>() {
+                        Ok(0) | Err(_) => Err(syn::Error::new(
+                            lit.span(),
+                            "`recache_concurrency` must be a positive integer (the most recache calls run at once)",
+                        )),
+                        Ok(_) => Ok(lit),
+                    }
+                    },
+                )
+            } else if la.peek(kw::recache_background) {
+                input.parse::<kw::recache_background>()?;
+                once(
+                    &mut a.recache.background,
+                    span,
+                    input,
+                    "recache_background",
+                    |i| i.parse(),
+                )
+            } else if la.peek(kw::resource) {
+                input.parse::<kw::resource>()?;
+                once(&mut a.resource, span, input, "resource", krate)
             } else if la.peek(Token![crate]) {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)
@@ -231,7 +300,8 @@ impl Parse for InvalidateArgs {
                 Err(la.error())
             }
         })?;
-        a.empty = a.keys.is_empty() && a.tags.is_empty() && a.patterns.is_empty();
+        a.empty =
+            a.keys.is_empty() && a.tags.is_empty() && a.patterns.is_empty() && a.resource.is_none();
         Ok(a)
     }
 }
@@ -281,7 +351,11 @@ fn zero_ttl(span: proc_macro2::Span) -> syn::Error {
 }
 
 /// `300`, `"90s"`, `"1h30m"`, `"short"`/`"long"` (when presets apply), or a `Duration` expression.
-fn duration(input: ParseStream<'_>, what: &str, presets: bool) -> syn::Result<DurationArg> {
+pub(crate) fn duration(
+    input: ParseStream<'_>,
+    what: &str,
+    presets: bool,
+) -> syn::Result<DurationArg> {
     if input.peek(LitInt) {
         let lit: LitInt = input.parse()?;
         let secs = lit.base10_parse::<u64>().map_err(|_| {

@@ -21,7 +21,7 @@ use crate::template::{self, Scope};
 
 /// What the return type looks like, which decides what is stored.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Shape {
+pub(crate) enum Shape {
     /// `Result<T, E>` (any path ending in `Result`): `Ok` values are stored.
     Result,
     /// `Option<T>`: `Some` values are stored.
@@ -31,7 +31,7 @@ enum Shape {
 }
 
 impl Shape {
-    fn of(ty: &Type) -> (Shape, Type) {
+    pub(crate) fn of(ty: &Type) -> (Shape, Type) {
         if let Type::Path(tp) = ty {
             if let Some(last) = tp.path.segments.last() {
                 let first_arg = match &last.arguments {
@@ -54,7 +54,7 @@ impl Shape {
         (Shape::Plain, ty.clone())
     }
 
-    fn marker(self, krate: &Path) -> TokenStream {
+    pub(crate) fn marker(self, krate: &Path) -> TokenStream {
         match self {
             Shape::Result => quote!(#krate::__private::ResultShape),
             Shape::Option => quote!(#krate::__private::OptionShape),
@@ -64,25 +64,25 @@ impl Shape {
 }
 
 /// The user's function, with the error (if any) emitted before it so follow-on errors stay few.
-fn or_original(result: syn::Result<TokenStream>, f: &ItemFn) -> TokenStream {
+pub(crate) fn or_original(result: syn::Result<TokenStream>, f: &ItemFn) -> TokenStream {
     result.unwrap_or_else(|e| {
         let err = e.to_compile_error();
         quote!(#err #f)
     })
 }
 
-fn krate(path: Option<Path>) -> Path {
+pub(crate) fn krate(path: Option<Path>) -> Path {
     path.unwrap_or_else(|| parse_quote!(::cache_core))
 }
 
-fn return_type(sig: &Signature) -> Type {
+pub(crate) fn return_type(sig: &Signature) -> Type {
     match &sig.output {
         ReturnType::Default => parse_quote!(()),
         ReturnType::Type(_, ty) => (**ty).clone(),
     }
 }
 
-fn check_common(sig: &Signature, attr: &str) -> syn::Result<()> {
+pub(crate) fn check_common(sig: &Signature, attr: &str) -> syn::Result<()> {
     if let Some(c) = &sig.constness {
         return Err(syn::Error::new(
             c.span(),
@@ -98,7 +98,7 @@ fn check_common(sig: &Signature, attr: &str) -> syn::Result<()> {
     Ok(())
 }
 
-fn check_async(sig: &Signature, attr: &str, hint: &str) -> syn::Result<()> {
+pub(crate) fn check_async(sig: &Signature, attr: &str, hint: &str) -> syn::Result<()> {
     if sig.asyncness.is_none() {
         return Err(syn::Error::new(
             sig.fn_token.span(),
@@ -110,7 +110,7 @@ fn check_async(sig: &Signature, attr: &str, hint: &str) -> syn::Result<()> {
     Ok(())
 }
 
-fn no_impl_trait_return(sig: &Signature, attr: &str) -> syn::Result<()> {
+pub(crate) fn no_impl_trait_return(sig: &Signature, attr: &str) -> syn::Result<()> {
     if let ReturnType::Type(_, ty) = &sig.output {
         if matches!(**ty, Type::ImplTrait(_)) {
             return Err(syn::Error::new(
@@ -175,7 +175,7 @@ fn receiver(sig: &Signature) -> Option<&syn::Receiver> {
     })
 }
 
-fn scope(sig: &Signature) -> Scope {
+pub(crate) fn scope(sig: &Signature) -> Scope {
     let names: BTreeSet<String> = params(sig)
         .iter()
         .flat_map(|p| p.names.iter().map(|n| n.to_string()))
@@ -195,7 +195,7 @@ fn last_segment(ty: &Type) -> Option<&Ident> {
     }
 }
 
-fn duration_tokens(d: &DurationArg, handle: &Ident, krate: &Path) -> TokenStream {
+pub(crate) fn duration_tokens(d: &DurationArg, handle: &Ident, krate: &Path) -> TokenStream {
     match d {
         DurationArg::Fixed(d, span) => {
             let secs = d.as_secs();
@@ -210,7 +210,7 @@ fn duration_tokens(d: &DurationArg, handle: &Ident, krate: &Path) -> TokenStream
     }
 }
 
-fn cache_handle(cache: Option<&Expr>, krate: &Path) -> TokenStream {
+pub(crate) fn cache_handle(cache: Option<&Expr>, krate: &Path) -> TokenStream {
     match cache {
         Some(e) => quote_spanned!(e.span()=> let __cache_handle: &#krate::__private::Cache = &#e;),
         None => {
@@ -255,7 +255,7 @@ fn mentions_self(sig: &Signature) -> bool {
 }
 
 /// `ts` with every token (and group) given `span`.
-fn respan(ts: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(ts: TokenStream, span: Span) -> TokenStream {
     ts.into_iter()
         .map(|tt| match tt {
             proc_macro2::TokenTree::Group(g) => {
@@ -313,7 +313,7 @@ fn typed_key(sig: &Signature, skip: bool) -> Option<TokenStream> {
 }
 
 /// Allows for lints that generated wrappers trip in user code.
-fn allows() -> TokenStream {
+pub(crate) fn allows() -> TokenStream {
     quote!(#[allow(unreachable_code, clippy::let_and_return, clippy::needless_return, clippy::redundant_closure_call)])
 }
 
@@ -443,10 +443,11 @@ fn invalidate_inner(args: InvalidateArgs, f: &ItemFn) -> syn::Result<TokenStream
     let sig = &f.sig;
     check_common(sig, "cache_invalidate")?;
     check_async(sig, "cache_invalidate", "")?;
+    args.recache.check()?;
     if args.empty {
         return Err(syn::Error::new(
             Span::call_site(),
-            "`#[cache_invalidate]` needs at least one of `keys = [..]`, `tags = [..]`, `patterns = [..]`",
+            "`#[cache_invalidate]` needs at least one of `keys = [..]`, `tags = [..]`, `patterns = [..]`, `resource = ..`",
         ));
     }
     let krate = krate(args.krate);
@@ -477,6 +478,7 @@ fn invalidate_inner(args: InvalidateArgs, f: &ItemFn) -> syn::Result<TokenStream
         ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)) => quote!(),
         _ => quote!(: #ret),
     };
+    let recache = args.recache.expand(&krate);
     let allows = allows();
     let (attrs, vis) = (&f.attrs, &f.vis);
     Ok(quote! {
@@ -494,6 +496,7 @@ fn invalidate_inner(args: InvalidateArgs, f: &ItemFn) -> syn::Result<TokenStream
             .await;
             if <#marker as #krate::__private::Shape<_>>::is_value(&__cache_ret) {
                 #krate::__private::invalidate(__cache_handle, __cache_keys, __cache_tags, __cache_patterns).await;
+                #recache
             }
             __cache_ret
         }

@@ -1,5 +1,12 @@
-//! The attribute macros of the cache-rs toolkit: [`cached`], [`cache_invalidate`] and
-//! [`memoize`].
+//! The attribute macros of the cache-rs toolkit: [`cached`], [`cache_invalidate`],
+//! [`cache_put`] and [`memoize`].
+//!
+//! | attribute | on | does |
+//! |---|---|---|
+//! | [`cached`] | `async fn` | serves it from the cache; a miss runs the body and stores its value |
+//! | [`cache_invalidate`] | `async fn` | after it succeeds, drops keys, tags and patterns, and runs `recache` calls again |
+//! | [`cache_put`] | `async fn` | after it succeeds, stores its result under a key (write-through) |
+//! | [`memoize`] | `fn` or `async fn` | an in-process memo table, no serialization |
 //!
 //! Use them through `cache_core` (`use cache_core::{cached, cache_invalidate, memoize};`): the
 //! code they generate calls into `cache_core::__private`, so this crate is of no use alone.
@@ -13,6 +20,9 @@
 mod attr;
 mod expand;
 mod lock;
+mod put;
+mod recache;
+mod resource;
 mod template;
 mod warm;
 
@@ -56,6 +66,7 @@ use syn::parse_macro_input;
 /// | `lock = false` | turn off single-flight (on by default: concurrent callers of one key run the body once) |
 /// | `lock = "distributed"` | one run of the body for concurrent callers in every process sharing the store, through an expiring lease in it (see `cache_core::Lock::Distributed`); the local single flight on a store that is not shared |
 /// | `lease = "30s"` | with `lock = "distributed"`: how long the lease lasts if its holder dies (default 10 s, `cache_core::DEFAULT_LEASE`) |
+/// | `resource = user, suffix = "profile"` | the key `user:profile:{user_id}` and the tag `user:{user_id}` of a resource declared with [`resource!`](macro@resource) (instead of `key`) |
 /// | `crate = path` | where `cache_core` is, if it was renamed |
 ///
 /// # What is stored
@@ -138,7 +149,11 @@ use syn::parse_macro_input;
 /// at fault.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let raw = proc_macro2::TokenStream::from(args.clone());
     let args = parse_macro_input!(args as attr::CachedArgs);
+    if let Some(r) = &args.resource {
+        return resource::forward("cached", r, raw, item.into()).into();
+    }
     let item = parse_macro_input!(item as syn::ItemFn);
     expand::cached(args, item).into()
 }
@@ -173,12 +188,141 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Options: `keys = [..]`, `tags = [..]`, `patterns = [..]` (globs: `*`, `?`, `[..]`; values
 /// interpolated into them are escaped, so they cannot widen the pattern), `cache = expr` and
-/// `crate = path` as for [`cached`](macro@cached).
+/// `crate = path` as for [`cached`](macro@cached), and the `recache` options below.
+///
+/// # Recache
+///
+/// `recache = [get_user(id), get_org_user(org, id)]` runs those calls again after the
+/// invalidation, so the next reader hits instead of waiting for a load. Each call is an
+/// ordinary expression over the parameters (rename, add or leave out arguments as you like),
+/// evaluated after the body, and normally a call of a [`cached`](macro@cached) function: having
+/// just been invalidated, it misses, loads and stores the fresh value.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+/// use cache_core::{cache_invalidate, cached};
+///
+/// static LOADS: AtomicUsize = AtomicUsize::new(0);
+///
+/// #[cached(key = "user:{user_id}", tags = ["user:{user_id}"])]
+/// async fn get_user(user_id: u64) -> Option<String> {
+///     LOADS.fetch_add(1, SeqCst);
+///     Some(format!("user {user_id}")) // a query in real life
+/// }
+///
+/// #[cache_invalidate(tags = ["user:{user_id}"], recache = [get_user(user_id)])]
+/// async fn update_user(user_id: u64, name: String) -> Result<(), std::io::Error> {
+///     let _ = name; // an UPDATE in real life
+///     Ok(())
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// get_user(1).await;
+/// update_user(1, "Grace".into()).await?; // invalidates, then loads `get_user(1)` again
+/// assert_eq!(LOADS.load(SeqCst), 2);
+/// get_user(1).await; // a hit
+/// assert_eq!(LOADS.load(SeqCst), 2);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// - The calls run only when the invalidation ran (the function succeeded), after it.
+/// - `recache_concurrency = N`: at most `N` calls run at once (default 4).
+/// - By default the function returns once every call has finished, so the caller's next read
+///   hits. With `recache_background = true` the calls run in a task spawned on the current
+///   Tokio runtime (inline when there is none) and the function returns at once. The call
+///   expressions are still evaluated before the task is spawned, so their futures must own
+///   what they use (`Send + 'static`): pass owned arguments, and for a method take
+///   `self: Arc<Self>` and write `self.clone().get_user(id)`.
+/// - Each call's future must be `Send` (the futures are boxed to run together).
+/// - A call that fails (returns `Err` or `None`, or panics) is logged with `tracing` and
+///   counted in [`Stats::recache_failures`]; it never fails the function. Every call is counted
+///   in [`Stats::recaches`], on the cache the attribute invalidates.
+///
+/// [`Stats::recache_failures`]: https://docs.rs/cache-core/latest/cache_core/struct.Stats.html#structfield.recache_failures
+/// [`Stats::recaches`]: https://docs.rs/cache-core/latest/cache_core/struct.Stats.html#structfield.recaches
 #[proc_macro_attribute]
 pub fn cache_invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
+    let raw = proc_macro2::TokenStream::from(args.clone());
     let args = parse_macro_input!(args as attr::InvalidateArgs);
+    if let Some(r) = &args.resource {
+        return resource::forward("cache_invalidate", r, raw, item.into()).into();
+    }
     let item = parse_macro_input!(item as syn::ItemFn);
     expand::cache_invalidate(args, item).into()
+}
+
+/// Write-through, as Spring's `@CachePut`: after an `async fn` succeeds, its result is stored
+/// under a key, so the next read of that key (a [`cached`](macro@cached) function with the same
+/// key template) hits the new value without running its body.
+///
+/// "Succeeds" and "result" follow the return type as for [`cached`](macro@cached): the `Ok`
+/// value of a `Result`, the `Some` value of an `Option`, any other value whole. An `Err` or a
+/// `None` stores nothing. The value is written with `Cache::set_with`, the same encoding a
+/// `#[cached]` function writes and reads, so the two share keys freely (the stored type must
+/// match the reader's). A failing write is logged and counted, never returned.
+///
+/// ```
+/// use cache_core::{cache_put, cached};
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct User { id: u64, name: String }
+///
+/// #[cached(key = "user:{id}", ttl = "5m")]
+/// async fn get_user(id: u64) -> Option<User> {
+///     unreachable!("not called in this example: the value was put") // a query in real life
+/// }
+///
+/// #[cache_put(key = "user:{user.id}", ttl = "5m", tags = ["users"])]
+/// async fn save_user(user: User) -> Result<User, std::io::Error> {
+///     Ok(user) // written to the database in real life
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// save_user(User { id: 7, name: "Grace".into() }).await?;
+/// assert_eq!(get_user(7).await.unwrap().name, "Grace"); // a hit: the body did not run
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// # Options
+///
+/// | option | meaning |
+/// |---|---|
+/// | `key = "user:{id}"` | required: the key template, over the parameters (and their fields) and over `result` |
+/// | `ttl = ..` | as for [`cached`](macro@cached); default: the cache's default TTL |
+/// | `tags = [..]` | tags (templates), as for [`cached`](macro@cached) |
+/// | `cache = expr` | the cache to write to; default `Cache::global()` |
+/// | `crate = path` | where `cache_core` is, if it was renamed |
+///
+/// # Templates over the result
+///
+/// `{result}` and `{result.field}` read the stored value (the `Ok` part), for keys known only
+/// after the write, such as an id the database assigned: `key = "user:{result.id}"`.
+/// Templates over parameters are computed before the body runs, so the body may consume its
+/// arguments; templates that read `result` are computed after it. (A parameter named `result`
+/// takes precedence.)
+///
+/// ```
+/// use cache_core::cache_put;
+///
+/// #[derive(serde::Serialize)]
+/// struct Created { id: u64 }
+///
+/// #[cache_put(key = "user:{result.id}")]
+/// async fn create_user(name: String) -> Option<Created> {
+///     let _ = name;
+///     Some(Created { id: 42 }) // an INSERT .. RETURNING id in real life
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// create_user("Ada".into()).await;
+/// assert!(cache_core::Cache::global().exists("user:42").await.unwrap());
+/// # });
+/// ```
+#[proc_macro_attribute]
+pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(args as put::PutArgs);
+    let item = parse_macro_input!(item as syn::ItemFn);
+    put::cache_put(args, item).into()
 }
 
 /// Memoizes a function in process: a bounded table per function, keyed by the arguments, with
@@ -257,4 +401,66 @@ pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = parse_macro_input!(args as attr::MemoizeArgs);
     let item = parse_macro_input!(item as syn::ItemFn);
     expand::memoize(args, item).into()
+}
+
+/// Declares a resource: an entity whose cached functions share a key scheme and one tag.
+///
+/// `resource!(user, id = user_id)` makes `user` usable as `resource = user` in
+/// [`cached`](macro@cached) and [`cache_invalidate`](macro@cache_invalidate):
+///
+/// - `#[cached(resource = user, suffix = "profile")]` is keyed `user:profile:{user_id}` and
+///   tagged `user:{user_id}` (without `suffix`: keyed `user:{user_id}`). The suffix may hold
+///   placeholders of its own (`suffix = "posts:{page}"`); other options (`ttl`, more `tags`,
+///   `cache`, ..) apply as usual, except `key`.
+/// - `#[cache_invalidate(resource = user)]` drops the tag `user:{user_id}`, so every cached
+///   entry of that user at once, and takes the other options as usual (`keys`, `tags`,
+///   `recache`, ..).
+///
+/// The function must have a parameter named like the id (`user_id`); if it has not, the
+/// attribute is a compile error pointing at `resource = user`. The declaration is a
+/// `macro_rules!` macro imported under the resource's name, so it follows the rules of macros:
+/// declare it at module level, before its uses or anywhere with a path (`resource =
+/// crate::users::user`); a visibility before the name (`resource!(pub(crate) user, ..)`)
+/// lets other modules use it (`pub` is not possible for a macro made by a macro).
+///
+/// ```
+/// use cache_core::{cache_invalidate, cached, resource};
+///
+/// resource!(user, id = user_id);
+///
+/// #[cached(resource = user, suffix = "profile")]
+/// async fn profile(user_id: u64) -> String {
+///     format!("profile of {user_id}")
+/// }
+///
+/// #[cached(resource = user, suffix = "settings", ttl = "1h")]
+/// async fn settings(user_id: u64) -> Vec<String> {
+///     vec!["dark mode".into()]
+/// }
+///
+/// #[cache_invalidate(resource = user, recache = [profile(user_id)])]
+/// async fn delete_settings(user_id: u64) {}
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let cache = cache_core::Cache::global();
+/// profile(7).await;
+/// settings(7).await;
+/// assert!(cache.exists("user:settings:7").await.unwrap());
+/// delete_settings(7).await; // drops both, then loads the profile again
+/// assert!(!cache.exists("user:settings:7").await.unwrap());
+/// assert!(cache.exists("user:profile:7").await.unwrap());
+/// # });
+/// ```
+#[proc_macro]
+pub fn resource(input: TokenStream) -> TokenStream {
+    let decl = parse_macro_input!(input as resource::Declaration);
+    resource::declare(decl).into()
+}
+
+/// Expands an attribute naming a resource, as that resource's macro asks. Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __resource_apply(input: TokenStream) -> TokenStream {
+    let apply = parse_macro_input!(input as resource::Apply);
+    resource::apply(apply).into()
 }

@@ -275,6 +275,14 @@ impl Cache {
         self.count(|c| &c.errors, 1);
     }
 
+    /// Counts one recache call and whether it failed (for `#[cache_invalidate(recache = ..)]`).
+    pub(crate) fn count_recache(&self, ok: bool) {
+        self.count(|c| &c.recaches, 1);
+        if !ok {
+            self.count(|c| &c.recache_failures, 1);
+        }
+    }
+
     /// Awaits a store call, counting and logging its failure.
     async fn call<T>(
         &self,
