@@ -4,7 +4,9 @@
 //! on purpose (`SLOW_MS`, default 300 ms per query), cached at every level the toolkit offers:
 //!
 //! - `#[cached]` on the data-source reads (`user:{id}`, `posts:user:{id}`, tagged),
-//! - `#[cache_invalidate]` on the writes,
+//! - `Cache::warm` at start: every user is loaded into the cache before the first request,
+//! - `#[cache_invalidate]` on the writes, with `recache`: a renamed user is loaded again at once,
+//!   so the next read is a hit,
 //! - `#[memoize]` on a pure function (`/fib/{n}`),
 //! - `ResponseCacheLayer` (shared HTTP cache: `x-cache: MISS|HIT|…`, `Age`) and `EtagLayer`
 //!   (strong ETags, `304 Not Modified`),
@@ -14,7 +16,8 @@
 //!
 //! In-memory by default; `CACHE_URL=redis://…`, `tiered+redis://…` or
 //! `redis-cluster://…` moves it to Redis with no code change. Listens on `BIND`
-//! (default `127.0.0.1:3000`) and shuts down gracefully on Ctrl-C.
+//! (default `127.0.0.1:3000`) and shuts down gracefully on Ctrl-C, writing out what a
+//! write-behind tier (`?write_behind=100ms`) still holds (`Cache::flush`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -27,7 +30,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cache_axum::observe::{self, StatsLayer};
 use cache_axum::{CacheOptions, EtagLayer, ResponseCacheLayer};
-use cache_core::{cache_invalidate, cached, memoize, Cache};
+use cache_core::{cache_invalidate, cached, memoize, Cache, WarmOptions};
 use serde::{Deserialize, Serialize};
 
 /// A user of the demo API.
@@ -98,6 +101,19 @@ impl Db {
     async fn slow(&self) {
         tokio::time::sleep(self.delay).await;
     }
+
+    /// One user, read from the slow data source.
+    async fn user(&self, id: u64) -> Option<User> {
+        self.slow().await;
+        self.users.read().ok()?.get(&id).cloned()
+    }
+
+    fn user_ids(&self) -> Vec<u64> {
+        self.users
+            .read()
+            .map(|u| u.keys().copied().collect())
+            .unwrap_or_default()
+    }
 }
 
 type AppDb = Arc<Db>;
@@ -124,12 +140,13 @@ impl axum::extract::FromRef<AppState> for AppDb {
 // The data layer: cached reads, invalidating writes. No `cache = …`: they use the global cache
 // that `main` sets from the environment.
 
-#[cached(key = "user:{id}", ttl = "5m", tags = ["users"])]
+#[cached(key = "user:{id}", ttl = USER_TTL, tags = ["users"])]
 async fn find_user(db: &Db, id: u64) -> Option<User> {
     tracing::info!(id, "loading user from the slow data source");
-    db.slow().await;
-    db.users.read().ok()?.get(&id).cloned()
+    db.user(id).await
 }
+
+const USER_TTL: Duration = Duration::from_secs(300);
 
 #[cached(key = "posts:user:{id}", ttl = "5m", tags = ["posts", "user:{id}"])]
 async fn posts_of(db: &Db, id: u64) -> Vec<Post> {
@@ -158,7 +175,8 @@ async fn all_users(db: &Db) -> Vec<User> {
 #[derive(Debug)]
 struct NotFound;
 
-#[cache_invalidate(keys = ["user:{id}"], tags = ["users", "user:{id}"])]
+// After the rename, `find_user` runs again (`recache`): the next reader hits the new value.
+#[cache_invalidate(keys = ["user:{id}"], tags = ["users", "user:{id}"], recache = [find_user(db, id)])]
 async fn rename_user(db: &Db, id: u64, name: String) -> Result<User, NotFound> {
     db.slow().await;
     let mut users = db.users.write().map_err(|_| NotFound)?;
@@ -320,16 +338,43 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_millis(300), Duration::from_millis);
     let db = Arc::new(Db::seeded(delay));
+    warm_users(&cache, &db).await;
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     tracing::info!(addr = %listener.local_addr()?, store = cache.store().name(), "demo listening");
     // The tests read this line to find the port when BIND ends in :0.
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(cache, db))
+    axum::serve(listener, app(cache.clone(), db))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("Ctrl-C: shutting down");
         })
         .await?;
+    // Writes a write-behind tier still holds reach the shared store before the process ends.
+    if let Err(e) = cache.flush().await {
+        tracing::warn!("writes still pending at shutdown: {e}");
+    }
     Ok(())
+}
+
+/// Loads every user into the cache before the first request, under the keys and tags
+/// `find_user` reads (`user:{id}`, `users`), at most 8 queries at once.
+async fn warm_users(cache: &Cache, db: &AppDb) {
+    let keys = db.user_ids().into_iter().map(|id| format!("user:{id}"));
+    let opts = WarmOptions::new().ttl(USER_TTL).tag("users");
+    let report = cache
+        .warm(keys, opts, |key| {
+            let db = Arc::clone(db);
+            async move {
+                let id: u64 = key["user:".len()..].parse().map_err(|_| "not a user key")?;
+                Ok::<_, &str>(db.user(id).await)
+            }
+        })
+        .await;
+    tracing::info!(
+        loaded = report.loaded(),
+        absent = report.absent(),
+        failed = report.failed().len(),
+        "users warmed"
+    );
 }
