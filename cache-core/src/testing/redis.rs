@@ -69,6 +69,8 @@ pub struct RedisServer {
     sentinel_conf: Option<String>,
     /// Serve TLS only (certificates made with `openssl` in `dir`).
     tls: bool,
+    /// The program run: `redis-server`, looked up on `PATH`.
+    bin: &'static str,
     child: Option<Child>,
 }
 
@@ -108,6 +110,15 @@ impl RedisServer {
     }
 
     fn start_inner(args: &[&str], sentinel_conf: Option<String>, tls: bool) -> Self {
+        Self::start_program("redis-server", args, sentinel_conf, tls)
+    }
+
+    fn start_program(
+        bin: &'static str,
+        args: &[&str],
+        sentinel_conf: Option<String>,
+        tls: bool,
+    ) -> Self {
         let extra: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         let mut last = String::new();
         // A port picked as free can be taken before the server binds it: try a few.
@@ -119,6 +130,7 @@ impl RedisServer {
                 extra: extra.clone(),
                 sentinel_conf: sentinel_conf.clone(),
                 tls,
+                bin,
                 child: None,
             };
             match server.spawn() {
@@ -131,7 +143,7 @@ impl RedisServer {
 
     fn spawn(&mut self) -> Result<(), String> {
         let log = self.dir.join("redis.log");
-        let mut cmd = Command::new("redis-server");
+        let mut cmd = Command::new(self.bin);
         if let Some(conf) = &self.sentinel_conf {
             let path = self.dir.join("sentinel.conf");
             std::fs::write(&path, conf).map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -168,7 +180,7 @@ impl RedisServer {
             .stderr(Stdio::null());
         let mut child = match cmd.spawn() {
             Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing("redis-server", &e),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing(self.bin, &e),
             Err(e) => return Err(format!("spawning redis-server: {e}")),
         };
         let deadline = Instant::now() + READY_WITHIN;
@@ -620,23 +632,17 @@ impl RedisSentinel {
 mod tests {
     use super::*;
 
-    /// Restores PATH even when the test panics.
-    struct PathGuard(Option<std::ffi::OsString>);
-
-    impl Drop for PathGuard {
-        fn drop(&mut self) {
-            if let Some(p) = self.0.take() {
-                std::env::set_var("PATH", p);
-            }
-        }
-    }
-
+    /// A program that does not exist, named instead of emptying `PATH`: the environment is
+    /// shared by every test of the process (`cargo test` runs them on threads of one process).
     #[test]
     #[should_panic(expected = "these tests need real Redis binaries")]
     fn a_missing_redis_server_is_a_loud_failure_not_a_skip() {
-        let _guard = PathGuard(std::env::var_os("PATH"));
-        std::env::set_var("PATH", "/nonexistent-cache-rs-test-dir");
-        let _ = RedisServer::start();
+        let _ = RedisServer::start_program(
+            "/nonexistent-cache-rs-test-dir/redis-server",
+            &[],
+            None,
+            false,
+        );
     }
 
     #[test]
@@ -648,6 +654,7 @@ mod tests {
             extra: Vec::new(),
             sentinel_conf: None,
             tls: false,
+            bin: "redis-server",
             child: None,
         };
         let err = server
