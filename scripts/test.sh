@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit, integration (real redis-server, memcached, postgres
 # and mariadbd processes on free loopback ports, started by the tests themselves), UI and doc
-# tests.
+# tests, under both cargo-nextest and cargo test.
 # Installs what the tests need from the system packages when it is missing (ensure-*.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 
 echo "== tests [${SECONDS}s]"
 cargo nextest run --workspace --all-features --no-fail-fast
-echo "== doc tests [${SECONDS}s]"
-cargo test --workspace --all-features --doc
+# The same tests again under `cargo test`, the command every Rust contributor types first: it runs
+# the tests of one binary as threads of one process, which nextest does not, so a test that leans
+# on a working directory, a port, an environment variable or other state of its own process shows
+# up here. It also runs the doc tests (the README's included).
+echo "== cargo test (one process per test binary; doc tests) [${SECONDS}s]"
+cargo test --workspace --all-features --no-fail-fast
 echo "== tests done [${SECONDS}s]"

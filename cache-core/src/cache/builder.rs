@@ -115,9 +115,11 @@ impl CacheBuilder {
         self
     }
 
-    /// Reads `CACHE_URL`, `CACHE_PREFIX`, `CACHE_VERSION` and `CACHE_TTL_*` through `var`.
+    /// Reads `CACHE_URL`, `CACHE_PREFIX`, `CACHE_VERSION` and `CACHE_TTL_*` through `var`; a
+    /// variable set to an empty value means the same as an unset one: the default.
     pub(crate) fn with_env_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        if let Some(url) = var("CACHE_URL").filter(|s| !s.trim().is_empty()) {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        if let Some(url) = var("CACHE_URL") {
             self.url = Some(url.trim().to_owned());
         }
         if let Some(p) = var("CACHE_PREFIX") {
@@ -260,6 +262,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("CACHE_VERSION"), "{e}");
+    }
+
+    #[test]
+    fn empty_env_vars_mean_the_defaults() {
+        let empty = |k: &str| k.starts_with("CACHE_").then(|| " ".to_string());
+        let b = CacheBuilder::default().with_env_vars(empty).unwrap();
+        let d = CacheBuilder::default();
+        assert_eq!(b.url, d.url);
+        assert_eq!(b.prefix, d.prefix);
+        assert_eq!(b.version, d.version);
+        assert_eq!(b.default_ttl, d.default_ttl);
+        assert_eq!((b.short_ttl, b.long_ttl), (d.short_ttl, d.long_ttl));
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! In-memory by default; `CACHE_URL=redis://…`, `tiered+redis://…` or
 //! `redis-cluster://…` moves it to Redis with no code change. Listens on `BIND`
 //! (default `127.0.0.1:3000`) and shuts down gracefully on Ctrl-C, writing out what a
-//! write-behind tier (`?write_behind=100ms`) still holds (`Cache::flush`).
+//! write-behind tier (`?write_behind=100ms`) still holds (`Cache::flush`). Also on SIGTERM, what
+//! container runtimes send. An empty variable means its default.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -278,6 +279,20 @@ async fn purge(State(cache): State<Cache>, Json(body): Json<Purge>) -> Response 
     }
 }
 
+/// `/`: a page linking the demo's routes.
+async fn index() -> axum::response::Html<String> {
+    let items: String = ROUTES
+        .iter()
+        .map(|(method, path, what)| match *method {
+            "GET" => format!("<li><a href=\"{path}\"><code>{path}</code></a>: {what}</li>"),
+            _ => format!("<li><code>{method} {path}</code>: {what}</li>"),
+        })
+        .collect();
+    axum::response::Html(format!(
+        "<!doctype html><title>cache-rs demo</title><h1>cache-rs demo</h1><ul>{items}</ul>"
+    ))
+}
+
 async fn health(State(cache): State<Cache>) -> Response {
     match cache.ping().await {
         Ok(()) => Json(serde_json::json!({ "status": "ok", "store": cache.store().name() })).into_response(),
@@ -304,6 +319,12 @@ fn app(cache: Cache, db: AppDb) -> Router {
         .filter(|t| !t.is_empty());
     Router::new()
         .merge(api)
+        .route("/", get(index))
+        // A nested router answers `/cache/dashboard` only; the slash form redirects to it.
+        .route(
+            "/cache/dashboard/",
+            get(|| async { axum::response::Redirect::permanent("/cache/dashboard") }),
+        )
         .route("/admin/purge", post(purge))
         .route("/health", get(health))
         .route("/cache/stats", get(observe::stats_json))
@@ -317,8 +338,11 @@ fn app(cache: Cache, db: AppDb) -> Router {
 
 #[tokio::main]
 async fn main() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: a log written to a file or a pipe carries no escape codes.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,cache=warn".into()),
@@ -330,31 +354,110 @@ async fn main() {
     }
 }
 
+/// The routes the demo serves, as its start message and its index page list them.
+const ROUTES: &[(&str, &str, &str)] = &[
+    (
+        "GET",
+        "/users/1",
+        "a user: #[cached], the HTTP response cache, ETags (PUT renames)",
+    ),
+    ("GET", "/users", "every user"),
+    ("GET", "/users/1/posts", "a user's posts"),
+    ("GET", "/fib/40", "#[memoize]"),
+    (
+        "GET",
+        "/cache/dashboard/",
+        "the dashboard (purge needs CACHE_DASHBOARD_TOKEN)",
+    ),
+    ("GET", "/cache/stats", "stats as JSON"),
+    ("GET", "/metrics", "Prometheus metrics"),
+    ("GET", "/health", "a ping of the store"),
+    ("POST", "/admin/purge", r#"purge a tag: {"tag":"users"}"#),
+];
+
+/// An environment variable, with an empty value meaning the same as an unset one: the default.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A configuration mistake, named with the variable, its value and an example of a good one.
+fn bad_env(name: &str, value: &str, expected: &str, example: &str) -> String {
+    format!("{name}={value:?} is not valid: expected {expected}, for example {name}={example}")
+}
+
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let delay = match env_var("SLOW_MS") {
+        None => Duration::from_millis(300),
+        Some(v) => Duration::from_millis(v.trim().parse().map_err(|_| {
+            bad_env(
+                "SLOW_MS",
+                &v,
+                "a whole number of milliseconds per query",
+                "300",
+            )
+        })?),
+    };
+    let bind = env_var("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
+    let addr = tokio::net::lookup_host(bind.as_str())
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            bad_env(
+                "BIND",
+                &bind,
+                "an address to listen on as host:port",
+                "127.0.0.1:3000",
+            )
+        })?;
     let cache = Cache::from_env().await?;
     Cache::set_global(cache.clone())?;
-    let delay = std::env::var("SLOW_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_millis(300), Duration::from_millis);
     let db = Arc::new(Db::seeded(delay));
     warm_users(&cache, &db).await;
-    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    tracing::info!(addr = %listener.local_addr()?, store = cache.store().name(), "demo listening");
-    // The tests read this line to find the port when BIND ends in :0.
-    println!("listening on http://{}", listener.local_addr()?);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on BIND={bind}: {e}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, store = cache.store().name(), "demo listening");
+    // The tests read this first line to find the port when BIND ends in :0.
+    println!("listening on http://{local}");
+    for (method, path, what) in ROUTES {
+        println!("  {method:<4} http://{local}{path:<18}  {what}");
+    }
     axum::serve(listener, app(cache.clone(), db))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("Ctrl-C: shutting down");
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     // Writes a write-behind tier still holds reach the shared store before the process ends.
     if let Err(e) = cache.flush().await {
         tracing::warn!("writes still pending at shutdown: {e}");
     }
     Ok(())
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM, what container runtimes and process managers send: either one
+/// stops accepting connections, lets requests in flight finish, then `run` flushes the cache.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+        "SIGTERM"
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<&str>();
+    let which = tokio::select! {
+        w = ctrl_c => w,
+        w = term => w,
+    };
+    tracing::info!("{which}: shutting down");
 }
 
 /// Loads every user into the cache before the first request, under the keys and tags
