@@ -12,7 +12,9 @@
 //!   (strong ETags, `304 Not Modified`),
 //! - tags purged from a handler through `State<Cache>`,
 //! - `/cache/stats` (JSON), `/metrics` (Prometheus), `/health` (cache ping), and the browser
-//!   dashboard at `/cache/dashboard` (purge-by-tag needs `CACHE_DASHBOARD_TOKEN`).
+//!   dashboard at `/cache/dashboard` (purge-by-tag needs `CACHE_DASHBOARD_TOKEN`),
+//! - `/fn/users/{id}`: the `#[cached]` read alone, outside the HTTP cache layers (for
+//!   `scripts/soak.sh`, which times the function through it).
 //!
 //! In-memory by default; `CACHE_URL=redis://…`, `tiered+redis://…` or
 //! `redis-cluster://…` moves it to Redis with no code change. Listens on `BIND`
@@ -212,6 +214,18 @@ async fn get_user(State(db): State<AppDb>, Path(id): Path<u64>) -> Response {
     }
 }
 
+/// The `#[cached]` read alone: outside the HTTP cache layers, never stored by a client.
+async fn get_user_fn(State(db): State<AppDb>, Path(id): Path<u64>) -> Response {
+    match find_user(&db, id).await {
+        Some(user) => ([(header::CACHE_CONTROL, "no-store")], Json(user)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "no such user" })),
+        )
+            .into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 struct Rename {
     name: String,
@@ -304,6 +318,7 @@ fn app(cache: Cache, db: AppDb) -> Router {
         .filter(|t| !t.is_empty());
     Router::new()
         .merge(api)
+        .route("/fn/users/{id}", get(get_user_fn))
         .route("/admin/purge", post(purge))
         .route("/health", get(health))
         .route("/cache/stats", get(observe::stats_json))
