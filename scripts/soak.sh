@@ -4,6 +4,7 @@
 #
 #   ./scripts/soak.sh                          # redis tiered+redis memcached tiered+memcached postgres
 #   ./scripts/soak.sh redis tiered+redis       # some of them
+#   ./scripts/soak.sh self-test                # only the check of the instrument (always run first)
 #   SECS=60 TIMEOUT_MS=250 ./scripts/soak.sh   # longer runs, another store timeout
 #
 # Per configuration (scripts/soak.d/soak.py; about 50 s each): a redis-server (no persistence),
@@ -16,6 +17,11 @@
 # user 4 (PUT /users/4) before, during and after the kill and the pause, and every read that
 # starts after a rename was answered must show it. Faults: SIGKILL at 6 s, restart (same port,
 # same data directory) at 12 s, SIGSTOP at 20 s, SIGCONT at 26 s.
+#
+# First, `self-test` checks the instrument on the demo's in-memory cache, without faults: wrk
+# must count a 404 path as non-2xx and a path with an altered expected body as wrong (about once
+# per cycle of paths each, nothing else, with user 4 renamed), and the prober's check must pass
+# the latest name and flag an older one.
 #
 # One row per configuration: requests; non-2xx (and failed requests); wrong bodies (including
 # stale names after a rename, and a check of every route after the run); the slowest read (ms,
@@ -35,8 +41,10 @@ all=(redis tiered+redis memcached tiered+memcached postgres)
 configs=("$@")
 [ ${#configs[@]} -gt 0 ] || configs=("${all[@]}")
 for c in "${configs[@]}"; do
-  case " ${all[*]} " in *" $c "*) ;; *) echo "unknown configuration $c (expected: ${all[*]})" >&2; exit 2 ;; esac
+  case " ${all[*]} self-test " in *" $c "*) ;; *) echo "unknown configuration $c (expected: ${all[*]} self-test)" >&2; exit 2 ;; esac
 done
+# The instrument is checked first, every time (a few seconds).
+case " ${configs[*]} " in *" self-test "*) ;; *) configs=(self-test "${configs[@]}") ;; esac
 
 ./scripts/ensure-bench-tools.sh
 ./scripts/ensure-redis.sh
@@ -85,8 +93,8 @@ print(fmt.format("config", "requests", "non2xx", "wrong", "max_ms", "bound", "pu
                  "rec_restart", "rec_pause", "verdict"))
 s = lambda v: "-" if v is None else f"{v:.2f}"
 for r in rows:
-    if r["verdict"] == "NOT RUN":
-        print(fmt.format(r["config"], *["-"] * 8, "NOT RUN"))
+    if "requests" not in r:
+        print(fmt.format(r["config"], *["-"] * 8, r["verdict"]))
         continue
     print(fmt.format(r["config"], r["requests"], r["non2xx"], r["wrong"], r["max_ms"],
                      r["bound_ms"], r["put_max_ms"], s(r["rec_restart"]), s(r["rec_pause"]),

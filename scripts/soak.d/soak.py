@@ -81,14 +81,17 @@ PROBE_PATHS = ["/users/1", "/fn/users/1", "/users/4", "/fn/users/4", "/users"]
 SHOWS_USER4 = {"/users/4", "/fn/users/4", "/users"}
 
 
-def write_expect_lua(path):
+def write_expect_lua(path, paths=WRK_PATHS, bodies=None):
+    """The expectations check.lua loads: wrk's paths, the body of each (`bodies` overrides, for
+    the self-test) and which of them show user 4."""
     def lua_str(s):
         return "[==[" + s + "]==]"
+    bodies = dict({p: expected(p) for p in paths if p in WRK_PATHS}, **(bodies or {}))
     lines = ["return {", "  seed_name = " + lua_str(SEED_NAME) + ",",
-             "  paths = {" + ", ".join(lua_str(p) for p in WRK_PATHS) + "},", "  bodies = {"]
-    lines += [f"    [ {lua_str(p)} ] = {lua_str(expected(p))}," for p in WRK_PATHS]
+             "  paths = {" + ", ".join(lua_str(p) for p in paths) + "},", "  bodies = {"]
+    lines += [f"    [ {lua_str(p)} ] = {lua_str(bodies[p])}," for p in paths]
     lines += ["  },", "  renamed = {"]
-    lines += [f"    [ {lua_str(p)} ] = true," for p in WRK_PATHS if p in SHOWS_USER4]
+    lines += [f"    [ {lua_str(p)} ] = true," for p in paths if p in SHOWS_USER4]
     lines += ["  },", "}"]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -180,8 +183,11 @@ class Run:
         return f"{url}{sep}timeout_ms={self.args.timeout_ms}"
 
     def start_demo(self):
-        env = dict(os.environ, BIND="127.0.0.1:0", CACHE_URL=self.cache_url(),
-                   SLOW_MS=str(self.args.slow_ms), RUST_LOG="warn")
+        env = dict(os.environ, BIND="127.0.0.1:0", SLOW_MS=str(self.args.slow_ms),
+                   RUST_LOG="warn")
+        env.pop("CACHE_URL", None)
+        if self.server is not None:
+            env["CACHE_URL"] = self.cache_url()
         self.demo_log = os.path.join(self.args.dir, "demo.log")
         log = open(self.demo_log, "wb")
         self.demo = subprocess.Popen([self.args.demo], env=env, stdin=subprocess.DEVNULL,
@@ -199,6 +205,14 @@ class Run:
                 threading.Thread(target=self.demo.stdout.read, daemon=True).start()
                 return
         raise RuntimeError(f"the demo did not start ({line!r}); log:\n{tail(self.demo_log)}")
+
+    def start_wrk(self, secs, out):
+        a = self.args
+        env = dict(os.environ, EXPECT=os.path.join(a.dir, "expect.lua"))
+        self.wrk = subprocess.Popen(
+            ["wrk", f"-t{a.conns}", f"-c{a.conns}", f"-d{secs}s", "--timeout", "30s",
+             "-s", os.path.join(HERE, "check.lua"), f"http://{self.addr}"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def cleanup(self):
         if self.wrk is not None and self.wrk.poll() is None:
@@ -337,13 +351,9 @@ class Run:
         self.start_server()
         self.start_demo()
         self.baseline()
-        env = dict(os.environ, EXPECT=os.path.join(a.dir, "expect.lua"))
         wrk_out = open(os.path.join(a.dir, "wrk.out"), "w+")
         self.t0 = time.monotonic()
-        self.wrk = subprocess.Popen(
-            ["wrk", f"-t{a.conns}", f"-c{a.conns}", f"-d{a.secs}s", "--timeout", "30s",
-             "-s", os.path.join(HERE, "check.lua"), f"http://{self.addr}"],
-            env=env, stdout=wrk_out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.start_wrk(a.secs, wrk_out)
         threads = [threading.Thread(target=f, daemon=True)
                    for f in (self.prober, self.writer, self.poller, self.faults)]
         for t in threads:
@@ -359,6 +369,60 @@ class Run:
             raise RuntimeError(self.script_error)
         final_wrong = self.final_check()
         return self.report(wrk_text, final_wrong)
+
+    def self_test(self):
+        """Checks the checkers on the demo with its in-memory cache, no faults: wrk must count
+        a 404 path as non-2xx and a path whose expected body was altered as wrong (and nothing
+        else, with user 4 renamed meanwhile); the prober's check must pass the latest name and
+        flag an older one. Exits 0 when the instrument catches what it must."""
+        a = self.args
+        self.start_demo()
+        self.baseline()
+        self.t0 = time.monotonic()
+        failures = []
+        client = Client(self.addr)
+        # A rename the prober's check and wrk's must both accept.
+        ts = self.now()
+        status, _, _ = client.call("PUT", f"/users/{RENAMED}", json.dumps({"name": "soak-1"}))
+        self.writes.append((1, ts, self.now(), status))
+        paths = WRK_PATHS + ["/users/99"]
+        altered = expected("/users/2").replace("Alan", "Alain")
+        write_expect_lua(os.path.join(a.dir, "expect.lua"), paths,
+                         {"/users/99": "", "/users/2": altered})
+        with open(os.path.join(a.dir, "wrk.out"), "w+") as out:
+            self.start_wrk(3, out)
+            self.wrk.wait()
+            out.seek(0)
+            text = out.read()
+        m = re.search(r"SOAK requests=(\d+) non2xx=(\d+) wrong=(\d+)", text)
+        if not m:
+            failures.append(f"wrk reported nothing usable:\n{text}")
+        else:
+            req, non2xx, wrong = map(int, m.groups())
+            share = req / len(paths)
+            print(f"   wrk: {req} responses, non-2xx {non2xx}, wrong {wrong} "
+                  f"(each of the {len(paths)} paths about {share:.0f} times)")
+            if not 0.5 * share < non2xx < 1.5 * share:
+                failures.append(f"wrk: {non2xx} non-2xx, expected about {share:.0f} (/users/99)")
+            if not 0.5 * share < wrong < 1.5 * share:
+                failures.append(f"wrk: {wrong} wrong bodies, expected about {share:.0f} (/users/2)")
+        for path in sorted(SHOWS_USER4):
+            ts = self.now()
+            status, _, body = client.call("GET", path)
+            ok, detail = self.check_read(path, status, body, ts, self.now())
+            if not ok:
+                failures.append(f"prober: {path} after the rename flagged: {detail}")
+            # As if a later rename had been answered before this read: now it is stale.
+            self.writes.append((2, -2.0, -1.0, 200))
+            ok, detail = self.check_read(path, status, body, ts, self.now())
+            self.writes.pop()
+            if ok:
+                failures.append(f"prober: a stale {path} passed: {body[:120]}")
+        for f in failures:
+            print(f"   ! {f}")
+        verdict = "ok" if not failures else "FAIL: the instrument"
+        print("ROW " + json.dumps({"config": "self-test", "verdict": verdict}), flush=True)
+        return 0 if not failures else 1
 
     # --- the report --------------------------------------------------------------------------
 
@@ -457,7 +521,7 @@ def tail(path, n=30):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("config", choices=["redis", "tiered+redis", "memcached", "tiered+memcached",
-                                      "postgres"])
+                                      "postgres", "self-test"])
     p.add_argument("--demo", required=True)
     p.add_argument("--dir", required=True)
     p.add_argument("--secs", type=int, default=40)
@@ -476,7 +540,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        code = run.execute()
+        code = run.self_test() if args.config == "self-test" else run.execute()
     except RuntimeError as e:
         print(f"== {args.config}: the run could not be made: {e}", flush=True)
         print("ROW " + json.dumps({"config": args.config, "verdict": "NOT RUN"}), flush=True)
