@@ -492,6 +492,11 @@ class Run:
               f"max {p_max * 1000:.1f} ms; slowest: "
               + ", ".join(f"{path} at {ts:.2f}s {1000 * (te - ts):.0f} ms ({xc or '-'})"
                           for ts, te, path, _, xc, _, _ in slowest))
+        first_fault = min((e[0] for e in self.events), default=float("inf"))
+        calm = max((te - ts for ts, te, *_ in self.reads if te < first_fault), default=0.0)
+        print(f"   prober before the first fault: max {calm * 1000:.1f} ms"
+              + (" (over the bound with no fault yet: a stall of the machine or of the demo)"
+                 if calm * 1000 > bound_ms else ""))
         print(f"   writer: {len(self.writes)} renames, failed {len(w_bad)}, slowest "
               f"{put_max * 1000:.0f} ms; after the run: {final_wrong} wrong reads")
         print(f"   recovery (hits on /users/1 and of find_user): after restart "
