@@ -12,7 +12,9 @@
 //!   (strong ETags, `304 Not Modified`),
 //! - tags purged from a handler through `State<Cache>`,
 //! - `/cache/stats` (JSON), `/metrics` (Prometheus), `/health` (cache ping), and the browser
-//!   dashboard at `/cache/dashboard` (purge-by-tag needs `CACHE_DASHBOARD_TOKEN`).
+//!   dashboard at `/cache/dashboard` (purge-by-tag needs `CACHE_DASHBOARD_TOKEN`),
+//! - `/fn/users/{id}`: the `#[cached]` read alone, outside the HTTP cache layers (for
+//!   `scripts/soak.sh`, which times the function through it).
 //!
 //! In-memory by default; `CACHE_URL=redis://…`, `tiered+redis://…` or
 //! `redis-cluster://…` moves it to Redis with no code change. Listens on `BIND`
@@ -213,6 +215,18 @@ async fn get_user(State(db): State<AppDb>, Path(id): Path<u64>) -> Response {
     }
 }
 
+/// The `#[cached]` read alone: outside the HTTP cache layers, never stored by a client.
+async fn get_user_fn(State(db): State<AppDb>, Path(id): Path<u64>) -> Response {
+    match find_user(&db, id).await {
+        Some(user) => ([(header::CACHE_CONTROL, "no-store")], Json(user)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "no such user" })),
+        )
+            .into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 struct Rename {
     name: String,
@@ -325,6 +339,7 @@ fn app(cache: Cache, db: AppDb) -> Router {
             "/cache/dashboard/",
             get(|| async { axum::response::Redirect::permanent("/cache/dashboard") }),
         )
+        .route("/fn/users/{id}", get(get_user_fn))
         .route("/admin/purge", post(purge))
         .route("/health", get(health))
         .route("/cache/stats", get(observe::stats_json))
@@ -363,6 +378,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/users", "every user"),
     ("GET", "/users/1/posts", "a user's posts"),
+    ("GET", "/fn/users/1", "a user through #[cached] alone, no HTTP cache"),
     ("GET", "/fib/40", "#[memoize]"),
     (
         "GET",
