@@ -137,8 +137,7 @@ fn parse_store_url(url: &str) -> Result<()> {
         "mem" | "memory" => crate::store::open::memory_from(rest).map(drop),
         s if s.starts_with("tiered+") => {
             let mut opts = crate::store::open::TierOptions::default();
-            let lower = opts.take(url.trim_start_matches("tiered+"))?;
-            parse_store_url(&lower)
+            parse_store_url(&crate::store::open::tiered_lower(url, &mut opts)?)
         }
         #[cfg(feature = "redis")]
         "redis" | "rediss" | "redis-cluster" | "rediss-cluster" | "redis-sentinel"

@@ -182,3 +182,15 @@ proptest! {
         }
     }
 }
+
+/// Found by the `cache_urls` fuzz target: `tiered+` nested behind white space recursed once per
+/// level until the stack overflowed. A tiered store's lower store cannot itself be tiered.
+#[test]
+fn nested_tiered_urls_are_refused_at_any_depth() {
+    for depth in [2, 10, 20_000] {
+        let url = format!("{}mem://", "tiered+\r".repeat(depth));
+        let e = __fuzz::parse_cache_url(&url).unwrap_err().to_string();
+        assert!(e.contains("cannot itself be tiered"), "{depth}: {e}");
+    }
+    assert!(__fuzz::parse_cache_url("tiered+mem://?l1_ttl=1s").is_ok());
+}

@@ -192,10 +192,25 @@ impl TierOptions {
 /// [`TieredStoreBuilder::write_behind`](crate::store::TieredStoreBuilder::write_behind)).
 async fn tiered_from(url: &str) -> Result<Arc<dyn Store>> {
     let mut opts = TierOptions::default();
-    let lower = opts.take(url.trim_start_matches("tiered+"))?;
+    let lower = tiered_lower(url, &mut opts)?;
     let bottom = Box::pin(store_from_url(&lower)).await?;
     let builder = TieredStore::builder(Arc::clone(&bottom));
     opts.build(builder, &*bottom).await
+}
+
+/// The URL of the store under the memory tier of a `tiered+<url>`, its options taken into
+/// `opts`. It cannot itself be tiered: `tiered+ tiered+ …` nested without end (found by fuzzing)
+/// would recurse once per level.
+pub(crate) fn tiered_lower(url: &str, opts: &mut TierOptions) -> Result<String> {
+    let lower = opts.take(url.trim_start_matches("tiered+"))?;
+    let trimmed = lower.trim();
+    if trimmed.starts_with("tiered+") || trimmed.starts_with(TIERS) {
+        return Err(Error::Config(format!(
+            "tiered+: the store under the memory tier cannot itself be tiered ({})",
+            redact(url)
+        )));
+    }
+    Ok(lower)
 }
 
 /// `tiers:URL|URL|…`: a stack of any stores, top first; the last is the shared tier. The
@@ -336,6 +351,8 @@ mod tests {
                 "need write_behind",
             ),
             ("tiers:nope://|mem://", "nope"),
+            ("tiered+ tiered+mem://", "cannot itself be tiered"),
+            ("tiered+\rtiers:mem://|mem://", "cannot itself be tiered"),
         ] {
             let e = store_from_url(bad)
                 .await
