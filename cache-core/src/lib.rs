@@ -42,6 +42,12 @@ pub mod warm;
 #[allow(clippy::expect_used, clippy::unwrap_used)] // test support panics by design
 pub mod testing;
 
+/// Entry points to the parsers and decoders of untrusted input, for property tests and fuzz
+/// targets. Not a public API: it may change in any release.
+#[doc(hidden)]
+#[path = "fuzz_api.rs"]
+pub mod __fuzz;
+
 pub use cache::typed::CacheValue;
 pub use cache::{
     Cache, CacheBuilder, ReadNow, DEFAULT_LONG_TTL, DEFAULT_PREFIX, DEFAULT_SHORT_TTL,

@@ -93,6 +93,8 @@ mod entry;
 mod fence;
 mod fill;
 mod flight;
+#[doc(hidden)]
+pub mod fuzz_api;
 mod invalidate;
 mod keys;
 mod layer;

@@ -31,7 +31,7 @@ const NETWORK_SCHEMES: &[&str] = &[
     "sqlite",
 ];
 
-fn memory_from(rest: &str) -> Result<Arc<dyn Store>> {
+pub(crate) fn memory_from(rest: &str) -> Result<Arc<dyn Store>> {
     let (host, query) = rest.split_once('?').unwrap_or((rest, ""));
     if !host.trim_end_matches('/').is_empty() {
         return Err(Error::Config(format!(
@@ -61,7 +61,7 @@ fn unavailable(scheme: &str) -> Error {
 }
 
 /// The prefix of the URL form for a stack of tiers.
-const TIERS: &str = "tiers:";
+pub(crate) const TIERS: &str = "tiers:";
 
 /// Builds the store a URL names.
 pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
@@ -90,7 +90,7 @@ pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
 }
 
 /// The options of the tiered store itself, taken out of a tier's query.
-struct TierOptions {
+pub(crate) struct TierOptions {
     l1: Option<MemoryStoreBuilder>,
     ttl_cap: Option<Duration>,
     threshold: u32,
@@ -118,7 +118,7 @@ impl TierOptions {
     /// Takes `l1_max_entries`, `l1_max_bytes`, `l1_ttl`, `breaker_threshold`,
     /// `breaker_cooldown`, `write_behind`, `write_behind_batch` and `write_behind_max` out of
     /// `url`'s query; returns the URL with the rest.
-    fn take(&mut self, url: &str) -> Result<String> {
+    pub(crate) fn take(&mut self, url: &str) -> Result<String> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut rest = Vec::new();
         for (k, v) in parse_query(query)? {
@@ -192,10 +192,25 @@ impl TierOptions {
 /// [`TieredStoreBuilder::write_behind`](crate::store::TieredStoreBuilder::write_behind)).
 async fn tiered_from(url: &str) -> Result<Arc<dyn Store>> {
     let mut opts = TierOptions::default();
-    let lower = opts.take(url.trim_start_matches("tiered+"))?;
+    let lower = tiered_lower(url, &mut opts)?;
     let bottom = Box::pin(store_from_url(&lower)).await?;
     let builder = TieredStore::builder(Arc::clone(&bottom));
     opts.build(builder, &*bottom).await
+}
+
+/// The URL of the store under the memory tier of a `tiered+<url>`, its options taken into
+/// `opts`. It cannot itself be tiered: `tiered+ tiered+ …` nested without end (found by fuzzing)
+/// would recurse once per level.
+pub(crate) fn tiered_lower(url: &str, opts: &mut TierOptions) -> Result<String> {
+    let lower = opts.take(url.trim_start_matches("tiered+"))?;
+    let trimmed = lower.trim();
+    if trimmed.starts_with("tiered+") || trimmed.starts_with(TIERS) {
+        return Err(Error::Config(format!(
+            "tiered+: the store under the memory tier cannot itself be tiered ({})",
+            redact(url)
+        )));
+    }
+    Ok(lower)
 }
 
 /// `tiers:URL|URL|…`: a stack of any stores, top first; the last is the shared tier. The
@@ -336,6 +351,8 @@ mod tests {
                 "need write_behind",
             ),
             ("tiers:nope://|mem://", "nope"),
+            ("tiered+ tiered+mem://", "cannot itself be tiered"),
+            ("tiered+\rtiers:mem://|mem://", "cannot itself be tiered"),
         ] {
             let e = store_from_url(bad)
                 .await

@@ -6,6 +6,7 @@
 //! `{name}` part matches a run of characters without `:` and is un-escaped before the loader
 //! sees it; a key whose captured part is not a valid escaping does not match.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 
 /// One part of a template.
@@ -74,26 +75,45 @@ impl KeyTemplate {
 
 /// Matches `parts` against `key`, backtracking over where each capture ends.
 fn match_parts<'k>(parts: &[Part], key: &'k str, out: &mut Vec<(String, &'k str)>) -> bool {
-    match parts.split_first() {
+    match_rest(parts, key, out, &mut HashSet::new())
+}
+
+/// [`match_parts`], remembering in `failed` which (parts left, key bytes left) cannot match:
+/// success depends on nothing else, so adjacent captures (`{a}{b}{c}`) cost polynomial time
+/// instead of trying every split of the key again and again (exponential, found by fuzzing).
+fn match_rest<'k>(
+    parts: &[Part],
+    key: &'k str,
+    out: &mut Vec<(String, &'k str)>,
+    failed: &mut HashSet<(usize, usize)>,
+) -> bool {
+    if failed.contains(&(parts.len(), key.len())) {
+        return false;
+    }
+    let matched = match parts.split_first() {
         None => key.is_empty(),
         Some((Part::Lit(l), rest)) => key
             .strip_prefix(l.as_str())
-            .is_some_and(|k| match_parts(rest, k, out)),
+            .is_some_and(|k| match_rest(rest, k, out, failed)),
         Some((Part::Capture(name), rest)) => {
             // A value never holds `:`: the capture ends at the first one, or sooner.
             let limit = key.find(':').unwrap_or(key.len());
             let mut ends: Vec<usize> = key[..limit].char_indices().map(|(i, _)| i).collect();
             ends.push(limit);
-            for end in ends.into_iter().rev() {
+            ends.into_iter().rev().any(|end| {
                 out.push((name.clone(), &key[..end]));
-                if match_parts(rest, &key[end..], out) {
-                    return true;
+                let ok = match_rest(rest, &key[end..], out, failed);
+                if !ok {
+                    out.pop();
                 }
-                out.pop();
-            }
-            false
+                ok
+            })
         }
+    };
+    if !matched {
+        failed.insert((parts.len(), key.len()));
     }
+    matched
 }
 
 /// Undoes [`crate::key::escape`]: `%XX` back to bytes. `None` for a bad escape or bad UTF-8.
@@ -221,5 +241,17 @@ mod tests {
         assert!(t.matches("odd{").is_some());
         let t = KeyTemplate::parse("é:{v}");
         assert_eq!(t.matches("é:ü").unwrap().get("v"), Some("ü"));
+    }
+
+    #[test]
+    fn adjacent_captures_against_a_long_key_do_not_backtrack_for_ever() {
+        // Found by the `keys_patterns` fuzz target: eight adjacent captures against 200 bytes
+        // were 200^8 splits before failing states were remembered.
+        let t = KeyTemplate::parse("{a}{b}{c}{d}{e}{f}{g}{h}x");
+        assert!(t.matches(&"a".repeat(200)).is_none());
+        let m = t.matches(&format!("{}x", "a".repeat(200))).unwrap();
+        // Captures are greedy and may be empty.
+        assert_eq!(m.get("a"), Some("a".repeat(200).as_str()));
+        assert_eq!(m.get("h"), Some(""));
     }
 }

@@ -28,7 +28,7 @@ const DIGEST_MARK: u8 = b'#';
 /// The key sent to Memcached: the key itself when the protocol allows it (at most 250 bytes of
 /// printable ASCII without spaces), otherwise `#` and the hex blake3 digest of the key. A key
 /// that itself starts with `#` is always digested, so no key can pose as another's digest.
-pub(super) fn wire_key(key: &str) -> Cow<'_, str> {
+pub(crate) fn wire_key(key: &str) -> Cow<'_, str> {
     let b = key.as_bytes();
     let plain = !b.is_empty()
         && b.len() <= MAX_KEY
@@ -50,7 +50,7 @@ pub(super) fn now_ms() -> u64 {
 
 /// What a stored item holds once its deadline is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Stored {
+pub(crate) enum Stored {
     /// A live value and its lifetime.
     Live(Bytes, KeyTtl),
     /// The item is there but its deadline has passed.
@@ -58,7 +58,7 @@ pub(super) enum Stored {
 }
 
 /// Reads an item's bytes and flags.
-pub(super) fn read(data: Vec<u8>, flags: u32, now: u64) -> Stored {
+pub(crate) fn read(data: Vec<u8>, flags: u32, now: u64) -> Stored {
     if flags != DEADLINE_FLAG || data.len() < DEADLINE_LEN {
         return Stored::Live(Bytes::from(data), KeyTtl::Persistent);
     }
@@ -78,16 +78,16 @@ pub(super) fn read(data: Vec<u8>, flags: u32, now: u64) -> Stored {
 
 /// An item to write: its bytes (behind a deadline when it expires), flags and Memcached expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Item {
-    pub(super) data: Vec<u8>,
-    pub(super) flags: u32,
+pub(crate) struct Item {
+    pub(crate) data: Vec<u8>,
+    pub(crate) flags: u32,
     /// Memcached's expiry time: 0 for never, seconds from now up to 30 days, a Unix time beyond.
-    pub(super) exptime: i64,
+    pub(crate) exptime: i64,
 }
 
 impl Item {
     /// The item for `value` living `ttl` from `now` (Unix milliseconds), or for ever.
-    pub(super) fn new(value: &[u8], ttl: Option<Duration>, now: u64) -> Self {
+    pub(crate) fn new(value: &[u8], ttl: Option<Duration>, now: u64) -> Self {
         let Some(ttl) = ttl else {
             return Self {
                 data: value.to_vec(),

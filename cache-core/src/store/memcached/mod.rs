@@ -36,10 +36,10 @@ use entry::{now_ms, wire_key, Item, Stored};
 use ring::Ring;
 use server::{refusal, Server};
 
-mod entry;
+pub(crate) mod entry;
 mod ring;
 mod server;
-mod url;
+pub(crate) mod url;
 
 /// Keys per pipelined batch.
 const BATCH: usize = 100;

@@ -10,7 +10,7 @@ const MAX_POOL: usize = 256;
 
 /// Everything a Memcached URL says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct MemcachedUrl {
+pub(crate) struct MemcachedUrl {
     /// `host:port` of each server, as listed.
     pub(super) servers: Vec<String>,
     /// Connections per server.
@@ -24,7 +24,7 @@ pub(super) struct MemcachedUrl {
 }
 
 /// Parses a Memcached URL.
-pub(super) fn parse(url: &str) -> Result<MemcachedUrl> {
+pub(crate) fn parse(url: &str) -> Result<MemcachedUrl> {
     let url = url.trim();
     let rest = url.strip_prefix("memcached://").ok_or_else(|| {
         Error::Config(format!(

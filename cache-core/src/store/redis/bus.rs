@@ -64,6 +64,25 @@ impl std::fmt::Debug for RedisBus {
     }
 }
 
+/// The payload published for `message` by the instance `origin`.
+pub(crate) fn encode(origin: u64, message: &Invalidation) -> Result<String> {
+    let env = Envelope {
+        origin,
+        message: message.clone(),
+    };
+    serde_json::to_string(&env).map_err(|e| Error::Encode(e.to_string()))
+}
+
+/// The event a received payload stands for at the instance `origin`: `None` for its own
+/// messages and for anything that is not an envelope.
+pub(crate) fn decode(payload: &[u8], origin: u64) -> Option<BusEvent> {
+    let Ok(env) = serde_json::from_slice::<Envelope>(payload) else {
+        tracing::warn!(target: "cache", "ignoring a foreign message on {CHANNEL}");
+        return None;
+    };
+    (env.origin != origin).then_some(BusEvent::Message(env.message))
+}
+
 /// How many received messages may wait for the sinks before some are lost.
 const MESSAGE_BACKLOG: usize = 1024;
 
@@ -119,14 +138,7 @@ impl RedisBus {
         tokio::spawn(pump(
             subscriber.message_rx(),
             Arc::clone(&sinks),
-            move |msg: fred::types::Message| {
-                let env = serde_json::from_slice::<Envelope>(msg.value.as_bytes()?);
-                let Ok(env) = env else {
-                    tracing::warn!(target: "cache", "ignoring a foreign message on {CHANNEL}");
-                    return None;
-                };
-                (env.origin != origin).then_some(BusEvent::Message(env.message))
-            },
+            move |msg: fred::types::Message| decode(msg.value.as_bytes()?, origin),
         ));
         let mut reconnects = subscriber.reconnect_rx();
         let re_sinks = Arc::clone(&sinks);
@@ -183,11 +195,7 @@ impl RedisBus {
 impl InvalidationBus for RedisBus {
     fn publish<'a>(&'a self, message: &'a Invalidation) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let env = Envelope {
-                origin: self.origin,
-                message: message.clone(),
-            };
-            let payload = serde_json::to_string(&env).map_err(|e| Error::Encode(e.to_string()))?;
+            let payload = encode(self.origin, message)?;
             let _: i64 = self
                 .publisher
                 .next()

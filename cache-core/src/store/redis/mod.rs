@@ -43,10 +43,10 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-mod bus;
+pub(crate) mod bus;
 mod scripts;
 mod tags;
-mod url;
+pub(crate) mod url;
 
 pub use bus::{RedisBus, CHANNEL};
 

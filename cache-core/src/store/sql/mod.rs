@@ -47,9 +47,9 @@ use dialect::{like_pattern, Queries};
 use schema::{full_key, key_id};
 use url::Backend;
 
-mod dialect;
+pub(crate) mod dialect;
 mod schema;
-mod url;
+pub(crate) mod url;
 
 /// Keys (or tags) per `IN (…)` statement.
 const CHUNK: usize = 500;
