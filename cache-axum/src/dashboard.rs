@@ -180,12 +180,15 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     res
 }
 
+/// Why a request is refused: its status and message, made a response by [`refuse`].
+type Refusal = (StatusCode, String);
+
 /// Parses a form or JSON body (an empty one as `{}`).
 fn parse_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
     expected: &str,
-) -> Result<T, Response> {
+) -> Result<T, Refusal> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -198,9 +201,9 @@ fn parse_body<T: serde::de::DeserializeOwned>(
         serde_urlencoded::from_bytes(body).map_err(|e| e.to_string())
     };
     parsed.map_err(|e| {
-        refuse(
+        (
             StatusCode::BAD_REQUEST,
-            &format!("expected a form or JSON body {expected}: {e}"),
+            format!("expected a form or JSON body {expected}: {e}"),
         )
     })
 }
@@ -211,11 +214,11 @@ fn authorize(
     what: &str,
     headers: &HeaderMap,
     token: Option<String>,
-) -> Result<(), Response> {
+) -> Result<(), Refusal> {
     let Some(expected) = d.token else {
-        return Err(refuse(
+        return Err((
             StatusCode::FORBIDDEN,
-            &format!("{what} is disabled: configure a token with Dashboard::token(..) (or dashboard(cache, Some(token)))"),
+            format!("{what} is disabled: configure a token with Dashboard::token(..) (or dashboard(cache, Some(token)))"),
         ));
     };
     let bearer = headers
@@ -224,11 +227,11 @@ fn authorize(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
     let Some(token) = token.filter(|t| !t.is_empty()).or(bearer) else {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "missing token"));
+        return Err((StatusCode::UNAUTHORIZED, "missing token".into()));
     };
     // `blake3::Hash` compares in constant time.
     if blake3::hash(token.as_bytes()) != expected {
-        return Err(refuse(StatusCode::FORBIDDEN, "wrong token"));
+        return Err((StatusCode::FORBIDDEN, "wrong token".into()));
     }
     Ok(())
 }
@@ -236,16 +239,16 @@ fn authorize(
 async fn purge(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Response {
     if d.token.is_none() {
         // Refused before the body is read.
-        if let Err(res) = authorize(&d, "purging", &headers, None) {
-            return res;
+        if let Err((status, why)) = authorize(&d, "purging", &headers, None) {
+            return refuse(status, &why);
         }
     }
     let req: PurgeRequest = match parse_body(&headers, &body, "{tag, token}") {
         Ok(r) => r,
-        Err(res) => return res,
+        Err((status, why)) => return refuse(status, &why),
     };
-    if let Err(res) = authorize(&d, "purging", &headers, req.token) {
-        return res;
+    if let Err((status, why)) = authorize(&d, "purging", &headers, req.token) {
+        return refuse(status, &why);
     }
     let tag = req.tag.trim();
     if tag.is_empty() {
@@ -262,16 +265,16 @@ async fn purge(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> R
 
 async fn reset(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Response {
     if d.token.is_none() {
-        if let Err(res) = authorize(&d, "resetting stats", &headers, None) {
-            return res;
+        if let Err((status, why)) = authorize(&d, "resetting stats", &headers, None) {
+            return refuse(status, &why);
         }
     }
     let req: ResetRequest = match parse_body(&headers, &body, "{token}") {
         Ok(r) => r,
-        Err(res) => return res,
+        Err((status, why)) => return refuse(status, &why),
     };
-    if let Err(res) = authorize(&d, "resetting stats", &headers, req.token) {
-        return res;
+    if let Err((status, why)) = authorize(&d, "resetting stats", &headers, req.token) {
+        return refuse(status, &why);
     }
     reset_stats(&d.cache, &d.http);
     json_response(&serde_json::json!({ "reset": true }))

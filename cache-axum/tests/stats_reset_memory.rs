@@ -106,18 +106,54 @@ async fn reset_zeroes_the_counts_behind_the_token() {
 
     let r = report(addr, "/cache/stats").await;
     assert_eq!(r["routes"][0]["route"], "/items/{id}");
-    assert_eq!((r["routes"][0]["hit"].as_u64(), r["routes"][0]["miss"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (
+            r["routes"][0]["hit"].as_u64(),
+            r["routes"][0]["miss"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
     assert_eq!(function(&r, "::item")["misses"].as_u64(), Some(1));
     assert!(r["cache"]["misses"].as_u64().unwrap() >= 1, "{r}");
 
     // No token, a wrong one, a bad body: refused, and nothing is reset.
     for (path, headers, body, status, says) in [
-        ("/cache/dashboard/stats/reset", &json[..], "{}", 401, "missing token"),
-        ("/cache/dashboard/stats/reset", &json[..], "", 401, "missing token"),
+        (
+            "/cache/dashboard/stats/reset",
+            &json[..],
+            "{}",
+            401,
+            "missing token",
+        ),
+        (
+            "/cache/dashboard/stats/reset",
+            &json[..],
+            "",
+            401,
+            "missing token",
+        ),
         ("/cache/stats/reset", &[][..], "", 401, "missing token"),
-        ("/cache/dashboard/stats/reset", &json[..], r#"{"token":"nope"}"#, 403, "wrong token"),
-        ("/cache/stats/reset", &[("authorization", "Bearer nope")][..], "", 403, "wrong token"),
-        ("/cache/stats/reset", &json[..], "{not json", 400, "expected a form or JSON body"),
+        (
+            "/cache/dashboard/stats/reset",
+            &json[..],
+            r#"{"token":"nope"}"#,
+            403,
+            "wrong token",
+        ),
+        (
+            "/cache/stats/reset",
+            &[("authorization", "Bearer nope")][..],
+            "",
+            403,
+            "wrong token",
+        ),
+        (
+            "/cache/stats/reset",
+            &json[..],
+            "{not json",
+            400,
+            "expected a form or JSON body",
+        ),
     ] {
         let (got, text) = send(addr, "POST", path, headers, body).await;
         assert_eq!(got, status, "{path} {body}: {text}");
@@ -142,11 +178,22 @@ async fn reset_zeroes_the_counts_behind_the_token() {
     let r = report(addr, "/cache/stats").await;
     let route = &r["routes"][0];
     assert_eq!(route["route"], "/items/{id}", "the route stays listed");
-    for field in ["hit", "miss", "stale", "bypass", "revalidated", "none", "total"] {
+    for field in [
+        "hit",
+        "miss",
+        "stale",
+        "bypass",
+        "revalidated",
+        "none",
+        "total",
+    ] {
         assert_eq!(route[field].as_u64(), Some(0), "{field}: {r}");
     }
     let f = function(&r, "::item");
-    assert_eq!((f["hits"].as_u64(), f["misses"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (f["hits"].as_u64(), f["misses"].as_u64()),
+        (Some(0), Some(0))
+    );
     for field in ["hits", "misses", "sets", "deletes", "errors"] {
         assert_eq!(r["cache"][field].as_u64(), Some(0), "{field}: {r}");
     }
@@ -161,7 +208,10 @@ async fn reset_zeroes_the_counts_behind_the_token() {
     let bearer = [("authorization", "Bearer s3cret")];
     let (status, body) = send(addr, "POST", "/cache/stats/reset", &bearer, "").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(report(addr, "/cache/stats").await["routes"][0]["total"].as_u64(), Some(0));
+    assert_eq!(
+        report(addr, "/cache/stats").await["routes"][0]["total"].as_u64(),
+        Some(0)
+    );
     traffic(addr).await;
     let form = [("content-type", "application/x-www-form-urlencoded")];
     let (status, body) = send(addr, "POST", "/cache/stats/reset", &form, "token=s3cret").await;

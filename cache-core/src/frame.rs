@@ -380,7 +380,11 @@ mod tests {
             for payload in [&b"{}"[..], &big] {
                 // A short length hint only costs a reallocation.
                 let with = cfg.encode_with("k", 1, None, &[], 1, |b| b.extend_from_slice(payload));
-                assert_eq!(with, cfg.encode("k", 1, None, None, &[], payload), "{cfg:?}");
+                assert_eq!(
+                    with,
+                    cfg.encode("k", 1, None, None, &[], payload),
+                    "{cfg:?}"
+                );
                 assert_eq!(&*cfg.decode("k", &with).unwrap().payload, payload);
             }
         }
@@ -410,7 +414,9 @@ mod tests {
             compress_over: None,
             signing_key: Some([1; 32]),
         };
-        let mut enc = signed.encode("k", 1, None, None, &[], b"{\"a\":1}").to_vec();
+        let mut enc = signed
+            .encode("k", 1, None, None, &[], b"{\"a\":1}")
+            .to_vec();
         assert!(signed.decode("other-key", &enc).is_err());
         enc[5] ^= 1;
         assert!(signed.decode("k", &enc).is_err());
@@ -459,7 +465,14 @@ mod tests {
                 "{cut}"
             );
         }
-        assert!(!has_tag_stamps(&plain.encode("k", 1, None, None, &[], b"{}")));
+        assert!(!has_tag_stamps(&plain.encode(
+            "k",
+            1,
+            None,
+            None,
+            &[],
+            b"{}"
+        )));
     }
 
     #[test]
@@ -488,7 +501,12 @@ mod tests {
             let none = cfg.encode("k", 1, None, None, &[], b"abc");
             assert_eq!(written_ttl(&none), None);
         }
-        for other in [&b"42"[..], b"", b"\xCA\x01\x01\x10\x00", b"\xCA\x09\x01\x10"] {
+        for other in [
+            &b"42"[..],
+            b"",
+            b"\xCA\x01\x01\x10\x00",
+            b"\xCA\x09\x01\x10",
+        ] {
             assert_eq!(written_ttl(other), None, "{other:?}");
         }
         let cut = FrameConfig::default().encode("k", 1, None, ttl, &[], b"");

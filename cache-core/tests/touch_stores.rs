@@ -56,21 +56,39 @@ async fn touch_without_a_default_ttl(cache: &Cache) {
 
     // Raw bytes carry their TTL too.
     cache
-        .set_bytes("raw", Bytes::from_static(b"abc"), SetOptions::new().ttl(HOUR))
+        .set_bytes(
+            "raw",
+            Bytes::from_static(b"abc"),
+            SetOptions::new().ttl(HOUR),
+        )
         .await
         .unwrap();
-    cache.expire("raw", Some(Duration::from_secs(5))).await.unwrap();
+    cache
+        .expire("raw", Some(Duration::from_secs(5)))
+        .await
+        .unwrap();
     assert!(cache.touch("raw").await.unwrap());
     assert!(left(cache, "raw").await.unwrap() > 3000);
     let big = vec![b'x'; 4096];
     cache
-        .set_bytes_with("raw-big", big.len(), |b| b.extend_from_slice(&big), SetOptions::new().ttl(HOUR))
+        .set_bytes_with(
+            "raw-big",
+            big.len(),
+            |b| b.extend_from_slice(&big),
+            SetOptions::new().ttl(HOUR),
+        )
         .await
         .unwrap();
-    cache.expire("raw-big", Some(Duration::from_secs(5))).await.unwrap();
+    cache
+        .expire("raw-big", Some(Duration::from_secs(5)))
+        .await
+        .unwrap();
     assert!(cache.touch("raw-big").await.unwrap());
     assert!(left(cache, "raw-big").await.unwrap() > 3000);
-    assert_eq!(cache.get_bytes("raw-big").await.unwrap().as_deref(), Some(&big[..]));
+    assert_eq!(
+        cache.get_bytes("raw-big").await.unwrap().as_deref(),
+        Some(&big[..])
+    );
 
     // Written without a TTL: stays persistent; given one since, keeps it. Never made permanent.
     cache.set("forever", &3).await.unwrap();
@@ -86,7 +104,10 @@ async fn touch_without_a_default_ttl(cache: &Cache) {
 
     // A counter has no recorded TTL: its TTL is left as it is.
     assert_eq!(cache.incr("hits", 1).await.unwrap(), 1);
-    cache.expire("hits", Some(Duration::from_secs(60))).await.unwrap();
+    cache
+        .expire("hits", Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
     assert!(cache.touch("hits").await.unwrap());
     let l = left(cache, "hits").await.expect("not made permanent");
     assert!(l <= 60, "{l}");
@@ -100,13 +121,19 @@ async fn touch_with_a_default_ttl(cache: &Cache) {
         .set_with("long", &1, SetOptions::new().ttl(HOUR))
         .await
         .unwrap();
-    cache.expire("long", Some(Duration::from_secs(5))).await.unwrap();
+    cache
+        .expire("long", Some(Duration::from_secs(5)))
+        .await
+        .unwrap();
     assert!(cache.touch("long").await.unwrap());
     assert!(left(cache, "long").await.unwrap() > 3000);
 
     // Written with the default: back to the default.
     cache.set("short", &2).await.unwrap();
-    cache.expire("short", Some(Duration::from_secs(5))).await.unwrap();
+    cache
+        .expire("short", Some(Duration::from_secs(5)))
+        .await
+        .unwrap();
     assert!(cache.touch("short").await.unwrap());
     let l = left(cache, "short").await.unwrap();
     assert!(l > 5 && l <= 60, "{l}");
