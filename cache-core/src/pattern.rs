@@ -12,9 +12,9 @@
 //! (`cache.delete_pattern("user:*")`) is for patterns written in the code, literals only:
 //! `format!("user:{input}*")` lets `input = "*"` delete every user.
 //!
-//! Every store matches the same glob: the memory store with [`matches`], Redis with `SCAN MATCH`
+//! Every store matches the same glob: the memory store with [`matches()`], Redis with `SCAN MATCH`
 //! (the same syntax, `\` escapes included), SQL stores with an escaped `LIKE` (`%`, `_` and the
-//! escape character are escaped) then [`matches`]; Memcached cannot list keys and refuses
+//! escape character are escaped) then [`matches()`]; Memcached cannot list keys and refuses
 //! patterns (`Error::Unsupported`).
 
 use std::fmt;
