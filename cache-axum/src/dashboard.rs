@@ -9,19 +9,26 @@ use cache_core::Cache;
 use http::{header, HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use crate::observe::{json_response, render_metrics, HttpStats, StatsReport};
+use crate::observe::{json_response, render_metrics, reset_stats, HttpStats, StatsReport};
 
 const PAGE: &str = include_str!("dashboard.html");
 
 /// A browser dashboard for one [`Cache`]: live hit ratio, per-route and per-function tables,
-/// entries and bytes, recent invalidations and a purge-by-tag form. Nest its
-/// [`router`](Dashboard::router) under any path:
+/// entries and bytes, recent invalidations, a purge-by-tag form and a "Reset stats" button.
+/// Nest its [`router`](Dashboard::router) under any path:
 ///
 /// - `GET /` the page (self-contained HTML, no external assets);
 /// - `GET /stats` the [`StatsReport`] JSON; `GET /metrics` Prometheus text;
 /// - `POST /purge` purges one tag: a form or JSON body `{"tag": "..", "token": ".."}` (or an
-///   `Authorization: Bearer ..` header). Needs the [`token`](Dashboard::token); without one
-///   purging is disabled (403).
+///   `Authorization: Bearer ..` header);
+/// - `POST /stats/reset` sets the counts to zero ([`observe::reset_stats`]: the cache's
+///   counters, the route counts, the per-function counts): the token in a form or JSON body
+///   `{"token": ".."}` or an `Authorization: Bearer ..` header; answers `{"reset": true}`.
+///
+/// The two `POST`s need the [`token`](Dashboard::token); without one they are disabled (403),
+/// with a wrong one refused (403), without one given refused (401).
+///
+/// [`observe::reset_stats`]: crate::observe::reset_stats
 ///
 /// ```
 /// use axum::Router;
@@ -56,7 +63,8 @@ impl Dashboard {
         }
     }
 
-    /// The token `POST /purge` requires (`None` or an empty string: purging disabled; a bare
+    /// The token `POST /purge` and `POST /stats/reset` require (`None` or an empty string:
+    /// both disabled; a bare
     /// `None` needs a type: `None::<&str>`). Only its blake3 hash is kept, and tokens are
     /// compared by hash in constant time.
     ///
@@ -96,6 +104,26 @@ impl Dashboard {
             .route("/stats", get(stats))
             .route("/metrics", get(metrics))
             .route("/purge", post(purge))
+            .route("/stats/reset", post(reset))
+            .with_state(self)
+    }
+
+    /// Only the stats: `GET /` the [`StatsReport`] JSON and `POST /reset` (behind the token,
+    /// as in [`router`](Dashboard::router)), to nest at the path that serves your stats, so
+    /// that `POST /cache/stats/reset` resets what `GET /cache/stats` shows.
+    ///
+    /// ```
+    /// use cache_axum::Dashboard;
+    /// let cache = cache_core::Cache::memory();
+    /// let app: axum::Router = axum::Router::new().nest(
+    ///     "/cache/stats",
+    ///     Dashboard::new(cache).token(std::env::var("CACHE_DASHBOARD_TOKEN").ok()).stats_router(),
+    /// );
+    /// ```
+    pub fn stats_router(self) -> Router {
+        Router::new()
+            .route("/", get(stats))
+            .route("/reset", post(reset))
             .with_state(self)
     }
 }
@@ -140,48 +168,87 @@ struct PurgeRequest {
     token: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct ResetRequest {
+    #[serde(default)]
+    token: Option<String>,
+}
+
 fn refuse(status: StatusCode, message: &str) -> Response {
     let mut res = json_response(&serde_json::json!({ "error": message }));
     *res.status_mut() = status;
     res
 }
 
-async fn purge(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(expected) = d.token else {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "purging is disabled: configure a token with Dashboard::token(..) (or dashboard(cache, Some(token)))",
-        );
-    };
+/// Why a request is refused: its status and message, made a response by [`refuse`].
+type Refusal = (StatusCode, String);
+
+/// Parses a form or JSON body (an empty one as `{}`).
+fn parse_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    expected: &str,
+) -> Result<T, Refusal> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    let parsed: Result<PurgeRequest, String> = if json {
-        serde_json::from_slice(&body).map_err(|e| e.to_string())
+    let parsed = if json && !body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    } else if json {
+        serde_json::from_slice(b"{}").map_err(|e| e.to_string())
     } else {
-        serde_urlencoded::from_bytes(&body).map_err(|e| e.to_string())
+        serde_urlencoded::from_bytes(body).map_err(|e| e.to_string())
     };
-    let req = match parsed {
-        Ok(r) => r,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("expected a form or JSON body {{tag, token}}: {e}"),
-            )
-        }
+    parsed.map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("expected a form or JSON body {expected}: {e}"),
+        )
+    })
+}
+
+/// Checks the token of a `POST`: from the body, else an `Authorization: Bearer` header.
+fn authorize(
+    d: &Dashboard,
+    what: &str,
+    headers: &HeaderMap,
+    token: Option<String>,
+) -> Result<(), Refusal> {
+    let Some(expected) = d.token else {
+        return Err((
+            StatusCode::FORBIDDEN,
+            format!("{what} is disabled: configure a token with Dashboard::token(..) (or dashboard(cache, Some(token)))"),
+        ));
     };
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
-    let Some(token) = req.token.filter(|t| !t.is_empty()).or(bearer) else {
-        return refuse(StatusCode::UNAUTHORIZED, "missing token");
+    let Some(token) = token.filter(|t| !t.is_empty()).or(bearer) else {
+        return Err((StatusCode::UNAUTHORIZED, "missing token".into()));
     };
     // `blake3::Hash` compares in constant time.
     if blake3::hash(token.as_bytes()) != expected {
-        return refuse(StatusCode::FORBIDDEN, "wrong token");
+        return Err((StatusCode::FORBIDDEN, "wrong token".into()));
+    }
+    Ok(())
+}
+
+async fn purge(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Response {
+    if d.token.is_none() {
+        // Refused before the body is read.
+        if let Err((status, why)) = authorize(&d, "purging", &headers, None) {
+            return refuse(status, &why);
+        }
+    }
+    let req: PurgeRequest = match parse_body(&headers, &body, "{tag, token}") {
+        Ok(r) => r,
+        Err((status, why)) => return refuse(status, &why),
+    };
+    if let Err((status, why)) = authorize(&d, "purging", &headers, req.token) {
+        return refuse(status, &why);
     }
     let tag = req.tag.trim();
     if tag.is_empty() {
@@ -194,4 +261,21 @@ async fn purge(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> R
             &format!("purge failed: {e}"),
         ),
     }
+}
+
+async fn reset(State(d): State<Dashboard>, headers: HeaderMap, body: Bytes) -> Response {
+    if d.token.is_none() {
+        if let Err((status, why)) = authorize(&d, "resetting stats", &headers, None) {
+            return refuse(status, &why);
+        }
+    }
+    let req: ResetRequest = match parse_body(&headers, &body, "{token}") {
+        Ok(r) => r,
+        Err((status, why)) => return refuse(status, &why),
+    };
+    if let Err((status, why)) = authorize(&d, "resetting stats", &headers, req.token) {
+        return refuse(status, &why);
+    }
+    reset_stats(&d.cache, &d.http);
+    json_response(&serde_json::json!({ "reset": true }))
 }

@@ -122,6 +122,23 @@ impl HttpStats {
         .increment(1);
     }
 
+    /// Sets every route's counts to zero; the routes stay listed, at zero. (The
+    /// `cache_http_responses_total` counters already exported through `metrics` are not
+    /// touched: Prometheus counters only go up, and scrapers expect that.)
+    ///
+    /// ```
+    /// let stats = cache_axum::observe::HttpStats::new();
+    /// stats.record("/posts", Some("HIT"));
+    /// stats.reset();
+    /// let r = &stats.routes()[0];
+    /// assert_eq!((r.route.as_str(), r.hit, r.total), ("/posts", 0, 0));
+    /// ```
+    pub fn reset(&self) {
+        for counts in self.lock().values_mut() {
+            *counts = [0; 6];
+        }
+    }
+
     /// A snapshot of every route's counts, sorted by route.
     ///
     /// ```
@@ -389,6 +406,31 @@ impl StatsReport {
             invalidations,
         }
     }
+}
+
+/// Resets everything a [`StatsReport`] counts: the cache's counters
+/// ([`Cache::reset_stats`]), the route counts of `http` ([`HttpStats::reset`]) and the
+/// per-function counts of `#[cached]` functions ([`cache_core::stats::reset_functions`], which
+/// are process-wide). Entries, bytes and the recent-invalidation log are not counts and stay.
+/// Over HTTP: `POST /stats/reset` on the [`Dashboard`](crate::Dashboard) router, behind its
+/// token.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use cache_axum::observe::{reset_stats, HttpStats, StatsReport};
+/// let cache = cache_core::Cache::memory();
+/// let http = HttpStats::new();
+/// let _ = cache.get::<u8>("missing").await?;
+/// http.record("/posts", Some("MISS"));
+/// reset_stats(&cache, &http);
+/// let report = StatsReport::collect(&cache, &http);
+/// assert_eq!((report.cache.misses, report.routes[0].total), (0, 0));
+/// # Ok::<(), cache_core::Error>(()) }).unwrap();
+/// ```
+pub fn reset_stats(cache: &Cache, http: &HttpStats) {
+    cache.reset_stats();
+    http.reset();
+    cache_core::stats::reset_functions();
 }
 
 /// `GET` handler: the [`StatsReport`] of the cache in the state (routes from

@@ -1,9 +1,13 @@
 //! The byte layout of a stored value.
 //!
 //! ```text
-//! 0xCA | format version | codec id | flags | [fresh-until: u64 BE unix ms] | [tag stamps] | payload | [blake3 MAC: 32]
+//! 0xCA | format version | codec id | flags | [fresh-until: u64 BE unix ms] | [ttl: u64 BE ms] | [tag stamps] | payload | [blake3 MAC: 32]
 //! tag stamps: count u8, then per tag: name length u16 BE | name | stamp u64 BE
 //! ```
+//!
+//! The TTL is the lifetime the value was written with (the store's TTL: a stale window
+//! included), present only when it has one; [`Cache::touch`](crate::Cache::touch) re-arms a
+//! key to it. Values written before the TTL field existed simply lack it.
 //!
 //! The header lets a reader detect foreign or corrupt bytes under our keys instead of trusting
 //! them. Flags say whether the payload is lz4-compressed, whether a soft expiry (for
@@ -27,7 +31,8 @@ const FLAG_LZ4: u8 = 0b001;
 const FLAG_SOFT_EXPIRY: u8 = 0b010;
 const FLAG_SIGNED: u8 = 0b100;
 const FLAG_TAG_STAMPS: u8 = 0b1000;
-const KNOWN_FLAGS: u8 = FLAG_LZ4 | FLAG_SOFT_EXPIRY | FLAG_SIGNED | FLAG_TAG_STAMPS;
+const FLAG_TTL: u8 = 0b1_0000;
+const KNOWN_FLAGS: u8 = FLAG_LZ4 | FLAG_SOFT_EXPIRY | FLAG_SIGNED | FLAG_TAG_STAMPS | FLAG_TTL;
 /// A value carries at most this many tag stamps (the count is one byte).
 pub(crate) const MAX_TAG_STAMPS: usize = 255;
 const MAC_LEN: usize = 32;
@@ -56,9 +61,32 @@ pub(crate) struct Frame<'a> {
     pub(crate) codec_id: u8,
     /// Unix milliseconds after which the value is stale (served only while refreshing).
     pub(crate) fresh_until_ms: Option<u64>,
+    /// The TTL the value was written with, in milliseconds.
+    #[allow(dead_code)]
+    pub(crate) ttl_ms: Option<u64>,
     /// The stamps of its tags (full tag keys), when the cache emulates tags.
     pub(crate) tag_stamps: Vec<(String, u64)>,
     pub(crate) payload: Cow<'a, [u8]>,
+}
+
+fn ttl_ms(ttl: Option<std::time::Duration>) -> Option<u64> {
+    ttl.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The TTL stored bytes were written with, read from the header alone (no payload decoding,
+/// no signature check): `None` when the value was written without one, is not a frame (a
+/// counter, foreign bytes) or predates the field.
+pub(crate) fn written_ttl(bytes: &[u8]) -> Option<std::time::Duration> {
+    if bytes.len() < HEADER_LEN || bytes[0] != MAGIC || bytes[1] != FORMAT_VERSION {
+        return None;
+    }
+    let flags = bytes[3];
+    if flags & !KNOWN_FLAGS != 0 || flags & FLAG_TTL == 0 {
+        return None;
+    }
+    let at = HEADER_LEN + if flags & FLAG_SOFT_EXPIRY != 0 { 8 } else { 0 };
+    let ms: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(std::time::Duration::from_millis(u64::from_be_bytes(ms))).filter(|d| !d.is_zero())
 }
 
 /// Whether stored bytes carry tag stamps (read without decoding the frame).
@@ -107,9 +135,11 @@ impl FrameConfig {
         full_key: &str,
         codec_id: u8,
         fresh_until_ms: Option<u64>,
+        ttl: Option<std::time::Duration>,
         stamps: &[(String, u64)],
         payload: &[u8],
     ) -> Bytes {
+        let ttl = ttl_ms(ttl);
         let mut flags = 0;
         let compressed;
         let body: &[u8] = match self.compress_over {
@@ -127,15 +157,21 @@ impl FrameConfig {
         if fresh_until_ms.is_some() {
             flags |= FLAG_SOFT_EXPIRY;
         }
+        if ttl.is_some() {
+            flags |= FLAG_TTL;
+        }
         if !stamps.is_empty() {
             flags |= FLAG_TAG_STAMPS;
         }
         if self.signing_key.is_some() {
             flags |= FLAG_SIGNED;
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + 8 + body.len() + MAC_LEN);
+        let mut out = Vec::with_capacity(HEADER_LEN + 16 + body.len() + MAC_LEN);
         out.extend_from_slice(&[MAGIC, FORMAT_VERSION, codec_id, flags]);
         if let Some(ms) = fresh_until_ms {
+            out.extend_from_slice(&ms.to_be_bytes());
+        }
+        if let Some(ms) = ttl {
             out.extend_from_slice(&ms.to_be_bytes());
         }
         if !stamps.is_empty() {
@@ -156,22 +192,29 @@ impl FrameConfig {
         &self,
         full_key: &str,
         codec_id: u8,
+        ttl: Option<std::time::Duration>,
         stamps: &[(String, u64)],
         len: usize,
         write: impl FnOnce(&mut Vec<u8>),
     ) -> Bytes {
-        let mut out = Vec::with_capacity(HEADER_LEN + len);
-        out.extend_from_slice(&[MAGIC, FORMAT_VERSION, codec_id, 0]);
+        let ms = ttl_ms(ttl);
+        let start = HEADER_LEN + if ms.is_some() { 8 } else { 0 };
+        let mut out = Vec::with_capacity(start + len);
+        let flags = if ms.is_some() { FLAG_TTL } else { 0 };
+        out.extend_from_slice(&[MAGIC, FORMAT_VERSION, codec_id, flags]);
+        if let Some(ms) = ms {
+            out.extend_from_slice(&ms.to_be_bytes());
+        }
         write(&mut out);
         let plain = self.signing_key.is_none()
             && stamps.is_empty()
             && self
                 .compress_over
-                .is_none_or(|limit| out.len() - HEADER_LEN <= limit);
+                .is_none_or(|limit| out.len() - start <= limit);
         if plain {
             Bytes::from(out)
         } else {
-            self.encode(full_key, codec_id, None, stamps, &out[HEADER_LEN..])
+            self.encode(full_key, codec_id, None, ttl, stamps, &out[start..])
         }
     }
 
@@ -181,6 +224,7 @@ impl FrameConfig {
                 return Ok(Frame {
                     codec_id: JSON_ID,
                     fresh_until_ms: None,
+                    ttl_ms: None,
                     tag_stamps: Vec::new(),
                     payload: Cow::Borrowed(bytes),
                 });
@@ -239,6 +283,15 @@ impl FrameConfig {
         } else {
             None
         };
+        let ttl_ms = if flags & FLAG_TTL != 0 {
+            let (ms, tail) = rest
+                .split_first_chunk::<8>()
+                .ok_or_else(|| Error::Decode("value truncated in its TTL".into()))?;
+            rest = tail;
+            Some(u64::from_be_bytes(*ms))
+        } else {
+            None
+        };
         let tag_stamps = if flags & FLAG_TAG_STAMPS != 0 {
             read_stamps(&mut rest)?
         } else {
@@ -252,6 +305,7 @@ impl FrameConfig {
         Ok(Frame {
             codec_id,
             fresh_until_ms,
+            ttl_ms,
             tag_stamps,
             payload,
         })
@@ -289,7 +343,7 @@ mod tests {
     use super::*;
 
     fn roundtrip(cfg: &FrameConfig, payload: &[u8], soft: Option<u64>) {
-        let enc = cfg.encode("k", 1, soft, &[], payload);
+        let enc = cfg.encode("k", 1, soft, None, &[], payload);
         let dec = cfg.decode("k", &enc).unwrap();
         assert_eq!(&*dec.payload, payload);
         assert_eq!(dec.fresh_until_ms, soft);
@@ -304,7 +358,7 @@ mod tests {
             signing_key: Some([7; 32]),
         };
         roundtrip(&cfg, &big, Some(123));
-        let enc = cfg.encode("k", 1, None, &[], &big);
+        let enc = cfg.encode("k", 1, None, None, &[], &big);
         assert!(enc.len() < 1000, "compressed: {}", enc.len());
     }
 
@@ -325,8 +379,12 @@ mod tests {
         for cfg in &configs {
             for payload in [&b"{}"[..], &big] {
                 // A short length hint only costs a reallocation.
-                let with = cfg.encode_with("k", 1, &[], 1, |b| b.extend_from_slice(payload));
-                assert_eq!(with, cfg.encode("k", 1, None, &[], payload), "{cfg:?}");
+                let with = cfg.encode_with("k", 1, None, &[], 1, |b| b.extend_from_slice(payload));
+                assert_eq!(
+                    with,
+                    cfg.encode("k", 1, None, None, &[], payload),
+                    "{cfg:?}"
+                );
                 assert_eq!(&*cfg.decode("k", &with).unwrap().payload, payload);
             }
         }
@@ -348,7 +406,7 @@ mod tests {
             compress_over: Some(1),
             signing_key: None,
         };
-        let mut enc = lz.encode("k", 1, None, &[], &[b'x'; 1000]).to_vec();
+        let mut enc = lz.encode("k", 1, None, None, &[], &[b'x'; 1000]).to_vec();
         enc[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(lz.decode("k", &enc).is_err());
 
@@ -356,7 +414,9 @@ mod tests {
             compress_over: None,
             signing_key: Some([1; 32]),
         };
-        let mut enc = signed.encode("k", 1, None, &[], b"{\"a\":1}").to_vec();
+        let mut enc = signed
+            .encode("k", 1, None, None, &[], b"{\"a\":1}")
+            .to_vec();
         assert!(signed.decode("other-key", &enc).is_err());
         enc[5] ^= 1;
         assert!(signed.decode("k", &enc).is_err());
@@ -364,7 +424,7 @@ mod tests {
             compress_over: None,
             signing_key: Some([2; 32]),
         };
-        let enc = signed.encode("k", 1, None, &[], b"1");
+        let enc = signed.encode("k", 1, None, None, &[], b"1");
         assert!(other.decode("k", &enc).is_err());
         assert!(cfg.decode("k", &enc).is_err());
         assert!(
@@ -386,7 +446,7 @@ mod tests {
                 signing_key: Some([3; 32]),
             },
         ] {
-            let enc = cfg.encode("k", 1, Some(9), &stamps, &[b'x'; 100]);
+            let enc = cfg.encode("k", 1, Some(9), None, &stamps, &[b'x'; 100]);
             assert!(has_tag_stamps(&enc));
             let dec = cfg.decode("k", &enc).unwrap();
             assert_eq!(dec.tag_stamps, stamps);
@@ -394,18 +454,63 @@ mod tests {
                 (dec.fresh_until_ms, &*dec.payload),
                 (Some(9), &[b'x'; 100][..])
             );
-            let with = cfg.encode_with("k", 1, &stamps, 3, |b| b.extend_from_slice(b"abc"));
+            let with = cfg.encode_with("k", 1, None, &stamps, 3, |b| b.extend_from_slice(b"abc"));
             assert_eq!(cfg.decode("k", &with).unwrap().tag_stamps, stamps);
         }
         let plain = FrameConfig::default();
-        let enc = plain.encode("k", 1, None, &stamps, b"{}");
+        let enc = plain.encode("k", 1, None, None, &stamps, b"{}");
         for cut in 5..enc.len() - 2 {
             assert!(
                 plain.decode("k", &enc[..cut]).is_err() || cut >= enc.len() - 2,
                 "{cut}"
             );
         }
-        assert!(!has_tag_stamps(&plain.encode("k", 1, None, &[], b"{}")));
+        assert!(!has_tag_stamps(&plain.encode(
+            "k",
+            1,
+            None,
+            None,
+            &[],
+            b"{}"
+        )));
+    }
+
+    #[test]
+    fn the_written_ttl_is_read_from_the_header() {
+        use std::time::Duration;
+        let ttl = Some(Duration::from_millis(90_061));
+        let stamps = vec![("app:t:users".to_owned(), 7)];
+        for cfg in [
+            FrameConfig::default(),
+            FrameConfig {
+                compress_over: Some(1),
+                signing_key: Some([3; 32]),
+            },
+        ] {
+            for soft in [None, Some(5)] {
+                let enc = cfg.encode("k", 1, soft, ttl, &stamps, &[b'x'; 100]);
+                assert_eq!(written_ttl(&enc), ttl, "{cfg:?} {soft:?}");
+                let dec = cfg.decode("k", &enc).unwrap();
+                assert_eq!((dec.ttl_ms, dec.fresh_until_ms), (Some(90_061), soft));
+                assert_eq!((&*dec.payload, dec.tag_stamps.len()), (&[b'x'; 100][..], 1));
+            }
+            let with = cfg.encode_with("k", 1, ttl, &[], 3, |b| b.extend_from_slice(b"abc"));
+            assert_eq!(written_ttl(&with), ttl);
+            assert_eq!(&*cfg.decode("k", &with).unwrap().payload, b"abc");
+            assert_eq!(with, cfg.encode("k", 1, None, ttl, &[], b"abc"));
+            let none = cfg.encode("k", 1, None, None, &[], b"abc");
+            assert_eq!(written_ttl(&none), None);
+        }
+        for other in [
+            &b"42"[..],
+            b"",
+            b"\xCA\x01\x01\x10\x00",
+            b"\xCA\x09\x01\x10",
+        ] {
+            assert_eq!(written_ttl(other), None, "{other:?}");
+        }
+        let cut = FrameConfig::default().encode("k", 1, None, ttl, &[], b"");
+        assert!(FrameConfig::default().decode("k", &cut[..8]).is_err());
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub use cache::{
 };
 pub use error::{Error, Result};
 pub use options::{Lock, SetOptions, DEFAULT_LEASE};
+pub use pattern::Pattern;
 pub use stats::Stats;
 pub use store::{KeyTtl, MemoryStore, Store, StoreStats};
 pub use warm::{

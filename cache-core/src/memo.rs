@@ -17,9 +17,10 @@
 
 use std::any::Any;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
+
+use crate::counter::StripedCounter;
 
 /// A handle on the memo table of one `#[memoize]` function: clear it, invalidate one entry,
 /// read its stats. Get it from the generated accessor, `{fn}_memo()` (or `Self::{fn}_memo()`).
@@ -53,7 +54,8 @@ impl std::fmt::Debug for MemoHandle {
     }
 }
 
-/// A memo table's counters, from [`MemoHandle::stats`].
+/// A memo table's counters, from [`MemoHandle::stats`]. Every call of the function counts
+/// once: `hits + misses` is the number of calls (sync or async), whatever the concurrency.
 ///
 /// ```
 /// let s = cache_core::memo::MemoStats::default();
@@ -62,9 +64,10 @@ impl std::fmt::Debug for MemoHandle {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MemoStats {
-    /// Calls answered from the table.
+    /// Calls answered from the table, without running the function: a value found there, or
+    /// (async) the value of a concurrent call for the same key that the call waited for.
     pub hits: u64,
-    /// Calls that ran the function (expired entries included).
+    /// Calls that ran the function (an expired entry found counts here).
     pub misses: u64,
     /// Entries held now.
     pub entries: u64,
@@ -108,6 +111,22 @@ impl MemoHandle {
     }
 
     /// Hits, misses, entries and capacity.
+    ///
+    /// ```
+    /// use cache_core::memoize;
+    ///
+    /// #[memoize(capacity = 10)]
+    /// async fn double(n: u32) -> u32 {
+    ///     n * 2
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// double(1).await; // runs the body: a miss
+    /// double(1).await; // from the table: a hit
+    /// let s = double_memo().stats();
+    /// assert_eq!((s.hits, s.misses, s.entries), (1, 1, 1));
+    /// # });
+    /// ```
     pub fn stats(&self) -> MemoStats {
         let mut s = MemoStats {
             capacity: self.slot.capacity as u64,
@@ -120,6 +139,28 @@ impl MemoHandle {
             s.entries += t.len() as u64;
         });
         s
+    }
+
+    /// Sets the hit and miss counts to zero; the entries stay.
+    ///
+    /// ```
+    /// use cache_core::memoize;
+    ///
+    /// #[memoize(capacity = 10)]
+    /// fn triple(n: u32) -> u32 {
+    ///     n * 3
+    /// }
+    ///
+    /// triple(2);
+    /// triple(2);
+    /// triple_memo().reset_stats();
+    /// let s = triple_memo().stats();
+    /// assert_eq!((s.hits, s.misses, s.entries), (0, 0, 1));
+    /// triple(2);
+    /// assert_eq!(triple_memo().stats().hits, 1);
+    /// ```
+    pub fn reset_stats(&self) {
+        self.slot.each(|t| t.reset_counts());
     }
 
     /// The typed table for keys `K` and values `V`, made on first use.
@@ -206,6 +247,7 @@ trait ErasedTable: Send + Sync {
     fn clear(&self);
     fn len(&self) -> usize;
     fn counts(&self) -> (u64, u64);
+    fn reset_counts(&self);
     fn remove_any(&self, key: &dyn Any) -> bool;
 }
 
@@ -233,8 +275,12 @@ fn now_ns() -> u64 {
 pub struct MemoTable<K, V> {
     map: quick_cache::sync::Cache<K, Entry<V>>,
     ttl: Option<Duration>,
-    /// Reads that found an expired entry: a hit to `quick_cache`, a miss to us.
-    expired: AtomicU64,
+    /// Calls answered from the table. Counted here, once per call, rather than read from
+    /// `quick_cache`, which counts its lookups: an async miss looks up twice (and a waiter
+    /// more), and an expired entry is a hit to it.
+    hits: StripedCounter,
+    /// Calls that ran the body.
+    misses: StripedCounter,
 }
 
 impl<K, V> MemoTable<K, V>
@@ -246,7 +292,8 @@ where
         Self {
             map: quick_cache::sync::Cache::new(capacity.max(1)),
             ttl,
-            expired: AtomicU64::new(0),
+            hits: StripedCounter::default(),
+            misses: StripedCounter::default(),
         }
     }
 
@@ -258,19 +305,40 @@ where
         Entry { value, expires }
     }
 
-    /// Whether `e` is still fresh; an expired entry is removed and counted.
+    /// Whether `e` is still fresh; an expired entry is removed.
     pub(crate) fn fresh(&self, key: &K, e: &Entry<V>) -> bool {
         if e.expires != 0 && now_ns() >= e.expires {
-            self.expired.fetch_add(1, Relaxed);
             self.map.remove(key);
             return false;
         }
         true
     }
 
+    /// The fresh value of `key`, counted as a hit; `None` (counted as a miss): the caller
+    /// runs the body.
     pub(crate) fn get(&self, key: &K) -> Option<V> {
-        let e = self.map.get(key)?;
-        self.fresh(key, &e).then_some(e.value)
+        let found = self.map.get(key).filter(|e| self.fresh(key, e));
+        match found {
+            Some(e) => {
+                self.hit();
+                Some(e.value)
+            }
+            None => {
+                self.miss();
+                None
+            }
+        }
+    }
+
+    /// Counts a call answered from the table.
+    #[inline]
+    pub(crate) fn hit(&self) {
+        self.hits.add(1);
+    }
+
+    /// Counts a call that runs the body.
+    pub(crate) fn miss(&self) {
+        self.misses.add(1);
     }
 
     pub(crate) fn insert(&self, key: K, value: V) {
@@ -294,11 +362,11 @@ where
         self.map.len()
     }
     fn counts(&self) -> (u64, u64) {
-        let expired = self.expired.load(Relaxed);
-        (
-            self.map.hits().saturating_sub(expired),
-            self.map.misses() + expired,
-        )
+        (self.hits.get(), self.misses.get())
+    }
+    fn reset_counts(&self) {
+        self.hits.reset();
+        self.misses.reset();
     }
     fn remove_any(&self, key: &dyn Any) -> bool {
         key.downcast_ref::<K>()

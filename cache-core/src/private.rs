@@ -329,13 +329,19 @@ where
     Fut: Future<Output = R>,
 {
     let table = memo.table(ttl);
+    // Counted once per call: a hit when a fresh value comes back (found, or filled by the
+    // call this one waited for), a miss when this call gets the guard and runs the body.
     let guard = loop {
         match table.map().get_value_or_guard_async(&key).await {
-            Ok(e) if table.fresh(&key, &e) => return S::wrap(e.value),
+            Ok(e) if table.fresh(&key, &e) => {
+                table.hit();
+                return S::wrap(e.value);
+            }
             Ok(_) => continue,
             Err(guard) => break guard,
         }
     };
+    table.miss();
     match S::split(body.await) {
         Ok(v) => {
             // Err only if the entry was replaced meanwhile; the value is still ours to return.

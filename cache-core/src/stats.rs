@@ -1,5 +1,6 @@
 //! Counters: hits, misses, writes, evictions, errors, and the store's size; per-function
-//! counts of `#[cached]` functions ([`functions`]); recent invalidations
+//! counts of `#[cached]` functions ([`functions`], reset by [`reset_functions`]); recent
+//! invalidations
 //! ([`Cache::recent_invalidations`](crate::Cache::recent_invalidations)).
 
 use std::collections::VecDeque;
@@ -241,6 +242,33 @@ pub fn functions() -> Vec<FunctionStats> {
         same
     });
     out
+}
+
+/// Sets the hit and miss counts of every `#[cached]` function to zero (process-wide, like
+/// [`functions`]); the functions stay listed, at zero. The cache's own counters are reset by
+/// [`Cache::reset_stats`](crate::Cache::reset_stats), a `#[memoize]` table's by
+/// [`MemoHandle::reset_stats`](crate::memo::MemoHandle::reset_stats).
+///
+/// ```
+/// use cache_core::cached;
+///
+/// #[cached(key = "cube:{n}")]
+/// async fn cube(n: u64) -> u64 { n * n * n }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// cube(2).await;
+/// cube(2).await;
+/// cache_core::stats::reset_functions();
+/// let f = cache_core::stats::functions();
+/// let f = f.iter().find(|f| f.name.ends_with("::cube")).unwrap();
+/// assert_eq!((f.hits, f.misses), (0, 0));
+/// # });
+/// ```
+pub fn reset_functions() {
+    for site in lock(&SITES).iter() {
+        site.hits.store(0, Relaxed);
+        site.misses.store(0, Relaxed);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -24,6 +24,7 @@ async fn start(cache_url: Option<&str>) -> Demo {
     cmd.env("BIND", "127.0.0.1:0")
         .env("SLOW_MS", "50")
         .env_remove("CACHE_URL")
+        .env_remove("CACHE_DASHBOARD_TOKEN")
         .stdout(Stdio::piped())
         .kill_on_drop(true);
     if let Some(url) = cache_url {
@@ -145,6 +146,16 @@ async fn walk_through(demo: &Demo) {
         body.contains("find_user"),
         "per-function stats missing: {body}"
     );
+    // Resetting the stats needs CACHE_DASHBOARD_TOKEN, which this demo runs without.
+    let (status, _, body) = call(
+        Method::POST,
+        &format!("{}/cache/stats/reset", demo.base),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("resetting stats is disabled"), "{body}");
     let (status, _, body) = call(Method::GET, &format!("{}/metrics", demo.base), &[], "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("cache_hits_total"), "{body}");

@@ -263,7 +263,7 @@ async fn fetch(addr: SocketAddr, path: &str) -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_renders_updates_live_and_purges_by_tag() {
+async fn dashboard_renders_updates_live_purges_by_tag_and_resets_stats() {
     let hint = "install them with scripts/ensure-chromium.sh (Debian packages chromium and chromium-driver)";
     let chromium = which(&["chromium", "chromium-browser"])
         .unwrap_or_else(|| panic!("chromium is not installed: {hint}"));
@@ -369,6 +369,64 @@ async fn dashboard_renders_updates_live_and_purges_by_tag() {
     )
     .await;
     assert!(inv.contains("items"), "{inv}");
+
+    // "Reset stats" with a wrong token is refused and the counts stay.
+    let before = cache.stats();
+    assert!(before.hits + before.misses > 0, "{before:?}");
+    wd.fill("#purge-token", "wrong").await;
+    wd.click("#reset-stats").await;
+    let refused = wait_for(
+        "a refused reset",
+        || wd.text("#reset-result"),
+        |t| t.starts_with("refused"),
+    )
+    .await;
+    assert!(
+        refused.contains("403") && refused.contains("wrong token"),
+        "{refused}"
+    );
+    assert_eq!(cache.stats().hits, before.hits);
+    assert!(wd.text("#routes").await.contains("/items/{id} 4 1"));
+
+    // With the token, every count goes to zero: the cache's, the route's, the function's.
+    wd.fill("#purge-token", TOKEN).await;
+    wd.click("#reset-stats").await;
+    wait_for(
+        "a reset",
+        || wd.text("#reset-result"),
+        |t| t.starts_with("stats reset"),
+    )
+    .await;
+    let s = cache.stats();
+    assert_eq!((s.hits, s.misses, s.sets), (0, 0, 0), "{s:?}");
+    wait_for(
+        "the route row at zero",
+        || wd.text("#routes"),
+        |t| t.contains("/items/{id} 0 0 0 0 0 0"),
+    )
+    .await;
+    wait_for(
+        "the function row at zero",
+        || wd.text("#functions"),
+        |t| t.contains("dashboard_browser::item 0 0 0.0%"),
+    )
+    .await;
+    wait_for(
+        "the hit and miss counts at zero",
+        || wd.text("#hits-misses"),
+        |t| t == "0 / 0",
+    )
+    .await;
+    assert_eq!(wd.text("#hit-ratio").await, "0.0%");
+
+    // Counting goes on from zero: one more request is one more route count.
+    assert_eq!(fetch(addr, "/items/2").await, 200);
+    wait_for(
+        "the route counting again",
+        || wd.text("#routes"),
+        |t| t.contains("/items/{id} 0 1 0 0 0 0"),
+    )
+    .await;
 
     wd.quit().await;
     driver

@@ -257,8 +257,8 @@ impl Cache {
         value: Bytes,
         opts: impl Into<SetOptions>,
     ) -> Result<()> {
-        self.set_raw(key, opts.into(), |frame, full, stamps| {
-            frame.encode(full, crate::codec::RAW_ID, None, stamps, &value)
+        self.set_raw(key, opts.into(), |frame, full, ttl, stamps| {
+            frame.encode(full, crate::codec::RAW_ID, None, ttl, stamps, &value)
         })
         .await
     }
@@ -284,19 +284,24 @@ impl Cache {
         write: impl FnOnce(&mut Vec<u8>),
         opts: impl Into<SetOptions>,
     ) -> Result<()> {
-        self.set_raw(key, opts.into(), |frame, full, stamps| {
-            frame.encode_with(full, crate::codec::RAW_ID, stamps, len, write)
+        self.set_raw(key, opts.into(), |frame, full, ttl, stamps| {
+            frame.encode_with(full, crate::codec::RAW_ID, ttl, stamps, len, write)
         })
         .await
     }
 
-    /// Frames a raw value with `encode` (given the frame settings, the full key and the tag
-    /// stamps) and writes it, unless the TTL is zero.
+    /// Frames a raw value with `encode` (given the frame settings, the full key, the TTL and
+    /// the tag stamps) and writes it, unless the TTL is zero.
     pub(super) async fn set_raw(
         &self,
         key: &str,
         opts: SetOptions,
-        encode: impl FnOnce(&crate::frame::FrameConfig, &str, &[(String, u64)]) -> Bytes,
+        encode: impl FnOnce(
+            &crate::frame::FrameConfig,
+            &str,
+            Option<Duration>,
+            &[(String, u64)],
+        ) -> Bytes,
     ) -> Result<()> {
         let full = self.full_key(key)?;
         let ttl = self.resolve_ttl(opts.ttl);
@@ -304,7 +309,7 @@ impl Cache {
             return Ok(());
         }
         let tags = self.write_tags(&opts.tags).await?;
-        let bytes = encode(&self.inner.frame, &full, &tags.stamps);
+        let bytes = encode(&self.inner.frame, &full, ttl, &tags.stamps);
         self.inner
             .store
             .set(

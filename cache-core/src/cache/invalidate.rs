@@ -55,18 +55,23 @@ impl Cache {
     }
 
     /// Lists this namespace's keys matching a glob (`*`, `?`, `[..]`, `\` escapes), without
-    /// the namespace.
+    /// the namespace. A pattern with user input in it must be a [`Pattern`](crate::Pattern),
+    /// which escapes it; a string is for literal patterns only, as for
+    /// [`delete_pattern`](Cache::delete_pattern).
     ///
     /// ```
+    /// use cache_core::Pattern;
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let cache = cache_core::Cache::memory();
     /// cache.set("user:1", &1).await?;
     /// cache.set("post:1", &1).await?;
     /// assert_eq!(cache.keys("user:*").await?, vec!["user:1".to_string()]);
+    /// let kind = "post"; // from a request
+    /// assert_eq!(cache.keys(Pattern::new("").arg(kind).lit(":").any()).await?, ["post:1"]);
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
-    pub async fn keys(&self, pattern: &str) -> Result<Vec<String>> {
-        let full = self.full_pattern(pattern)?;
+    pub async fn keys(&self, pattern: impl AsRef<str>) -> Result<Vec<String>> {
+        let full = self.full_pattern(pattern.as_ref())?;
         let ns = self.namespace();
         let mut keys = self
             .call("keys", &full, self.inner.store.scan(&full))
@@ -80,15 +85,26 @@ impl Cache {
 
     /// Deletes this namespace's keys matching a glob; returns how many were deleted.
     ///
+    /// Build a pattern that holds anything from a user with [`Pattern`](crate::Pattern), which
+    /// escapes it. A plain string is taken as a glob as it is: it is for literal patterns
+    /// written in the code only (`"user:*"`), never `format!("user:{input}*")`, where an input
+    /// of `*` would delete every user.
+    ///
     /// ```
+    /// use cache_core::Pattern;
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let cache = cache_core::Cache::memory();
     /// cache.set("user:1", &1).await?;
     /// cache.set("user:2", &2).await?;
-    /// assert_eq!(cache.delete_pattern("user:*").await?, 2);
+    /// cache.set("user:10", &10).await?;
+    /// let id = "1"; // from a request
+    /// assert_eq!(cache.delete_pattern(Pattern::new("user:").arg(id)).await?, 1);
+    /// assert_eq!(cache.delete_pattern(Pattern::new("user:").arg("*")).await?, 0);
+    /// assert_eq!(cache.delete_pattern("user:*").await?, 2); // a literal pattern
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
-    pub async fn delete_pattern(&self, pattern: &str) -> Result<u64> {
+    pub async fn delete_pattern(&self, pattern: impl AsRef<str>) -> Result<u64> {
+        let pattern = pattern.as_ref();
         let full = self.full_pattern(pattern)?;
         let n = self
             .call(

@@ -60,16 +60,55 @@ impl Cache {
             .await
     }
 
-    /// Re-arms a key's TTL to the default TTL; returns whether the key exists.
+    /// Re-arms a key to its own TTL, the one it was written with, counted again from now;
+    /// returns whether the key exists. `touch` never makes a key permanent:
+    ///
+    /// - a value written with a TTL (given in [`SetOptions`](crate::SetOptions), or the
+    ///   cache's default TTL of that moment; with `stale = ..`, the TTL plus the stale window)
+    ///   gets that whole TTL again, whatever the cache's default TTL is now;
+    /// - a value written without a TTL keeps its TTL as it is (none, or what
+    ///   [`expire`](Cache::expire) set since);
+    /// - a key whose own TTL is unknown keeps its TTL as it is: a counter from
+    ///   [`incr`](Cache::incr), bytes this toolkit did not frame, and values written before
+    ///   frames recorded their TTL. Give those a TTL with [`expire`](Cache::expire).
+    ///
+    /// The TTL is read from the stored value's header, so `touch` is a read and then, for a
+    /// value with a TTL, an [`expire`](Cache::expire): a write landing between the two gets the
+    /// TTL of the value it replaced. A stale-marked value is kept longer, not made fresh.
     ///
     /// ```
+    /// use std::time::Duration;
+    /// use cache_core::{KeyTtl, SetOptions};
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let cache = cache_core::Cache::memory();
+    /// let cache = cache_core::Cache::memory(); // no default TTL
     /// assert!(!cache.touch("k").await?);
+    ///
+    /// cache.set_with("session", &1, SetOptions::new().ttl(Duration::from_secs(600))).await?;
+    /// cache.expire("session", Some(Duration::from_secs(5))).await?;
+    /// assert!(cache.touch("session").await?); // back to its own 600 s
+    /// assert!(matches!(cache.ttl("session").await?, KeyTtl::Expires(d) if d > Duration::from_secs(500)));
+    ///
+    /// cache.set("forever", &1).await?;
+    /// cache.expire("forever", Some(Duration::from_secs(60))).await?;
+    /// assert!(cache.touch("forever").await?); // no own TTL: left as it is, never made permanent
+    /// assert!(matches!(cache.ttl("forever").await?, KeyTtl::Expires(_)));
     /// # Ok::<(), cache_core::Error>(()) }).unwrap();
     /// ```
     pub async fn touch(&self, key: &str) -> Result<bool> {
-        self.expire(key, self.inner.default_ttl).await
+        let full = self.full_key(key)?;
+        let Some(bytes) = self
+            .call("touch", &full, self.inner.store.get(&full))
+            .await?
+        else {
+            return Ok(false);
+        };
+        match crate::frame::written_ttl(&bytes) {
+            Some(ttl) => {
+                self.call("touch", &full, self.inner.store.expire(&full, Some(ttl)))
+                    .await
+            }
+            None => Ok(true),
+        }
     }
 
     /// A key's remaining lifetime.

@@ -105,6 +105,7 @@ impl Cache {
             full,
             self.inner.codec.id(),
             fresh_until,
+            store_ttl,
             &tags.stamps,
             &payload,
         );

@@ -11,8 +11,9 @@
 //! - `ResponseCacheLayer` (shared HTTP cache: `x-cache: MISS|HIT|…`, `Age`) and `EtagLayer`
 //!   (strong ETags, `304 Not Modified`),
 //! - tags purged from a handler through `State<Cache>`,
-//! - `/cache/stats` (JSON), `/metrics` (Prometheus), `/health` (cache ping), and the browser
-//!   dashboard at `/cache/dashboard` (purge-by-tag needs `CACHE_DASHBOARD_TOKEN`),
+//! - `/cache/stats` (JSON; `POST /cache/stats/reset` zeroes the counts), `/metrics`
+//!   (Prometheus), `/health` (cache ping), and the browser dashboard at `/cache/dashboard`
+//!   (purge-by-tag and "Reset stats" need `CACHE_DASHBOARD_TOKEN`),
 //! - `/fn/users/{id}`: the `#[cached]` read alone, outside the HTTP cache layers (for
 //!   `scripts/soak.sh`, which times the function through it).
 //!
@@ -342,12 +343,18 @@ fn app(cache: Cache, db: AppDb) -> Router {
         .route("/fn/users/{id}", get(get_user_fn))
         .route("/admin/purge", post(purge))
         .route("/health", get(health))
-        .route("/cache/stats", get(observe::stats_json))
         .route("/metrics", get(observe::metrics))
         .with_state(AppState {
             cache: cache.clone(),
             db,
         })
+        // `GET /cache/stats`, and `POST /cache/stats/reset` behind the dashboard token.
+        .nest(
+            "/cache/stats",
+            cache_axum::Dashboard::new(cache.clone())
+                .token(token.clone())
+                .stats_router(),
+        )
         .nest("/cache/dashboard", cache_axum::dashboard(cache, token))
 }
 
