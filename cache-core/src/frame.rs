@@ -62,7 +62,6 @@ pub(crate) struct Frame<'a> {
     /// Unix milliseconds after which the value is stale (served only while refreshing).
     pub(crate) fresh_until_ms: Option<u64>,
     /// The TTL the value was written with, in milliseconds.
-    #[allow(dead_code)]
     pub(crate) ttl_ms: Option<u64>,
     /// The stamps of its tags (full tag keys), when the cache emulates tags.
     pub(crate) tag_stamps: Vec<(String, u64)>,

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use cache_core::__fuzz;
-//! let bytes = __fuzz::frame_encode(&__fuzz::FrameOptions::default(), "k", 1, None, &[], b"{}");
+//! let bytes = __fuzz::frame_encode(&__fuzz::FrameOptions::default(), "k", 1, None, None, &[], b"{}");
 //! assert_eq!(__fuzz::frame_decode(&__fuzz::FrameOptions::default(), "k", &bytes).unwrap().payload, b"{}");
 //! ```
 
@@ -46,6 +46,8 @@ pub struct DecodedFrame {
     pub codec_id: u8,
     /// Its soft expiry (Unix ms), if any.
     pub fresh_until_ms: Option<u64>,
+    /// The TTL it was written with (ms), if any.
+    pub ttl_ms: Option<u64>,
     /// The stamps of its tags.
     pub tag_stamps: Vec<(String, u64)>,
     /// The payload (decompressed).
@@ -58,11 +60,13 @@ pub fn frame_encode(
     full_key: &str,
     codec_id: u8,
     fresh_until_ms: Option<u64>,
+    ttl_ms: Option<u64>,
     stamps: &[(String, u64)],
     payload: &[u8],
 ) -> Vec<u8> {
+    let ttl = ttl_ms.map(std::time::Duration::from_millis);
     opts.config()
-        .encode(full_key, codec_id, fresh_until_ms, stamps, payload)
+        .encode(full_key, codec_id, fresh_until_ms, ttl, stamps, payload)
         .to_vec()
 }
 
@@ -71,11 +75,13 @@ pub fn frame_encode_with(
     opts: &FrameOptions,
     full_key: &str,
     codec_id: u8,
+    ttl_ms: Option<u64>,
     stamps: &[(String, u64)],
     payload: &[u8],
 ) -> Vec<u8> {
+    let ttl = ttl_ms.map(std::time::Duration::from_millis);
     opts.config()
-        .encode_with(full_key, codec_id, stamps, payload.len(), |b| {
+        .encode_with(full_key, codec_id, ttl, stamps, payload.len(), |b| {
             b.extend_from_slice(payload);
         })
         .to_vec()
@@ -87,6 +93,7 @@ pub fn frame_decode(opts: &FrameOptions, full_key: &str, bytes: &[u8]) -> Result
     Ok(DecodedFrame {
         codec_id: f.codec_id,
         fresh_until_ms: f.fresh_until_ms,
+        ttl_ms: f.ttl_ms,
         tag_stamps: f.tag_stamps,
         payload: f.payload.into_owned(),
     })

@@ -58,7 +58,7 @@ proptest! {
         at in any::<prop::sample::Index>(),
         byte in any::<u8>(),
     ) {
-        let mut enc = __fuzz::frame_encode(&opts, "k", 1, Some(5), &stamps, &payload);
+        let mut enc = __fuzz::frame_encode(&opts, "k", 1, Some(5), None, &stamps, &payload);
         let i = at.index(enc.len());
         enc[i] = byte;
         let _ = __fuzz::frame_decode(&opts, "k", &enc);
@@ -72,19 +72,22 @@ proptest! {
         key in ".{0,40}",
         codec_id in any::<u8>(),
         fresh_until_ms in proptest::option::of(any::<u64>()),
+        ttl_ms in proptest::option::of(any::<u64>()),
         stamps in stamps(),
         payload in payload(),
     ) {
-        let enc = __fuzz::frame_encode(&opts, &key, codec_id, fresh_until_ms, &stamps, &payload);
+        let enc = __fuzz::frame_encode(&opts, &key, codec_id, fresh_until_ms, ttl_ms, &stamps, &payload);
         prop_assert_eq!(__fuzz::frame_has_tag_stamps(&enc), !stamps.is_empty());
         let dec = __fuzz::frame_decode(&opts, &key, &enc).unwrap();
         prop_assert_eq!(dec.codec_id, codec_id);
         prop_assert_eq!(dec.fresh_until_ms, fresh_until_ms);
+        prop_assert_eq!(dec.ttl_ms, ttl_ms);
         prop_assert_eq!(&dec.tag_stamps, &stamps);
         prop_assert_eq!(&dec.payload, &payload);
 
-        let with = __fuzz::frame_encode_with(&opts, &key, codec_id, &stamps, &payload);
+        let with = __fuzz::frame_encode_with(&opts, &key, codec_id, ttl_ms, &stamps, &payload);
         let dec = __fuzz::frame_decode(&opts, &key, &with).unwrap();
+        prop_assert_eq!(dec.ttl_ms, ttl_ms);
         prop_assert_eq!((dec.tag_stamps, dec.payload), (stamps, payload));
     }
 
@@ -97,7 +100,7 @@ proptest! {
         payload in payload(),
     ) {
         let opts = FrameOptions { compress_over: Some(16), signing_key: Some(signing_key) };
-        let enc = __fuzz::frame_encode(&opts, &key, 1, None, &[], &payload);
+        let enc = __fuzz::frame_encode(&opts, &key, 1, None, None, &[], &payload);
         if other_key != key {
             prop_assert!(__fuzz::frame_decode(&opts, &other_key, &enc).is_err());
         }

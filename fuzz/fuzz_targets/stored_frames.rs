@@ -42,16 +42,25 @@ fuzz_target!(|input: Input<'_>| {
         input.key,
         input.codec_id,
         input.fresh_until_ms,
+        input.ttl_ms,
         &stamps,
         input.payload,
     );
     let dec = __fuzz::frame_decode(&opts, input.key, &enc).expect("an encoded frame decodes");
     assert_eq!(dec.codec_id, input.codec_id);
     assert_eq!(dec.fresh_until_ms, input.fresh_until_ms);
+    assert_eq!(dec.ttl_ms, input.ttl_ms);
     assert_eq!(dec.tag_stamps, stamps);
     assert_eq!(dec.payload, input.payload);
     assert_eq!(__fuzz::frame_has_tag_stamps(&enc), !stamps.is_empty());
-    let with = __fuzz::frame_encode_with(&opts, input.key, input.codec_id, &stamps, input.payload);
+    let with = __fuzz::frame_encode_with(
+        &opts,
+        input.key,
+        input.codec_id,
+        input.ttl_ms,
+        &stamps,
+        input.payload,
+    );
     let dec = __fuzz::frame_decode(&opts, input.key, &with).expect("an encoded frame decodes");
     assert_eq!(
         (dec.payload.as_slice(), dec.tag_stamps),

@@ -385,7 +385,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/users", "every user"),
     ("GET", "/users/1/posts", "a user's posts"),
-    ("GET", "/fn/users/1", "a user through #[cached] alone, no HTTP cache"),
+    (
+        "GET",
+        "/fn/users/1",
+        "a user through #[cached] alone, no HTTP cache",
+    ),
     ("GET", "/fib/40", "#[memoize]"),
     (
         "GET",
