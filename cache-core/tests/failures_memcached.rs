@@ -1,7 +1,9 @@
 //! One of three Memcached servers killed mid-run: keys on the other two are still served, calls
 //! for keys on the dead one fall through to the loader within the timeout without an error to
 //! the caller, and once the server is back it is used again. A hung server (SIGSTOP) is the
-//! same, bounded by the command timeout.
+//! same, bounded by the command timeout. One server behind its breaker (a URL with one
+//! server): a kill and a pause cost a cached function at most one failing command per call,
+//! and nothing invalidated meanwhile is served after.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,6 +12,10 @@ use std::time::Duration;
 use cache_core::store::{MemcachedStore, Store};
 use cache_core::testing::MemcachedServer;
 use cache_core::Cache;
+
+#[path = "outage_common/mod.rs"]
+mod outage_common;
+use outage_common::{signal, through_an_outage, Users};
 
 /// A guard against hangs only (far above the configured timeouts), not a speed assertion.
 const HANG_GUARD: Duration = Duration::from_secs(30);
@@ -144,4 +150,61 @@ async fn a_hung_server_costs_one_timeout_then_is_passed_over() {
     // The other servers are unaffected.
     assert!(t.cache.get::<i32>(&by[0][0]).await.unwrap().is_some());
     stop("-CONT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_memcached_costs_one_failing_command_and_a_refused_one_does_not_wait() {
+    let mut server = MemcachedServer::start();
+    // Timeouts far above the hang guard: a refused connection must not wait them out.
+    let cache = Cache::from_url(&format!(
+        "{}?timeout_ms=30000&connect_timeout_ms=30000&retry_ms=100",
+        server.url()
+    ))
+    .await
+    .unwrap();
+    let users = Users::new(cache);
+    through_an_outage(
+        &users,
+        &mut server,
+        MemcachedServer::kill,
+        MemcachedServer::restart,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_memcached_costs_one_timeout_and_its_missed_invalidations_are_replayed() {
+    let mut server = MemcachedServer::start();
+    let cache = Cache::from_url(&format!(
+        "{}?timeout_ms=300&connect_timeout_ms=300&retry_ms=100",
+        server.url()
+    ))
+    .await
+    .unwrap();
+    let pid = server.pid().expect("running");
+    let users = Users::new(cache);
+    through_an_outage(
+        &users,
+        &mut server,
+        |_| signal(pid, "-STOP"),
+        |_| signal(pid, "-CONT"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_servers_have_no_store_wide_breaker() {
+    let servers: Vec<MemcachedServer> = (0..2).map(|_| MemcachedServer::start()).collect();
+    let cache = Cache::from_url(&MemcachedServer::url_of(&servers))
+        .await
+        .unwrap();
+    assert_eq!(cache.store().stats().breaker, None);
+    let e = Cache::from_url(&format!(
+        "{}?breaker_threshold=2",
+        MemcachedServer::url_of(&servers)
+    ))
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("retry_ms"), "{e}");
 }

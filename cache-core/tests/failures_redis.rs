@@ -1,10 +1,17 @@
 //! Redis down at start is a clear backend error; Redis killed mid-use gives errors within the
-//! command timeout (never a hang), and the same client works again once Redis is back.
+//! command timeout (never a hang), and the same client works again once Redis is back. Through
+//! a kill and a pause, a cached function costs at most one failing command per call, the
+//! breaker answers while the server is down, and nothing invalidated meanwhile is served after.
+
+#[path = "outage_common/mod.rs"]
+mod outage_common;
 
 use std::time::Duration;
 
+use cache_core::store::BreakerState;
 use cache_core::testing::RedisServer;
 use cache_core::{Cache, Error};
+use outage_common::{guarded, through_an_outage, Users};
 
 /// A guard against hangs only (far above the configured timeout), not a speed assertion.
 const HANG_GUARD: Duration = Duration::from_secs(30);
@@ -120,11 +127,16 @@ async fn a_hung_server_gives_timeouts_not_hangs_and_is_used_again_when_it_wakes(
     cache.set("k", &1).await.unwrap();
 
     server.pause();
-    for _ in 0..3 {
+    let r = tokio::time::timeout(HANG_GUARD, cache.get::<i32>("k"))
+        .await
+        .expect("get hung on a frozen server");
+    assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+    // The breaker is open: the next calls fail at once (or, as the probe, time out).
+    for _ in 0..2 {
         let r = tokio::time::timeout(HANG_GUARD, cache.get::<i32>("k"))
             .await
             .expect("get hung on a frozen server");
-        assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+        assert!(r.unwrap_err().is_backend());
     }
     let r = tokio::time::timeout(HANG_GUARD, cache.delete_pattern("*"))
         .await
@@ -136,7 +148,8 @@ async fn a_hung_server_gives_timeouts_not_hangs_and_is_used_again_when_it_wakes(
     loop {
         match cache.get::<i32>("k").await {
             Ok(v) => {
-                assert_eq!(v, Some(1));
+                // The delete_pattern that failed during the pause was replayed.
+                assert_eq!(v, None);
                 break;
             }
             Err(e) => {
@@ -147,5 +160,86 @@ async fn a_hung_server_gives_timeouts_not_hangs_and_is_used_again_when_it_wakes(
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_redis_costs_one_failing_command_and_a_refused_one_does_not_wait() {
+    let mut server = RedisServer::start();
+    // A timeout half the hang guard: a refused or reset connection must not wait it out often.
+    let cache = Cache::from_url(&format!("{}?timeout_ms=5000", server.url()))
+        .await
+        .unwrap();
+    let users = Users::new(cache);
+    through_an_outage(&users, &mut server, RedisServer::kill, RedisServer::restart).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_redis_costs_one_timeout_and_its_missed_invalidations_are_replayed() {
+    let mut server = RedisServer::start();
+    let cache = Cache::from_url(&format!("{}?timeout_ms=300", server.url()))
+        .await
+        .unwrap();
+    let users = Users::new(cache);
+    through_an_outage(&users, &mut server, |s| s.pause(), |s| s.resume()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_or_set_on_a_dead_server_reads_once_and_does_not_write() {
+    let mut server = RedisServer::start();
+    let cache = Cache::from_url(&format!(
+        "{}?timeout_ms=300&breaker_threshold=100",
+        server.url()
+    ))
+    .await
+    .unwrap();
+    server.kill();
+    // With the breaker out of the way (it opens after 100 failures), each call makes exactly
+    // one store call: its read. No second read, no lease, no write.
+    for i in 0..3u64 {
+        let before = cache.stats().errors;
+        let v: u64 = guarded(
+            "get_or_set",
+            cache.get_or_set(&format!("k{i}"), (), || async move { i }),
+        )
+        .await;
+        assert_eq!(v, i);
+        assert_eq!(cache.stats().errors - before, 1, "call {i}");
+        let r: Result<u64, std::sync::Arc<&str>> = guarded(
+            "try_get_or_set",
+            cache.try_get_or_set(
+                &format!("t{i}"),
+                cache_core::SetOptions::new().distributed_lock(),
+                || async move { Ok(i) },
+            ),
+        )
+        .await;
+        assert_eq!(r.unwrap(), i);
+    }
+    assert_eq!(cache.store().stats().breaker, Some(BreakerState::Closed));
+    assert_eq!(cache.stats().errors, 6);
+    // The failed writes are not even attempted: nothing queued but nothing lost either.
+    assert_eq!(cache.store().stats().pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_options_are_read_from_the_url_and_bad_ones_named() {
+    let server = RedisServer::start();
+    let cache = Cache::from_url(&format!(
+        "{}?breaker_threshold=2&breaker_cooldown=5s",
+        server.url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(cache.store().stats().breaker, Some(BreakerState::Closed));
+    for (bad, says) in [
+        ("breaker_threshold=0", "breaker_threshold"),
+        ("breaker_cooldown=soon", "breaker_cooldown"),
+    ] {
+        let e = Cache::from_url(&format!("{}?{bad}", server.url()))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{bad}: {e}");
     }
 }

@@ -384,3 +384,89 @@ async fn a_replay_whose_caller_gives_up_is_finished_later() {
     server.cli(&["CLIENT", "UNPAUSE"]);
     queue_drains(&local, &direct).await;
 }
+
+static ITEM_LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[cache_core::cached(key = "item:{id}", ttl = 60, cache = cache)]
+async fn item(cache: &Cache, id: u64) -> u64 {
+    ITEM_LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    id * 3
+}
+
+/// A guard against hangs only, far below the long `timeout_ms` of the kill test.
+const HANG_GUARD: Duration = Duration::from_secs(10);
+
+async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(HANG_GUARD, f)
+        .await
+        .expect("a call hung (or waited out a long timeout)")
+}
+
+/// With the default breaker options, a `#[cached]` function over `tiered+redis://` through a
+/// fault: the first cold call makes one failing Redis command (not a read, a second read and a
+/// write) and opens the breaker; later calls make at most one each; after the fault ends the
+/// breaker closes, the queue drains and values reach Redis again.
+async fn tiered_fault(
+    options: &str,
+    fault: impl FnOnce(&mut RedisServer),
+    heal: impl FnOnce(&mut RedisServer),
+) {
+    let mut server = RedisServer::start();
+    let cache = Cache::builder()
+        .url(format!("tiered+{}?{options}", server.url()))
+        .prefix("items")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(within(item(&cache, 1)).await, 3);
+    fault(&mut server);
+    let before = tier(&cache);
+    assert_eq!(within(item(&cache, 2)).await, 6);
+    let after = tier(&cache);
+    assert_eq!(
+        after.l2_errors - before.l2_errors,
+        1,
+        "the first cold call made more than one failing Redis command: {after:?}"
+    );
+    assert_eq!(after.breaker_open, 1, "the breaker did not open: {after:?}");
+    for id in 3..8 {
+        let before = tier(&cache);
+        assert_eq!(within(item(&cache, id)).await, id * 3);
+        assert!(tier(&cache).l2_errors - before.l2_errors <= 1);
+    }
+    assert_eq!(within(item(&cache, 1)).await, 3);
+    heal(&mut server);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut n = 100;
+    loop {
+        n += 1;
+        assert_eq!(within(item(&cache, n)).await, n * 3);
+        let s = tier(&cache);
+        if s.breaker_open == 0
+            && s.pending == 0
+            && server
+                .cli(&["EXISTS", &cache.full_key(&format!("item:{n}")).unwrap()])
+                .trim()
+                == "1"
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Redis was never used again: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_redis_under_a_tiered_cached_fn_costs_one_failing_command() {
+    // A timeout half the hang guard: the first command may race the client's own detection of
+    // the lost connection and wait it out once; none after it does.
+    tiered_fault("timeout_ms=5000", RedisServer::kill, RedisServer::restart).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_redis_under_a_tiered_cached_fn_costs_one_timeout() {
+    tiered_fault("timeout_ms=300", |s| s.pause(), |s| s.resume()).await;
+}

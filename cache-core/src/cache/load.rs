@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::lease::Turn;
+use super::tags::WriteTags;
 use super::typed::{CacheValue, Read};
 use super::Cache;
 use crate::flight::{self, Join, Outcome};
@@ -154,9 +155,13 @@ impl Cache {
             }
         };
         let mut stale = None;
+        // Whether the store failed in this call: then it is asked nothing more (no second
+        // read, no lease, no write), so a dead store costs a call at most one command timeout.
+        let mut failed = false;
         loop {
             let read = match first.take() {
                 Some(read) => Ok(read),
+                None if failed => Ok(Read::Miss),
                 None => self.read::<T>(&full).await,
             };
             match read {
@@ -167,32 +172,42 @@ impl Cache {
                 Ok(Read::Stale(v)) => stale = Some(v),
                 Ok(Read::Miss) => {}
                 // Already counted and logged: fall through to the loader.
-                Err(_) => {}
+                Err(_) => failed = true,
             }
             if opts.lock == Lock::Off {
                 self.count_read(false);
                 return self
-                    .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
-                    .await;
+                    .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None, failed)
+                    .await
+                    .0;
             }
             match self.inner.flights.join(&full) {
                 Join::Leader(leader) => {
-                    if stale.is_none() {
+                    if stale.is_none() && !failed {
                         // A load may have finished between our read and our join.
                         // (Not for a value with tag stamps: only the read above checks those.)
-                        if let Ok(Some(bytes)) = self.read_bytes(&full).await {
-                            // Quietly: an undecodable value was already counted by the read above.
-                            let decoded =
-                                (!has_tag_stamps(&bytes)).then(|| self.decode::<T>(&full, &bytes));
-                            if let Some(Ok((v, false))) = decoded {
-                                self.count_read(true);
-                                leader.finish(Outcome::Value(bytes));
-                                return Ok(v);
+                        match self.read_bytes(&full).await {
+                            Ok(Some(bytes)) => {
+                                // Quietly: an undecodable value was already counted by the
+                                // read above.
+                                let decoded = (!has_tag_stamps(&bytes))
+                                    .then(|| self.decode::<T>(&full, &bytes));
+                                if let Some(Ok((v, false))) = decoded {
+                                    self.count_read(true);
+                                    leader.finish(Outcome::Value(bytes));
+                                    return Ok(v);
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                self.backend_error("get", &full, e);
+                                failed = true;
                             }
                         }
                     }
                     let mut held = None;
-                    if let Some(lease) = self.lease_of(opts.lock) {
+                    let lease = self.lease_of(opts.lock).filter(|_| !failed);
+                    if let Some(lease) = lease {
                         // With a stale value to serve, do not wait for another process.
                         match self.lease_turn::<T>(&full, lease, stale.is_none()).await {
                             Turn::Load(h) => held = h,
@@ -210,11 +225,21 @@ impl Cache {
                         }
                     }
                     self.count_read(false);
-                    let out = self
-                        .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, Some(leader))
+                    let (out, write_failed) = self
+                        .run_loader::<T, E, S, _, _>(
+                            &full,
+                            opts,
+                            loader,
+                            store_if,
+                            Some(leader),
+                            failed,
+                        )
                         .await;
                     if let Some(held) = held {
-                        self.release(held).await;
+                        // After a failed write the store is left alone: the lease expires.
+                        if !write_failed {
+                            self.release(held).await;
+                        }
                     }
                     return out;
                 }
@@ -245,13 +270,17 @@ impl Cache {
                     // The leader's result is of no use to us: load for ourselves.
                     self.count_read(false);
                     return self
-                        .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None)
-                        .await;
+                        .run_loader::<T, E, S, _, _>(&full, opts, loader, store_if, None, failed)
+                        .await
+                        .0;
                 }
             }
         }
     }
 
+    /// Runs the loader and stores its value, unless the store already `failed` in this call
+    /// (then the value is only handed to the waiting callers). Also returns whether the store
+    /// failed in this call (before or while writing).
     async fn run_loader<T, E, S, F, Fut>(
         &self,
         full: &str,
@@ -259,7 +288,8 @@ impl Cache {
         loader: F,
         store_if: impl FnOnce(&T) -> bool,
         leader: Option<flight::Leader<'_>>,
-    ) -> Result<T, S::Out>
+        failed: bool,
+    ) -> (Result<T, S::Out>, bool)
     where
         T: Serialize + CacheValue,
         S: Sharing<E>,
@@ -268,21 +298,30 @@ impl Cache {
     {
         match loader().await {
             Ok(value) => {
-                let tags = self.write_tags(&opts.tags).await;
+                let mut failed = failed;
+                // Emulated tags read the store: not after it failed (the value then goes to
+                // the waiting callers without tag stamps, and is not stored).
+                let tags = if failed {
+                    Ok(WriteTags::default())
+                } else {
+                    self.write_tags(&opts.tags).await
+                };
                 let encoded = match tags.and_then(|tags| self.encode(full, &value, opts, &tags)) {
                     Ok(e) => e,
                     Err(e) => {
                         self.count(|c| &c.errors, 1);
                         tracing::warn!(target: "cache", key = full, error = %e, "value not cached");
+                        failed |= e.is_backend();
                         None
                     }
                 };
                 if let Some((bytes, wopts)) = encoded {
-                    if store_if(&value) {
+                    if !failed && store_if(&value) {
                         match self.inner.store.set(full, bytes.clone(), &wopts).await {
                             Ok(()) => self.count(|c| &c.sets, 1),
                             Err(e) => {
                                 self.backend_error("set", full, e);
+                                failed = true;
                             }
                         }
                     }
@@ -290,14 +329,14 @@ impl Cache {
                         leader.finish(Outcome::Value(bytes));
                     }
                 }
-                Ok(value)
+                (Ok(value), failed)
             }
             Err(e) => {
                 let (out, shared) = S::lead(e);
                 if let Some(leader) = leader {
                     leader.finish(Outcome::Failed(shared));
                 }
-                Err(out)
+                (Err(out), failed)
             }
         }
     }

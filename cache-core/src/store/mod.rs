@@ -24,9 +24,11 @@ use bytes::Bytes;
 
 use crate::error::{Error, Result};
 
+mod breaker;
 mod bus;
 mod capabilities;
 mod front;
+mod guarded;
 mod local;
 #[cfg(feature = "memcached")]
 pub mod memcached;
@@ -40,8 +42,10 @@ mod stats;
 pub mod tiered;
 pub(crate) mod version;
 
+pub use breaker::{Breaker, BreakerState, DEFAULT_BREAKER_COOLDOWN, DEFAULT_BREAKER_THRESHOLD};
 pub use bus::{BusEvent, BusSink, Invalidation, InvalidationBus};
 pub use capabilities::{Capabilities, Capability};
+pub use guarded::GuardedStore;
 pub use local::{LocalEntry, LocalRead};
 #[cfg(feature = "memcached")]
 pub use memcached::MemcachedStore;
@@ -51,7 +55,7 @@ pub use redis::RedisStore;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use sql::SqlStore;
 pub use stats::StoreStats;
-pub use tiered::{Breaker, BreakerState, TierStats, TieredStore, TieredStoreBuilder};
+pub use tiered::{TierStats, TieredStore, TieredStoreBuilder};
 
 /// A boxed, `Send` future: the return type of [`Store`] methods, which keeps the trait object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

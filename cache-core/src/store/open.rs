@@ -63,8 +63,80 @@ fn unavailable(scheme: &str) -> Error {
 /// The prefix of the URL form for a stack of tiers.
 pub(crate) const TIERS: &str = "tiers:";
 
-/// Builds the store a URL names.
+/// Schemes whose store gets a breaker of its own (see [`GuardedStore`]): the plain stores
+/// with a remote server. SQLite is a local file; tiers have a breaker each already.
+const GUARDED_SCHEMES: &[&str] = &[
+    "redis",
+    "rediss",
+    "redis-cluster",
+    "rediss-cluster",
+    "redis-sentinel",
+    "rediss-sentinel",
+    "memcached",
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+];
+
+/// Takes `breaker_threshold` and `breaker_cooldown` out of `url`'s query; returns the URL
+/// with the rest, the two values (defaults where absent) and whether either was given.
+fn take_breaker(url: &str) -> Result<(String, u32, Duration, bool)> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut threshold = crate::store::DEFAULT_BREAKER_THRESHOLD;
+    let mut cooldown = crate::store::DEFAULT_BREAKER_COOLDOWN;
+    let mut given = false;
+    let mut rest = Vec::new();
+    for (k, v) in parse_query(query)? {
+        match k.as_str() {
+            "breaker_threshold" => {
+                threshold = v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    Error::Config(format!("{k}={v:?}: expected a positive integer"))
+                })?;
+                given = true;
+            }
+            "breaker_cooldown" => {
+                cooldown = crate::ttl::parse(&v).map_err(|e| Error::Config(format!("{k}: {e}")))?;
+                given = true;
+            }
+            _ => rest.push(format!("{k}={v}")),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, threshold, cooldown, given))
+}
+
+/// Builds the store a URL names: a plain remote store behind a breaker.
 pub(crate) async fn store_from_url(url: &str) -> Result<Arc<dyn Store>> {
+    let url = url.trim();
+    let scheme = split_scheme(url).map(|(s, _)| s).unwrap_or("");
+    if !GUARDED_SCHEMES.contains(&scheme) || url.starts_with(TIERS) {
+        return open_one(url).await;
+    }
+    let (url, threshold, cooldown, given) = take_breaker(url)?;
+    let hosts = url.split_once("://").map_or("", |(_, r)| r);
+    let hosts = hosts.split(['?', '/']).next().unwrap_or("");
+    if scheme == "memcached" && hosts.contains(',') {
+        // Each server is passed over on its own for `retry_ms` after it fails.
+        if given {
+            return Err(Error::Config(
+                "memcached:// with several servers takes no breaker_* option: each server is passed over for retry_ms after it fails".into(),
+            ));
+        }
+        return open_one(&url).await;
+    }
+    let store = open_one(&url).await?;
+    Ok(Arc::new(crate::store::GuardedStore::new(
+        store, threshold, cooldown,
+    )))
+}
+
+/// Builds the store a URL names, as it is (a tier's store: no breaker of its own).
+async fn open_one(url: &str) -> Result<Arc<dyn Store>> {
     let url = url.trim();
     if let Some(stack) = url.strip_prefix(TIERS) {
         return Box::pin(tiers_from(stack)).await;
@@ -105,8 +177,8 @@ impl Default for TierOptions {
         Self {
             l1: None,
             ttl_cap: None,
-            threshold: 3,
-            cooldown: Duration::from_secs(1),
+            threshold: crate::store::DEFAULT_BREAKER_THRESHOLD,
+            cooldown: crate::store::DEFAULT_BREAKER_COOLDOWN,
             write_behind: None,
             write_behind_batch: None,
             write_behind_max: None,
@@ -193,7 +265,7 @@ impl TierOptions {
 async fn tiered_from(url: &str) -> Result<Arc<dyn Store>> {
     let mut opts = TierOptions::default();
     let lower = tiered_lower(url, &mut opts)?;
-    let bottom = Box::pin(store_from_url(&lower)).await?;
+    let bottom = Box::pin(open_one(&lower)).await?;
     let builder = TieredStore::builder(Arc::clone(&bottom));
     opts.build(builder, &*bottom).await
 }
@@ -238,7 +310,7 @@ async fn tiers_from(stack: &str) -> Result<Arc<dyn Store>> {
                 redact(part)
             )));
         }
-        tiers.push(Box::pin(store_from_url(&url)).await?);
+        tiers.push(Box::pin(open_one(&url)).await?);
     }
     let bottom = Arc::clone(
         tiers

@@ -30,4 +30,14 @@ pub struct StoreStats {
     /// Times a tiered store dropped its upper tiers (after an outage or an interrupted
     /// subscription).
     pub resyncs: u64,
+    /// The state of the breaker of a [`GuardedStore`](crate::store::GuardedStore) (every
+    /// remote store opened from a URL); `None` for a store without one (a tiered store reports
+    /// its breakers per tier).
+    pub breaker: Option<crate::store::BreakerState>,
+    /// Times that breaker opened.
+    pub breaker_opens: u64,
+    /// Calls answered at once (without the server) while that breaker was open.
+    pub short_circuited: u64,
+    /// Invalidations waiting for the server, replayed when it is back.
+    pub pending: u64,
 }

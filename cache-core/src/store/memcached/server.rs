@@ -142,8 +142,9 @@ impl Server {
     }
 
     /// Runs one command on a pooled connection: a connection is taken and the command answers
-    /// within the connect timeout plus the command timeout, or the call fails (and the server
-    /// is marked down when the failure is the server's).
+    /// within the larger of the command and connect timeouts (one timer for both steps), or the
+    /// call fails (and the server is marked down when the
+    /// failure is the server's). A refused or reset connection fails at once.
     ///
     /// `op` gets the connection and gives it back with the command's result.
     pub(super) async fn call<T, F, Fut>(&self, op: F) -> Result<T>
@@ -168,7 +169,8 @@ impl Server {
             }
             r
         };
-        match tokio::time::timeout(self.connect_timeout + self.timeout, attempt).await {
+        let bound = self.timeout.max(self.connect_timeout);
+        match tokio::time::timeout(bound, attempt).await {
             Ok(Ok(v)) => {
                 if self.down_until.load(Relaxed) != 0 {
                     self.down_until.store(0, Relaxed);
@@ -183,7 +185,7 @@ impl Server {
             }
             Err(_) => {
                 self.mark_down("no answer within the timeout");
-                Err(Error::Timeout(self.connect_timeout + self.timeout))
+                Err(Error::Timeout(bound))
             }
         }
     }

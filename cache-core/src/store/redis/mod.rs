@@ -4,8 +4,12 @@
 //! - Commands go through a `fred` pool; each connection pipelines the commands issued on it
 //!   concurrently, so batches are sent as many concurrent commands (grouped by hash slot in a
 //!   cluster, since a multi-key command must stay within one slot).
-//! - Every command has a timeout (default 1 s): a dead or hung server gives
-//!   [`Error::Timeout`], never a hung request. The client reconnects on its own.
+//! - Every command has a timeout (default 1 s): a hung server gives [`Error::Timeout`],
+//!   never a hung request. A refused or reset connection fails at once: a command is sent only
+//!   on a connected client, and one in flight when its connection drops is not retried. The
+//!   client reconnects on its own (after 1 ms, then backing off to every 500 ms). Opened from a URL, the store is behind
+//!   a breaker ([`GuardedStore`](crate::store::GuardedStore)), so a dead server costs one
+//!   timeout per cool-down, not one per call.
 //! - Pattern operations `SCAN` every primary and `UNLINK` what matched, in slot-grouped batches.
 //!   Nothing ever runs `FLUSHDB`.
 //! - A tag is a Redis hash `tag → {key: write id}` whose expiry follows its longest-lived
@@ -18,6 +22,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use fred::clients::{Client, WithOptions};
+use fred::prelude::Options;
 use fred::prelude::{
     ClientLike, Error as FredError, ErrorKind, KeysInterface, Pool, ReconnectPolicy, ServerConfig,
 };
@@ -67,6 +73,8 @@ pub use bus::{RedisBus, CHANNEL};
 /// | `pool=N` | 2 | connections; each pipelines concurrent commands |
 /// | `timeout_ms=N` | 1000 | per-command timeout ([`Error::Timeout`] after it) |
 /// | `connect_timeout_ms=N` | 2000 | time to open a connection |
+/// | `breaker_threshold=N` | 1 | consecutive backend errors that open the breaker (URL only) |
+/// | `breaker_cooldown=1s` | 1s | time the open breaker answers at once, before one probe |
 ///
 /// ```no_run
 /// use cache_core::store::RedisStore;
@@ -88,6 +96,8 @@ pub struct RedisStore {
     next_id: AtomicU64,
     /// What the invalidation bus is built from, and the bus once started.
     bus: BusCell,
+    /// Per-command options: fail at once rather than wait for a reconnection.
+    fail_fast: Options,
 }
 
 /// The lazily started pub/sub bus of a store, and the version cells it raises.
@@ -210,6 +220,9 @@ impl RedisStore {
             .with_performance_config(|p| p.default_command_timeout = u.timeout)
             .with_connection_config(|c| {
                 c.connection_timeout = u.connect_timeout;
+                // A command in flight when its connection drops fails instead of waiting for
+                // the reconnection to be sent again: a cache runs the real work instead.
+                c.max_command_attempts = 1;
                 c.internal_command_timeout = u.connect_timeout;
                 // A server that stops answering (but keeps the socket) is dropped and reconnected.
                 c.unresponsive.max_timeout =
@@ -217,7 +230,9 @@ impl RedisStore {
                 c.unresponsive.interval = Duration::from_millis(500);
             })
             // Keep retrying for ever, at most every 500 ms: a restarted server is picked up again.
-            .set_policy(ReconnectPolicy::new_exponential(0, 50, 500, 2));
+            // The first retry comes at once: until it starts, the client still says it is
+            // connected, and a command sent meanwhile would wait for the reconnection.
+            .set_policy(reconnect_policy());
         let pool = builder
             .build_pool(u.pool)
             .map_err(|e| Error::Config(format!("{}: {e}", u.redacted)))?;
@@ -248,6 +263,10 @@ impl RedisStore {
             url: u.redacted.clone(),
             scripts: Scripts::new(),
             next_id: AtomicU64::new(random_seed()),
+            fail_fast: Options {
+                fail_fast: true,
+                ..Options::default()
+            },
             bus: BusCell {
                 builder,
                 pool: pool_for_bus,
@@ -319,7 +338,28 @@ impl RedisStore {
     }
 
     fn guard(&self) -> Duration {
-        self.timeout.saturating_mul(2) + Duration::from_millis(100)
+        self.timeout + Duration::from_millis(50)
+    }
+
+    /// A connected client of the pool, or an error at once when none is connected (the server
+    /// is down and the pool reconnecting): a command sent now would wait in the client's queue
+    /// for the whole timeout.
+    fn client(&self) -> Result<WithOptions<Client>> {
+        Ok(self.raw()?.with_options(&self.fail_fast))
+    }
+
+    /// A connected client without the fail-fast option (for scripts, pipelines and scans,
+    /// which fred sends without per-command options).
+    fn raw(&self) -> Result<&Client> {
+        let next = self.pool.next();
+        if next.is_connected() {
+            return Ok(next);
+        }
+        self.pool
+            .clients()
+            .iter()
+            .find(|c| c.is_connected())
+            .ok_or_else(|| Error::Backend(format!("not connected to {} (reconnecting)", self.url)))
     }
 
     /// The next page of a scan, bounded by the command timeout (fred's scan streams have none).
@@ -360,7 +400,7 @@ impl RedisStore {
         keys: Vec<String>,
         args: Vec<String>,
     ) -> Result<R> {
-        self.run(script.evalsha_with_reload(self.pool.next(), keys, args))
+        self.run(script.evalsha_with_reload(self.raw()?, keys, args))
             .await
     }
 
@@ -368,7 +408,7 @@ impl RedisStore {
         let groups = self.batches(keys.iter().enumerate());
         let counts = try_join_all(groups.into_iter().map(|idx| {
             let batch: Vec<String> = idx.into_iter().map(|i| keys[i].clone()).collect();
-            self.run(self.pool.next().unlink::<u64, _>(batch))
+            async move { self.run(self.client()?.unlink::<u64, _>(batch)).await }
         }))
         .await?;
         Ok(counts.into_iter().sum())
@@ -379,7 +419,10 @@ impl RedisStore {
         &self,
         pattern: &str,
     ) -> futures_util::stream::BoxStream<'static, Result<Vec<String>>> {
-        let client = self.pool.next();
+        let client = match self.raw() {
+            Ok(c) => c,
+            Err(e) => return futures_util::stream::once(std::future::ready(Err(e))).boxed(),
+        };
         let pattern = pattern.to_owned();
         // Paged, not buffered: the next page is requested only when this one is dropped, so
         // memory stays bounded by a page or two however large the keyspace.
@@ -406,6 +449,13 @@ impl RedisStore {
     }
 }
 
+/// Reconnection every 1, 2, 4 … ms, at most every 500 ms, for ever, without jitter.
+fn reconnect_policy() -> ReconnectPolicy {
+    let mut policy = ReconnectPolicy::new_exponential(0, 1, 500, 2);
+    policy.set_jitter(0);
+    policy
+}
+
 fn is_not_integer(e: &FredError) -> bool {
     let d = e.details().to_ascii_lowercase();
     d.contains("not an integer") || d.contains("overflow") || d.contains("wrongtype")
@@ -430,7 +480,7 @@ impl Store for RedisStore {
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
         Box::pin(async move {
-            let v: Option<Bytes> = self.run(self.pool.next().get(key)).await?;
+            let v: Option<Bytes> = self.run(self.client()?.get(key)).await?;
             Ok(v.map(unmark))
         })
     }
@@ -440,7 +490,7 @@ impl Store for RedisStore {
             let groups = self.batches(keys.iter().enumerate());
             let results = try_join_all(groups.into_iter().map(|idx| async move {
                 let batch: Vec<String> = idx.iter().map(|&i| keys[i].clone()).collect();
-                let vals: Vec<Option<Bytes>> = self.run(self.pool.next().mget(batch)).await?;
+                let vals: Vec<Option<Bytes>> = self.run(self.client()?.mget(batch)).await?;
                 Ok::<_, Error>((idx, vals))
             }))
             .await?;
@@ -525,7 +575,7 @@ impl Store for RedisStore {
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let n: u64 = self.run(self.pool.next().unlink(key)).await?;
+            let n: u64 = self.run(self.client()?.unlink(key)).await?;
             Ok(n > 0)
         })
     }
@@ -536,14 +586,14 @@ impl Store for RedisStore {
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
         Box::pin(async move {
-            let v: Option<Bytes> = self.run(self.pool.next().getdel(key)).await?;
+            let v: Option<Bytes> = self.run(self.client()?.getdel(key)).await?;
             Ok(v.map(unmark))
         })
     }
 
     fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let n: u64 = self.run(self.pool.next().exists(key)).await?;
+            let n: u64 = self.run(self.client()?.exists(key)).await?;
             Ok(n > 0)
         })
     }
@@ -578,8 +628,7 @@ impl Store for RedisStore {
 
     fn incr<'a>(&'a self, key: &'a str, delta: i64) -> BoxFuture<'a, Result<i64>> {
         Box::pin(async move {
-            self.pool
-                .next()
+            self.client()?
                 .incr_by::<i64, _>(key, delta)
                 .await
                 .map_err(|e| {
@@ -597,7 +646,7 @@ impl Store for RedisStore {
             match ttl {
                 Some(t) => {
                     let n: i64 = self
-                        .run(self.pool.next().pexpire(key, millis(t), None))
+                        .run(self.client()?.pexpire(key, millis(t), None))
                         .await?;
                     Ok(n == 1)
                 }
@@ -613,7 +662,7 @@ impl Store for RedisStore {
 
     fn ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<KeyTtl>> {
         Box::pin(async move {
-            let ms: i64 = self.run(self.pool.next().pttl(key)).await?;
+            let ms: i64 = self.run(self.client()?.pttl(key)).await?;
             Ok(match ms {
                 -2 => KeyTtl::Missing,
                 ms if ms < 0 => KeyTtl::Persistent,
@@ -629,7 +678,7 @@ impl Store for RedisStore {
     fn get_with_ttl<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<(Bytes, KeyTtl)>>> {
         // GET and PTTL pipelined: one round trip.
         Box::pin(async move {
-            let pipe = self.pool.next().pipeline();
+            let pipe = self.raw()?.pipeline();
             self.run(pipe.get::<(), _>(key)).await?;
             self.run(pipe.pttl::<(), _>(key)).await?;
             let (value, ms): (Option<Bytes>, i64) = self.run(pipe.all()).await?;
@@ -646,7 +695,7 @@ impl Store for RedisStore {
     fn load_version<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Option<u64>>> {
         Box::pin(async move {
             let v: Option<String> = self
-                .run(self.pool.next().get(format!("{prefix}:version")))
+                .run(self.client()?.get(format!("{prefix}:version")))
                 .await?;
             // A foreign value under the key is ignored rather than trusted.
             Ok(v.and_then(|v| v.parse().ok()))
@@ -690,7 +739,7 @@ impl Store for RedisStore {
 
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let _: Value = self.run(self.pool.next().ping(None)).await?;
+            let _: Value = self.run(self.client()?.ping(None)).await?;
             Ok(())
         })
     }

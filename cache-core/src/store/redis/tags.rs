@@ -56,7 +56,7 @@ impl RedisStore {
         let expire = opts.ttl.map(|t| Expiration::PX(millis(t)));
         let nx = nx.then_some(fred::prelude::SetOptions::NX);
         let written: Option<String> = self
-            .run(self.pool.next().set(key, value, expire, nx, false))
+            .run(self.client()?.set(key, value, expire, nx, false))
             .await?;
         Ok(written.is_some())
     }

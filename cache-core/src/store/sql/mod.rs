@@ -33,7 +33,7 @@
 //!   then filtered exactly in Rust, so user input (`%`, `_`) never widens a match. Nothing ever
 //!   truncates a table: `clear` deletes what matches its pattern.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -194,6 +194,10 @@ struct Inner {
     purged: AtomicU64,
     /// The version cells of the caches on this store, raised by the version poll.
     versions: VersionCells,
+    /// Whether the last call failed on the backend: the next one first opens one connection of
+    /// its own, which fails at once when the server refuses it (the pool would retry a refused
+    /// connection until its timeout).
+    suspect: AtomicBool,
 }
 
 /// The SQL store: PostgreSQL, MariaDB/MySQL or a SQLite file, chosen by URL.
@@ -214,6 +218,11 @@ struct Inner {
 /// | `connect_timeout_ms=N` | 2000 | time to open a connection |
 /// | `table=NAME` | `cache` | table prefix: `NAME_entries`, `NAME_tags`, `NAME_meta` (`[A-Za-z_][A-Za-z0-9_]*`) |
 /// | `purge_interval=D` | `60s` | how often expired rows are deleted (`200ms`, `5m`, …) |
+/// | `breaker_threshold=N`, `breaker_cooldown=1s` | 1, 1s | the breaker of a Postgres or MySQL store (see [`GuardedStore`](crate::store::GuardedStore)) |
+///
+/// A call waits at most `timeout_ms` (taking a connection included). After a call failed on
+/// the backend, the next one first opens a connection of its own, so that a refused
+/// connection fails at once rather than being retried by the pool until the timeout.
 ///
 /// sqlx's own options (`sslmode`, `sslrootcert`, `application_name`, `charset`, `mode`, …)
 /// pass through to sqlx; any other option is an [`Error::Config`] naming it. An in-memory
@@ -303,6 +312,7 @@ impl SqlStore {
                 url: u.redacted.clone(),
                 purged: AtomicU64::new(0),
                 versions: VersionCells::default(),
+                suspect: AtomicBool::new(false),
             };
             inner.create_schema(&u.table).await?;
             Ok::<_, Error>(inner)
@@ -463,6 +473,9 @@ impl Inner {
         Fut: std::future::Future<Output = Result<T, Fail>>,
     {
         let work = async {
+            if self.suspect.load(Ordering::Relaxed) {
+                self.reachable().await?;
+            }
             let mut attempt = 0;
             loop {
                 match f().await {
@@ -471,10 +484,34 @@ impl Inner {
                 }
             }
         };
-        match tokio::time::timeout(self.timeout, work).await {
+        let r = match tokio::time::timeout(self.timeout, work).await {
             Ok(r) => r.map_err(|f| self.fail(op, f)),
             Err(_) => Err(Error::Timeout(self.timeout)),
+        };
+        let failed = r.as_ref().is_err_and(Error::is_backend);
+        if failed != self.suspect.load(Ordering::Relaxed) {
+            self.suspect.store(failed, Ordering::Relaxed);
         }
+        r
+    }
+
+    /// Opens (and closes) one connection outside the pool: a refused connection fails at once.
+    /// When the server answers, the idle pooled connections are closed: after a failure they
+    /// may be broken (a restarted server), and each would fail one call before the pool drops
+    /// it.
+    async fn reachable(&self) -> Result<(), Fail> {
+        use sqlx::{ConnectOptions, Connection};
+        with_pool!(&self.pool, p, K => {
+            let conn = p.connect_options().connect().await?;
+            let _ = conn.close().await;
+            let mut idle = Vec::new();
+            while let Some(mut c) = p.try_acquire() {
+                c.close_on_drop();
+                idle.push(c);
+            }
+            drop(idle);
+            Ok(())
+        })
     }
 
     async fn create_schema(&self, table: &str) -> Result<()> {

@@ -68,7 +68,8 @@ impl TieredStoreBuilder {
     }
 
     /// Each tier's breaker opens after `threshold` consecutive errors and probes after
-    /// `cooldown` (default: 3 errors, 1 s).
+    /// `cooldown` (default: 1 error, 1 s: a dead shared tier costs one command timeout, then
+    /// nothing until the probe).
     pub fn breaker(mut self, threshold: u32, cooldown: Duration) -> Self {
         self.threshold = threshold;
         self.cooldown = cooldown;
@@ -171,8 +172,8 @@ impl TieredStore {
             bottom: l2,
             bus: None,
             ttl_cap: None,
-            threshold: 3,
-            cooldown: Duration::from_secs(1),
+            threshold: crate::store::DEFAULT_BREAKER_THRESHOLD,
+            cooldown: crate::store::DEFAULT_BREAKER_COOLDOWN,
             write_behind: None,
             write_behind_batch: WriteBehindConfig::DEFAULT_BATCH,
             write_behind_max: WriteBehindConfig::DEFAULT_MAX,

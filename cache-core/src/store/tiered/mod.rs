@@ -6,8 +6,10 @@
 //! that lower tier (and an optional cap). Writes and deletes reach every tier, and every change
 //! is published on an [`InvalidationBus`] so that every other process drops its upper copies.
 //!
-//! Each tier has a [`Breaker`]. When the shared tier fails, its breaker opens after a few
-//! consecutive backend errors: reads are then served from the upper tiers where present, misses
+//! Each tier has a [`Breaker`]. When the shared tier fails, its breaker opens after
+//! `breaker_threshold` consecutive backend errors (by default the first, so that a dead shared
+//! tier costs a call at most one command timeout; see
+//! [the worst case](crate::store::Breaker#worst-case-during-an-outage)): reads are then served from the upper tiers where present, misses
 //! fall through to the caller's loader, writes are kept above, and nothing is sent down until a
 //! single probe succeeds. Invalidations that could not reach it are queued and replayed on
 //! recovery, and the upper tiers are dropped whole on recovery (and when the bus reports that
@@ -49,16 +51,15 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-mod breaker;
 mod builder;
-mod outage;
+pub(crate) mod outage;
 mod recent;
 mod stats;
 mod tier;
 mod upper;
 mod write_behind;
 
-pub use breaker::{Breaker, BreakerState};
+pub use crate::store::breaker::{Breaker, BreakerState};
 pub use builder::TieredStoreBuilder;
 pub use stats::TierStats;
 

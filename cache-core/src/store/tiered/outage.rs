@@ -12,7 +12,7 @@ use crate::store::Invalidation;
 
 /// Invalidations whose bottom-tier part failed, waiting to be replayed.
 #[derive(Debug, Default)]
-pub(super) struct Outage {
+pub(crate) struct Outage {
     pending: Mutex<Vec<Invalidation>>,
     /// Whether `pending` may hold something: read without the lock after every success of the
     /// bottom tier, so a replay that failed is tried again once the tier answers.
@@ -26,16 +26,16 @@ impl Outage {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(super) fn defer(&self, inv: Invalidation) {
+    pub(crate) fn defer(&self, inv: Invalidation) {
         self.lock().push(inv);
         self.queued.store(true, Relaxed);
     }
 
-    pub(super) fn queued(&self) -> bool {
+    pub(crate) fn queued(&self) -> bool {
         self.queued.load(Relaxed)
     }
 
-    pub(super) fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.lock().len() as u64
     }
 
@@ -57,9 +57,19 @@ impl Outage {
 
 /// The invalidations a replay has not sent yet: put back at the head of the queue when the
 /// replay stops short, however it stops (its caller's future may be dropped).
-struct Unsent<'a> {
+pub(crate) struct Unsent<'a> {
     outage: &'a Outage,
-    items: VecDeque<Invalidation>,
+    pub(crate) items: VecDeque<Invalidation>,
+}
+
+impl<'a> Unsent<'a> {
+    /// Takes everything queued, to be sent in order.
+    pub(crate) fn take(outage: &'a Outage) -> Self {
+        Self {
+            outage,
+            items: outage.take(),
+        }
+    }
 }
 
 impl Drop for Unsent<'_> {
@@ -85,10 +95,7 @@ impl TieredStore {
     pub(super) async fn replay(&self) {
         let inner = &self.inner;
         let bottom = &inner.bottom.store;
-        let mut unsent = Unsent {
-            outage: &inner.outage,
-            items: inner.outage.take(),
-        };
+        let mut unsent = Unsent::take(&inner.outage);
         while let Some(inv) = unsent.items.front() {
             let sent = match inv {
                 Invalidation::Keys(keys) => bottom.delete_many(keys).await.map(|_| None),

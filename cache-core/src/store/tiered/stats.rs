@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-use super::breaker::BreakerState;
 use crate::counter::StripedCounter;
+use crate::store::BreakerState;
 
 /// Counters of one tier of a [`TieredStore`](super::TieredStore), top tier first in
 /// [`StoreStats::tiers`](crate::StoreStats::tiers).

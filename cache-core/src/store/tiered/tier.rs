@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::breaker::Breaker;
 use super::stats::{flag, TierCounters, TierStats};
 use crate::error::Result;
+use crate::store::Breaker;
 use crate::store::{BoxFuture, Store};
 
 pub(super) struct Tier {

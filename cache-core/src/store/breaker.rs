@@ -1,4 +1,27 @@
-//! [`Breaker`]: a circuit breaker in front of one tier.
+//! [`Breaker`]: a circuit breaker in front of a remote store (or one tier of a tiered store).
+//!
+//! Every store with a remote server has one: a plain `redis://`, `memcached://`, `postgres://`
+//! or `mysql://` store opened from a URL is wrapped in a [`GuardedStore`](crate::store::GuardedStore),
+//! and each tier of a [`TieredStore`](crate::store::TieredStore) has its own. It opens after
+//! `breaker_threshold` consecutive backend errors (default 1), answers every call at once with
+//! [`Error::Backend`](crate::Error::Backend) while open, lets one probe through after
+//! `breaker_cooldown` (default 1 s), and closes when the probe succeeds.
+//!
+//! # Worst case during an outage
+//!
+//! With the defaults, a caller of a cached function or of `get_or_set` waits on the store:
+//!
+//! - at most **one command timeout** (`timeout_ms`) for the first call after the server dies or
+//!   hangs (the call that opens the breaker), and for the one probe per `breaker_cooldown`;
+//!   a refused or reset connection fails at once instead;
+//! - **nothing** for every other call while the breaker is open: the loader runs at once.
+//!
+//! So a caller sees at most `timeout_ms` of store time in a call (Memcached:
+//! `max(timeout_ms, connect_timeout_ms)` when a connection must be opened; with
+//! `breaker_threshold=N`, up to N calls each pay it before the breaker opens), and the server
+//! costs the application at most one `timeout_ms` per `breaker_cooldown`. After the server is
+//! back, hits resume at the next probe: within `breaker_cooldown` plus the client's reconnect
+//! delay (Redis: at most 500 ms).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -26,7 +49,14 @@ enum State {
     HalfOpen { probing: bool },
 }
 
-/// A circuit breaker in front of a tier: opens after `threshold` consecutive backend errors,
+/// The default number of consecutive backend errors that open a breaker: the first failure,
+/// so that a dead server costs one command timeout, not several.
+pub const DEFAULT_BREAKER_THRESHOLD: u32 = 1;
+
+/// The default time an open breaker waits before it lets a probe through.
+pub const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
+
+/// A circuit breaker in front of a store or a tier: opens after `threshold` consecutive backend errors,
 /// lets one probe through after `cooldown`, and closes when a probe succeeds.
 ///
 /// ```
@@ -79,7 +109,7 @@ impl Breaker {
         }
     }
 
-    /// Records a command that reached the tier. Returns true when this closes an open
+    /// Records a command that reached the store. Returns true when this closes an open
     /// breaker (the tier is back).
     pub fn success(&self) -> bool {
         let mut s = self.lock();
@@ -101,7 +131,7 @@ impl Breaker {
         if open {
             if !matches!(*s, State::Open { .. }) {
                 self.opens.fetch_add(1, Relaxed);
-                tracing::warn!(target: "cache", cooldown = ?self.cooldown, "tier circuit breaker open");
+                tracing::warn!(target: "cache", cooldown = ?self.cooldown, "cache store circuit breaker open");
             }
             // A cool-down too long to add to the clock keeps it open for a year.
             let now = Instant::now();
@@ -132,6 +162,17 @@ impl Breaker {
     /// How many times the breaker has opened.
     pub fn opens(&self) -> u64 {
         self.opens.load(Relaxed)
+    }
+
+    /// How long it stays open before it lets a probe through.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = cache_core::store::Breaker::new(1, Duration::from_millis(500));
+    /// assert_eq!(b.cooldown(), Duration::from_millis(500));
+    /// ```
+    pub fn cooldown(&self) -> Duration {
+        self.cooldown
     }
 }
 
