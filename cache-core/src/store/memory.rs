@@ -79,6 +79,12 @@ struct Shared {
     evictions: AtomicU64,
     expirations: AtomicU64,
     bytes: AtomicU64,
+    /// Entries put minus entries removed: moka notifies every entry's removal exactly once
+    /// (replaced, deleted, expired, evicted, refused by the admission policy, or dropped by a
+    /// clear), and replacements and deletions before the call that made them returns, so this
+    /// is exact after every write and delete, where moka's own `entry_count` is only updated by
+    /// its maintenance. Counted up before the put, so it never goes below zero.
+    live: AtomicU64,
     next_id: AtomicU64,
     /// Bumped when the whole store is cleared (see `front.rs`).
     generation: AtomicU64,
@@ -89,6 +95,7 @@ impl Shared {
         // Before the write or removal that caused this returns (see `front.rs`).
         entry.retire();
         self.bytes.fetch_sub(weight(key, entry), Relaxed);
+        self.live.fetch_sub(1, Relaxed);
         match cause {
             RemovalCause::Size => {
                 self.evictions.fetch_add(1, Relaxed);
@@ -156,7 +163,7 @@ impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryStore")
             .field("bound", &self.bound)
-            .field("entries", &self.cache.entry_count())
+            .field("entries", &self.shared.live.load(Relaxed))
             .finish()
     }
 }
@@ -299,8 +306,14 @@ impl MemoryStore {
         }
     }
 
+    /// Counts an entry about to be put (its removal is counted by the listener).
+    fn count_put(&self, key: &str, entry: &LocalEntry) {
+        self.shared.bytes.fetch_add(weight(key, entry), Relaxed);
+        self.shared.live.fetch_add(1, Relaxed);
+    }
+
     fn insert(&self, key: &str, entry: Entry) {
-        self.shared.bytes.fetch_add(weight(key, &entry), Relaxed);
+        self.count_put(key, &entry);
         if entry.tags.is_some() {
             // Linked and put under the key's lock, as one step: a tag invalidation running
             // meanwhile sees both or neither, so it cannot take the link away from an entry
@@ -339,7 +352,6 @@ impl MemoryStore {
 
     fn add_now(&self, key: &str, value: Bytes, opts: &WriteOptions) -> bool {
         let entry = self.make_entry(value, opts);
-        let w = weight(key, &entry);
         let mut added = false;
         self.cache
             .entry_by_ref(key)
@@ -348,7 +360,7 @@ impl MemoryStore {
                 None => {
                     added = true;
                     self.link_tags(key, &entry);
-                    self.shared.bytes.fetch_add(w, Relaxed);
+                    self.count_put(key, &entry);
                     Op::Put(entry)
                 }
             });
@@ -357,7 +369,6 @@ impl MemoryStore {
 
     fn incr_now(&self, key: &str, delta: i64) -> Result<i64> {
         let mut outcome: Result<i64> = Ok(0);
-        let mut added_weight = 0;
         self.cache.entry_by_ref(key).and_compute_with(|cur| {
             let (old, base) = match cur {
                 None => (0, None),
@@ -389,18 +400,14 @@ impl MemoryStore {
                     self.shared.next_id.fetch_add(1, Relaxed),
                 ),
             });
-            added_weight = weight(key, &entry);
+            self.count_put(key, &entry);
             Op::Put(entry)
         });
-        if outcome.is_ok() {
-            self.shared.bytes.fetch_add(added_weight, Relaxed);
-        }
         outcome
     }
 
     fn expire_now(&self, key: &str, ttl: Option<Duration>) -> bool {
         let mut found = false;
-        let mut w = 0;
         self.cache
             .entry_by_ref(key)
             .and_compute_with(|cur| match cur {
@@ -414,12 +421,11 @@ impl MemoryStore {
                         e.tags.clone(),
                         e.id,
                     ));
-                    w = weight(key, &e);
+                    // The replaced copy is subtracted by the listener.
+                    self.count_put(key, &e);
                     Op::Put(e)
                 }
             });
-        // The replaced copy is subtracted by the listener; add the new one.
-        self.shared.bytes.fetch_add(w, Relaxed);
         found
     }
 
@@ -528,9 +534,14 @@ impl Store for MemoryStore {
     fn clear<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<u64>> {
         if pattern == "*" {
             // The whole store (a tiered store dropping a tier that may have missed changes).
-            let n = self.cache.entry_count();
-            self.cache.invalidate_all();
-            // After the map no longer shows them: entries the fronts kept before are not served.
+            // Removed one by one rather than with moka's `invalidate_all`, whose removals are
+            // only applied (and counted) by later maintenance: `entries` is exact on return.
+            let n = self
+                .cache
+                .iter()
+                .filter(|(key, _)| self.cache.remove(key.as_str()).is_some())
+                .count() as u64;
+            // Entries the fronts kept before are not served.
             self.shared.generation.fetch_add(1, Release);
             return ready(Ok(n));
         }
@@ -561,10 +572,13 @@ impl Store for MemoryStore {
     }
 
     fn stats(&self) -> StoreStats {
+        // Expired and evicted entries (and those of a clear) are removed, and counted, by
+        // moka's maintenance: run what is pending so they are counted too. Not on a read path.
+        self.cache.run_pending_tasks();
         StoreStats {
             evictions: self.shared.evictions.load(Relaxed),
             expirations: self.shared.expirations.load(Relaxed),
-            entries: self.cache.entry_count(),
+            entries: self.shared.live.load(Relaxed),
             bytes: self.shared.bytes.load(Relaxed),
             ..StoreStats::default()
         }
