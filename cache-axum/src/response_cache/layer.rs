@@ -32,6 +32,41 @@ use super::service::ResponseCache;
 ///             .max_body(256 * 1024),
 ///     );
 /// ```
+///
+/// # Query strings and the cache's size
+///
+/// The default key is the path and query, so every new query string is a new entry: a client
+/// sending random query strings (`/users/1?x=1`, `?x=2`, …) fills the cache with copies of one
+/// response and evicts the useful ones. The store's bound still holds (the memory store's
+/// `max_bytes` counts what entries cost in memory), but the hit ratio does not. Where a route's
+/// response does not depend on its query, or only on some parameters, say so with
+/// [`key_fn`](Self::key_fn), and keep requests with unknown parameters out of the cache with
+/// [`predicate`](Self::predicate):
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use cache_axum::ResponseCacheLayer;
+///
+/// let layer = ResponseCacheLayer::new(cache_core::Cache::memory())
+///     // The key is the path and the `page` parameter only; other parameters share its entry.
+///     .key_fn(|req| {
+///         let page = req
+///             .uri
+///             .query()
+///             .into_iter()
+///             .flat_map(|q| q.split('&'))
+///             .find(|p| p.starts_with("page="));
+///         Some(match page {
+///             Some(p) => format!("{}?{p}", req.uri.path()),
+///             None => req.uri.path().to_owned(),
+///         })
+///     })
+///     // Requests with a long query bypass the cache.
+///     .predicate(|req| req.uri.query().is_none_or(|q| q.len() <= 64));
+/// let app: Router = Router::new()
+///     .route("/users", get(|| async { ([("cache-control", "max-age=60")], "[]") }))
+///     .layer(layer);
+/// ```
 #[derive(Clone)]
 #[must_use]
 pub struct ResponseCacheLayer {

@@ -60,7 +60,11 @@
 //!
 //! Keys are `rc:{path and query}` inside the cache namespace, with the path escaped so a URL
 //! can never forge another key. The host is not part of the default key (one service, one
-//! site); use [`key_fn`](ResponseCacheLayer::key_fn) to add it. Cache failures never fail a
+//! site); use [`key_fn`](ResponseCacheLayer::key_fn) to add it. Every new query string is a
+//! new entry: against clients sending random query strings, key routes on the parameters their
+//! responses depend on ([`key_fn`](ResponseCacheLayer::key_fn)) and bypass the rest
+//! ([`predicate`](ResponseCacheLayer::predicate)); see
+//! [`ResponseCacheLayer`](ResponseCacheLayer#query-strings-and-the-caches-size). Cache failures never fail a
 //! request: they are logged, counted in the cache's stats, and the inner service answers.
 //! A `Range` request is answered from a stored complete response (206, `If-Range`, 416; several
 //! ranges get the whole 200), and goes to the inner service with its `Range` when nothing
