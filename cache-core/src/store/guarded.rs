@@ -35,7 +35,15 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-/// A store behind a circuit breaker; see [the module docs](self).
+/// A store behind a circuit breaker: while it is open every call fails at once with
+/// [`Error::Backend`], and the deletes, invalidations and failed writes of that time are queued
+/// and replayed before the first call that reaches the server again.
+///
+/// [`Cache::from_url`](crate::Cache::from_url) puts every plain store with a remote server in
+/// one (`redis://`, `memcached://` with one server, `postgres://`, `mysql://`); not SQLite, not
+/// a Memcached URL with several servers, not the tiers of a
+/// [`TieredStore`](crate::store::TieredStore), which has a breaker per tier. URL options:
+/// `breaker_threshold=N` (default 1) and `breaker_cooldown=1s` (default 1 s).
 ///
 /// ```
 /// use std::{sync::Arc, time::Duration};
