@@ -10,8 +10,9 @@
 //! either works for every store (batches as loops, `exists` as a read) or answers
 //! [`Error::Unsupported`]; a store overrides those it declares.
 //!
-//! Every built-in store runs the conformance suite in [`testing`](crate::testing), which reads
-//! the capabilities and runs every check that applies; a custom store should run it too.
+//! Every built-in store runs the conformance suite in `cache_core::testing` (the `testing`
+//! feature), which reads the capabilities and runs every check that applies; a custom store
+//! should run it too.
 
 use std::fmt;
 use std::future::Future;
