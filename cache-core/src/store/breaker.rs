@@ -142,6 +142,15 @@ impl Breaker {
         }
     }
 
+    /// Marks a call let through as under way, until [`InFlight::answered`]: dropped before
+    /// that (its caller gave up), it counts as [`abandoned`](Self::abandoned).
+    pub(crate) fn in_flight(&self) -> InFlight<'_> {
+        InFlight {
+            breaker: self,
+            answered: false,
+        }
+    }
+
     /// Records a call dropped before the tier answered (its caller gave up): it says nothing of
     /// the tier, but were it the half-open probe, the next call must be let through to probe.
     pub(crate) fn abandoned(&self) {
@@ -173,6 +182,27 @@ impl Breaker {
     /// ```
     pub fn cooldown(&self) -> Duration {
         self.cooldown
+    }
+}
+
+/// A call a [`Breaker`] let through, under way; see [`Breaker::in_flight`].
+pub(crate) struct InFlight<'a> {
+    breaker: &'a Breaker,
+    answered: bool,
+}
+
+impl InFlight<'_> {
+    /// The store answered (with a value or an error, which the caller reports).
+    pub(crate) fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.breaker.abandoned();
+        }
     }
 }
 

@@ -78,21 +78,6 @@ impl std::fmt::Debug for GuardedStore {
     }
 }
 
-/// A guarded call under way: dropped before the store answered (its caller gave up), it lets
-/// the next call probe.
-struct InFlight<'a> {
-    breaker: &'a Breaker,
-    answered: bool,
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if !self.answered {
-            self.breaker.abandoned();
-        }
-    }
-}
-
 impl GuardedStore {
     /// Puts `inner` behind a breaker that opens after `threshold` consecutive backend errors
     /// and probes after `cooldown`.
@@ -152,15 +137,12 @@ impl GuardedStore {
             }
             return Err(self.open_error());
         }
-        let mut in_flight = InFlight {
-            breaker: &self.breaker,
-            answered: false,
-        };
+        let in_flight = self.breaker.in_flight();
         let result = match self.replay().await {
             Ok(()) => call(&*self.inner).await,
             Err(e) => Err(e),
         };
-        in_flight.answered = true;
+        in_flight.answered();
         match &result {
             Ok(_) => {
                 if self.breaker.success() {

@@ -24,6 +24,7 @@
 //! container runtimes send. An empty variable means its default.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -448,9 +449,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(addr = %local, store = cache.store().name(), "demo listening");
     // The tests read this first line to find the port when BIND ends in :0.
     println!("listening on http://{local}");
+    // Written without `println!`, which panics when stdout is closed (a reader that took the
+    // first line and went away).
+    let mut out = std::io::stdout().lock();
     for (method, path, what) in ROUTES {
-        println!("  {method:<4} http://{local}{path:<18}  {what}");
+        let _ = writeln!(out, "  {method:<4} http://{local}{path:<18}  {what}");
     }
+    drop(out);
     axum::serve(listener, app(cache.clone(), db))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

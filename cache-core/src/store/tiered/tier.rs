@@ -27,21 +27,6 @@ pub(super) enum Call<T> {
     Down,
 }
 
-/// A guarded call under way: dropped before the tier answered (the caller's future was
-/// dropped), it tells the breaker so.
-struct InFlight<'a> {
-    breaker: &'a Breaker,
-    answered: bool,
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if !self.answered {
-            self.breaker.abandoned();
-        }
-    }
-}
-
 impl Tier {
     pub(super) fn new(store: Arc<dyn Store>, threshold: u32, cooldown: Duration) -> Self {
         Self {
@@ -61,12 +46,9 @@ impl Tier {
         if !self.breaker.allow() {
             return Ok(Call::Down);
         }
-        let mut in_flight = InFlight {
-            breaker: &self.breaker,
-            answered: false,
-        };
+        let in_flight = self.breaker.in_flight();
         let result = call(&*self.store).await;
-        in_flight.answered = true;
+        in_flight.answered();
         match result {
             Ok(value) => Ok(Call::Done {
                 value,
