@@ -16,9 +16,8 @@
 //!   a refused or reset connection fails at once instead;
 //! - **nothing** for every other call while the breaker is open: the loader runs at once.
 //!
-//! So a caller sees at most `timeout_ms` of store time in a call (Memcached:
-//! `max(timeout_ms, connect_timeout_ms)` when a connection must be opened; with
-//! `breaker_threshold=N`, up to N calls each pay it before the breaker opens), and the server
+//! So a caller sees at most `timeout_ms` of store time in a call (with `breaker_threshold=N`,
+//! up to N calls each pay it before the breaker opens), and the server
 //! costs the application at most one `timeout_ms` per `breaker_cooldown`. After the server is
 //! back, hits resume at the next probe: within `breaker_cooldown` plus the client's reconnect
 //! delay (Redis: at most 500 ms).

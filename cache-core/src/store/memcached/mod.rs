@@ -57,12 +57,12 @@ const VERSION_POLL: Duration = Duration::from_secs(1);
 /// | `memcached://h1:p1,h2:p2` | `127.0.0.1:11211` | the servers (IPv4 addresses or host names) |
 /// | `pool=N` | 4 | connections per server |
 /// | `timeout_ms=N` | 1000 | per-command timeout ([`Error::Timeout`] after it) |
-/// | `connect_timeout_ms=N` | 1000 | time to take or open a connection |
+/// | `connect_timeout_ms=N` | 1000 | time to open a connection (within the call's `timeout_ms`) |
 /// | `retry_ms=N` | 1000 | how long a failed server is passed over before it is tried again |
 /// | `breaker_threshold=N`, `breaker_cooldown=1s` | 1, 1s | the store's breaker (one server only; see [`GuardedStore`](crate::store::GuardedStore)) |
 ///
-/// A call waits at most `max(timeout_ms, connect_timeout_ms)` on a server; a refused or reset
-/// connection fails at once.
+/// A call waits at most `timeout_ms` on a server, taking or opening a connection included; a
+/// refused or reset connection fails at once.
 ///
 /// It declares atomic counters, TTL read-back, expire, take, batches and sharing across
 /// processes; not pattern scans (Memcached cannot list keys), native tags (the cache emulates

@@ -169,7 +169,9 @@ impl Server {
             }
             r
         };
-        let bound = self.timeout.max(self.connect_timeout);
+        // The whole call, taking or opening a connection included, is bounded by the command
+        // timeout: a caller never waits longer than `timeout_ms` on a server.
+        let bound = self.timeout;
         match tokio::time::timeout(bound, attempt).await {
             Ok(Ok(v)) => {
                 if self.down_until.load(Relaxed) != 0 {
