@@ -57,6 +57,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error with `what` (the variable or option it came from) in front of its message;
+    /// a configuration error keeps a single "invalid cache configuration:".
+    pub(crate) fn within(self, what: &str) -> Error {
+        match self {
+            Error::Config(m) => Error::Config(format!("{what}: {m}")),
+            other => Error::Config(format!("{what}: {other}")),
+        }
+    }
+
     /// True for errors that come from the backend (unavailable or timed out), as opposed to
     /// errors in the caller's input or data.
     ///

@@ -134,7 +134,7 @@ impl CacheBuilder {
         }
         let ttl = |name: &str| -> Result<Option<Duration>> {
             var(name)
-                .map(|v| crate::ttl::parse(&v).map_err(|e| Error::Config(format!("{name}: {e}"))))
+                .map(|v| crate::ttl::parse(&v).map_err(|e| e.within(name)))
                 .transpose()
         };
         if let Some(d) = ttl("CACHE_TTL_DEFAULT")? {
@@ -257,6 +257,7 @@ mod tests {
             e.contains("CACHE_TTL_SHORT") && e.contains("parsecs"),
             "{e}"
         );
+        assert_eq!(e.matches("invalid cache configuration").count(), 1, "{e}");
         let e = CacheBuilder::default()
             .with_env_vars(env(&[("CACHE_VERSION", "-1")]))
             .unwrap_err()

@@ -60,6 +60,9 @@ fn unavailable(scheme: &str) -> Error {
     ))
 }
 
+/// The options a `tiered+` URL (or the last URL of `tiers:`) takes besides its store's own.
+const TIER_OPTIONS: &str = "l1_max_entries, l1_max_bytes, l1_ttl, breaker_threshold, breaker_cooldown, write_behind, write_behind_batch or write_behind_max";
+
 /// The prefix of the URL form for a stack of tiers.
 pub(crate) const TIERS: &str = "tiers:";
 
@@ -96,7 +99,7 @@ fn take_breaker(url: &str) -> Result<(String, u32, Duration, bool)> {
                 given = true;
             }
             "breaker_cooldown" => {
-                cooldown = crate::ttl::parse(&v).map_err(|e| Error::Config(format!("{k}: {e}")))?;
+                cooldown = crate::ttl::parse(&v).map_err(|e| e.within(&k))?;
                 given = true;
             }
             _ => rest.push(format!("{k}={v}")),
@@ -199,8 +202,7 @@ impl TierOptions {
                     Error::Config(format!("tiered: {k}={v:?}: expected a positive integer"))
                 })
             };
-            let ttl =
-                || crate::ttl::parse(&v).map_err(|e| Error::Config(format!("tiered: {k}: {e}")));
+            let ttl = || crate::ttl::parse(&v).map_err(|e| e.within(&format!("tiered: {k}")));
             match k.as_str() {
                 "l1_max_entries" => self.l1 = Some(MemoryStore::builder().max_entries(num()?)),
                 "l1_max_bytes" => self.l1 = Some(MemoryStore::builder().max_bytes(num()?)),
@@ -265,7 +267,13 @@ impl TierOptions {
 async fn tiered_from(url: &str) -> Result<Arc<dyn Store>> {
     let mut opts = TierOptions::default();
     let lower = tiered_lower(url, &mut opts)?;
-    let bottom = Box::pin(open_one(&lower)).await?;
+    let bottom = Box::pin(open_one(&lower)).await.map_err(|e| match e {
+        // The lower store's parser names only its own options; a tiered URL takes more.
+        Error::Config(m) if m.contains("unknown") && m.contains("option") => {
+            Error::Config(format!("{m}; a tiered+ URL also takes {TIER_OPTIONS}"))
+        }
+        e => e,
+    })?;
     let builder = TieredStore::builder(Arc::clone(&bottom));
     opts.build(builder, &*bottom).await
 }
@@ -394,6 +402,25 @@ mod tests {
             .contains("`sqlite` feature"));
         let e = unknown("oracle", "oracle://h").to_string();
         assert!(e.contains("postgres://") && e.contains("sqlite://"), "{e}");
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn an_unknown_option_on_a_tiered_url_lists_the_tier_options_too() {
+        let e = store_from_url("tiered+redis://127.0.0.1:1?bogus=1")
+            .await
+            .err()
+            .expect("an unknown option is refused")
+            .to_string();
+        assert!(e.contains("\"bogus\"") && e.contains("timeout_ms"), "{e}");
+        assert!(e.contains("l1_ttl") && e.contains("write_behind"), "{e}");
+        let e = store_from_url("tiered+mem://?l1_ttl=5parsecs")
+            .await
+            .err()
+            .expect("a bad TTL is refused")
+            .to_string();
+        assert_eq!(e.matches("invalid cache configuration").count(), 1, "{e}");
+        assert!(e.contains("l1_ttl") && e.contains("parsecs"), "{e}");
     }
 
     #[tokio::test]

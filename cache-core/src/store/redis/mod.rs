@@ -243,7 +243,11 @@ impl RedisStore {
             tokio::spawn(async move {
                 let _ = pool.quit().await;
             });
-            Error::Backend(format!("cannot connect to {}: {msg}", u.redacted))
+            Error::Backend(format!(
+                "cannot connect to {}: {}",
+                u.redacted,
+                io_text(&msg)
+            ))
         };
         match init {
             Ok(Ok(_)) => {}
@@ -761,9 +765,39 @@ impl Drop for RedisStore {
     }
 }
 
+/// fred writes an I/O error in its `Debug` form (`IO Error: Os { code: 111, kind:
+/// ConnectionRefused, message: "Connection refused" }`); this gives its text
+/// (`Connection refused (os error 111)`), and any other message as it is.
+fn io_text(msg: &str) -> String {
+    let field = |name: &str| {
+        let at = msg.find(name)? + name.len();
+        let rest = &msg[at..];
+        let end = rest.find([',', '}'])?;
+        Some(rest[..end].trim().trim_matches('"').to_owned())
+    };
+    match (msg.find("Os {"), field("message: "), field("code: ")) {
+        (Some(_), Some(text), Some(code)) => format!("{text} (os error {code})"),
+        _ => msg.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_read_as_text() {
+        assert_eq!(
+            io_text(
+                r#"IO Error: Os { code: 111, kind: ConnectionRefused, message: "Connection refused" }"#
+            ),
+            "Connection refused (os error 111)"
+        );
+        assert_eq!(
+            io_text("Timeout Error: Connection timed out."),
+            "Timeout Error: Connection timed out."
+        );
+    }
 
     #[test]
     fn ttls_round_up_to_a_millisecond() {

@@ -182,7 +182,7 @@ pub(crate) fn parse(url: &str) -> Result<SqlUrl> {
             }
             "purge_interval" => {
                 let d = crate::ttl::parse(&v)
-                    .map_err(|e| Error::Config(format!("{redacted}: option purge_interval: {e}")))?;
+                    .map_err(|e| e.within(&format!("{redacted}: option purge_interval")))?;
                 if d.is_zero() {
                     return Err(Error::Config(format!(
                         "{redacted}: option purge_interval must be more than zero"
