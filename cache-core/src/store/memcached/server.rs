@@ -57,7 +57,6 @@ pub(super) struct Server {
     pub(super) addr: String,
     pool: Pool<Connector>,
     timeout: Duration,
-    connect_timeout: Duration,
     retry: Duration,
     /// Milliseconds after `epoch` until which the server is passed over; 0 when it is up.
     down_until: AtomicU64,
@@ -102,7 +101,6 @@ impl Server {
             addr,
             pool,
             timeout,
-            connect_timeout,
             retry,
             down_until: AtomicU64::new(0),
             epoch: Instant::now(),
