@@ -197,6 +197,45 @@ async fn demo_walk_through_on_the_memory_store() {
     ctrl_c(demo).await;
 }
 
+/// A purge while Redis is down is not lost, and the answer says so: 202 with the number of
+/// invalidations queued; once Redis is back the queue is replayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_during_an_outage_is_queued_and_says_so() {
+    let mut server = cache_core::testing::RedisServer::start();
+    let demo = start(Some(&format!("{}?timeout_ms=500", server.url()))).await;
+    let purge = |base: String| async move {
+        call(
+            Method::POST,
+            &format!("{base}/admin/purge"),
+            &[("content-type", "application/json")],
+            r#"{"tag":"users"}"#,
+        )
+        .await
+    };
+    let (status, _, body) = purge(demo.base.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    server.kill();
+    let (status, _, body) = purge(demo.base.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body.contains("\"queued\":1"), "{body}");
+    server.restart();
+    // Back: the queue is replayed before anything else reaches Redis, and purges answer 200.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, _, body) = purge(demo.base.clone()).await;
+        if status == StatusCode::OK {
+            assert!(body.contains("\"deleted\""), "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never answered 200 again: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ctrl_c(demo).await;
+}
+
 /// SIGTERM, what container runtimes send, is a graceful shutdown as Ctrl-C is: a write still
 /// held by a write-behind tier reaches Redis before the process ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -283,15 +283,36 @@ struct Purge {
     tag: String,
 }
 
-/// Purges a tag: both the `#[cached]` data and the HTTP responses carrying it.
+/// Purges a tag: both the `#[cached]` data and the HTTP responses carrying it. While the store
+/// is unreachable the invalidation is queued and replayed when it is back: the answer is then
+/// `202 Accepted` with the number of invalidations waiting (`queued`), not a bare `deleted: 0`.
 async fn purge(State(cache): State<Cache>, Json(body): Json<Purge>) -> Response {
-    match cache.invalidate_tags([body.tag.as_str()]).await {
-        Ok(n) => Json(serde_json::json!({ "tag": body.tag, "deleted": n })).into_response(),
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({ "error": e.to_string() })),
+    let result = cache.invalidate_tags([body.tag.as_str()]).await;
+    let stats = cache.store().stats();
+    let queued = stats.pending + stats.tiers.iter().map(|t| t.pending).sum::<u64>();
+    let tag = &body.tag;
+    match result {
+        Ok(n) if queued == 0 => Json(serde_json::json!({ "tag": tag, "deleted": n })).into_response(),
+        Ok(n) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "tag": tag, "deleted": n, "queued": queued,
+                "note": "the store is unreachable: the invalidation is queued and replayed when it is back" })),
         )
             .into_response(),
+        Err(e) if queued > 0 => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "tag": tag, "queued": queued, "error": e.to_string(),
+                "note": "the store is unreachable: the invalidation is queued and replayed when it is back" })),
+        )
+            .into_response(),
+        Err(e) => {
+            let status = if e.is_backend() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            (status, Json(serde_json::json!({ "tag": tag, "error": e.to_string() }))).into_response()
+        }
     }
 }
 
