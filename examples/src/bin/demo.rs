@@ -389,7 +389,9 @@ async fn main() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,cache=warn".into()),
+                // `info` includes the cache's own: a breaker opening (warn), closing and the
+                // invalidations it replays (info).
+                .unwrap_or_else(|_| "info".into()),
         )
         .init();
     if let Err(e) = run().await {
