@@ -205,8 +205,13 @@ impl Cache {
             .map_err(|_| Error::Config("a global cache is already set".into()))
     }
 
-    /// The process default cache: the one given to [`Cache::set_global`], or else an in-memory
-    /// cache created on first use. Never panics.
+    /// The process default cache: the one given to [`Cache::set_global`], or else one built on
+    /// first use from the environment, as [`Cache::from_env`] reads it (`CACHE_URL`,
+    /// `CACHE_PREFIX`, `CACHE_VERSION`, `CACHE_TTL_*`), where that needs no connection. A
+    /// `CACHE_URL` that does (Redis, Memcached, SQL, tiers) cannot be opened here: the default
+    /// is then in memory, and a warning says so once — call
+    /// `Cache::set_global(Cache::from_env().await?)` at start so that the macros and your
+    /// handlers share one cache. Never panics.
     ///
     /// ```
     /// let a = cache_core::Cache::global();
@@ -214,7 +219,7 @@ impl Cache {
     /// assert!(a.same_as(b));
     /// ```
     pub fn global() -> &'static Cache {
-        GLOBAL.get_or_init(Cache::memory)
+        GLOBAL.get_or_init(|| global_from_env(|name| std::env::var(name).ok()))
     }
 
     /// True if `other` is a clone of this handle.
@@ -368,5 +373,61 @@ impl Cache {
     pub fn __in_flight(&self, key: &str) -> bool {
         self.full_key(key)
             .is_ok_and(|full| self.inner.flights.in_flight(&full))
+    }
+}
+
+/// The global cache when none was set: the environment's configuration where it needs no
+/// connection; otherwise the same without its `CACHE_URL`, in memory, with a warning.
+fn global_from_env(var: impl Fn(&str) -> Option<String>) -> Cache {
+    let built = Cache::builder()
+        .with_env_vars(&var)
+        .and_then(|b| b.build_now());
+    built.unwrap_or_else(|e| {
+        tracing::warn!(
+            target: "cache",
+            error = %e,
+            "Cache::global() was used (by a #[cached] function without `cache = …`?) before \
+             Cache::set_global: it is an in-memory cache, not the store CACHE_URL names, and \
+             apart from any cache your handlers build with Cache::from_env. Call \
+             Cache::set_global(Cache::from_env().await?) at start."
+        );
+        Cache::builder()
+            .with_env_vars(|name| if name == "CACHE_URL" { None } else { var(name) })
+            .and_then(|b| b.build_now())
+            .unwrap_or_else(|_| Cache::memory())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_global_default_reads_the_environment() {
+        let c = global_from_env(env(&[
+            ("CACHE_URL", "mem://?max_entries=5"),
+            ("CACHE_PREFIX", "shop"),
+        ]));
+        assert_eq!((c.prefix(), c.store().name()), ("shop", "memory"));
+    }
+
+    #[test]
+    fn a_cache_url_that_needs_a_connection_falls_back_to_memory_with_the_rest_kept() {
+        let c = global_from_env(env(&[
+            ("CACHE_URL", "redis://127.0.0.1:1"),
+            ("CACHE_PREFIX", "shop"),
+        ]));
+        assert_eq!((c.prefix(), c.store().name()), ("shop", "memory"));
+        let c = global_from_env(env(&[("CACHE_URL", "nonsense")]));
+        assert_eq!(c.store().name(), "memory");
     }
 }
