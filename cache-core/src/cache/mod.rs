@@ -207,11 +207,15 @@ impl Cache {
 
     /// The process default cache: the one given to [`Cache::set_global`], or else one built on
     /// first use from the environment, as [`Cache::from_env`] reads it (`CACHE_URL`,
-    /// `CACHE_PREFIX`, `CACHE_VERSION`, `CACHE_TTL_*`), where that needs no connection. A
-    /// `CACHE_URL` that does (Redis, Memcached, SQL, tiers) cannot be opened here: the default
-    /// is then in memory, and a warning says so once — call
-    /// `Cache::set_global(Cache::from_env().await?)` at start so that the macros and your
-    /// handlers share one cache. Never panics.
+    /// `CACHE_PREFIX`, `CACHE_VERSION`, `CACHE_TTL_*`). A `CACHE_URL` that needs a connection
+    /// (Redis, Memcached, SQL, tiers) is opened on first use when that happens on a
+    /// multi-threaded tokio runtime (as in an axum service, or `#[tokio::main]`): the calling
+    /// worker waits for the connection once, bounded by the store's timeouts. Elsewhere (no
+    /// runtime, a current-thread runtime) or when the store cannot be reached then, the default
+    /// is in memory with the rest of the configuration, and a warning says so once (on stderr if
+    /// no `tracing` subscriber is set). Calling `Cache::set_global(Cache::from_env().await?)` at
+    /// start stays the clearest way: the connection happens where you expect it and a failure
+    /// stops the start. Never panics.
     ///
     /// ```
     /// let a = cache_core::Cache::global();
@@ -376,26 +380,60 @@ impl Cache {
     }
 }
 
-/// The global cache when none was set: the environment's configuration where it needs no
-/// connection; otherwise the same without its `CACHE_URL`, in memory, with a warning.
+/// The global cache when none was set: the environment's configuration, as
+/// [`Cache::from_env`] reads it. One that needs a connection is opened here when the caller runs
+/// on a multi-threaded tokio runtime (the worker waits for the connection, once, with the store's
+/// own timeouts); otherwise, or when opening fails, the same configuration without its
+/// `CACHE_URL`, in memory, with a warning.
 fn global_from_env(var: impl Fn(&str) -> Option<String>) -> Cache {
     let built = Cache::builder()
         .with_env_vars(&var)
         .and_then(|b| b.build_now());
-    built.unwrap_or_else(|e| {
-        tracing::warn!(
-            target: "cache",
-            error = %e,
-            "Cache::global() was used (by a #[cached] function without `cache = …`?) before \
-             Cache::set_global: it is an in-memory cache, not the store CACHE_URL names, and \
-             apart from any cache your handlers build with Cache::from_env. Call \
-             Cache::set_global(Cache::from_env().await?) at start."
-        );
-        Cache::builder()
-            .with_env_vars(|name| if name == "CACHE_URL" { None } else { var(name) })
-            .and_then(|b| b.build_now())
-            .unwrap_or_else(|_| Cache::memory())
-    })
+    let needs_connection = match built {
+        Ok(cache) => return cache,
+        Err(e) => e,
+    };
+    let connected = match connect_in_place(&var) {
+        Ok(cache) => {
+            tracing::info!(
+                target: "cache",
+                store = cache.store().name(),
+                "Cache::global() connected to the store CACHE_URL names (Cache::set_global was \
+                 not called): the macros share it with every cache built by Cache::from_env"
+            );
+            return cache;
+        }
+        Err(e) => e,
+    };
+    let why = connected.unwrap_or(needs_connection);
+    let message = format!(
+        "Cache::global() was used (by a #[cached] function without `cache = …`?) before \
+         Cache::set_global, and the store CACHE_URL names could not be opened here ({why}): it \
+         is an in-memory cache, apart from any cache your handlers build with Cache::from_env. \
+         Call Cache::set_global(Cache::from_env().await?) at start."
+    );
+    tracing::warn!(target: "cache", "{message}");
+    if !tracing::dispatcher::has_been_set() {
+        // Nobody would see the warning: a forgotten set_global must not split caches silently.
+        eprintln!("warning: {message}");
+    }
+    Cache::builder()
+        .with_env_vars(|name| if name == "CACHE_URL" { None } else { var(name) })
+        .and_then(|b| b.build_now())
+        .unwrap_or_else(|_| Cache::memory())
+}
+
+/// Opens the environment's cache on the caller's multi-threaded runtime, blocking this worker
+/// (handed over to another thread meanwhile) until it is connected. `Err(None)` when there is no
+/// such runtime to open it on.
+fn connect_in_place(var: &impl Fn(&str) -> Option<String>) -> std::result::Result<Cache, Option<Error>> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let handle = Handle::try_current().map_err(|_| None)?;
+    if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
+        return Err(None);
+    }
+    let builder = Cache::builder().with_env_vars(var).map_err(Some)?;
+    tokio::task::block_in_place(|| handle.block_on(builder.build())).map_err(Some)
 }
 
 #[cfg(test)]
