@@ -290,6 +290,29 @@ pub async fn max_age_zero_with_a_validator_is_stored_and_revalidated_without_rew
     app.settle().await;
     assert_eq!(writes() - before, 1);
     assert_eq!(app.calls(), 6);
+    // The stored copy is now 2 s old. A revalidated response is served from the copy the 304
+    // refreshed, aged from that 304 (RFC 9111 §4.2.3), although the store still holds the old
+    // one; a client accepting stale responses gets the stored copy, with an age that is never
+    // understated.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = app.get().await;
+    assert_eq!(
+        (r.x_cache(), r.text().as_str()),
+        ("REVALIDATED", "version 1")
+    );
+    assert!(
+        r.age() < 2,
+        "aged from the stored copy, not the 304: {}",
+        r.age()
+    );
+    let r = app
+        .client
+        .get_with("/page", &[("cache-control", "max-stale")])
+        .await;
+    assert_eq!((r.x_cache(), r.text().as_str()), ("STALE", "version 1"));
+    assert!(r.age() >= 2, "age understated: {}", r.age());
+    app.settle().await;
+    assert_eq!(writes() - before, 1);
 }
 
 /// A lifetime of zero that is not a request for revalidation (an `Expires` in the past, the
