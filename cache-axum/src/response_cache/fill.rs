@@ -117,10 +117,18 @@ pub(super) fn plan(
         headers.contains_key(header::ETAG) || headers.contains_key(header::LAST_MODIFIED);
     let lifetime_ms = match fr.lifetime_ms {
         Some(l) => l,
-        // No freshness, but storable (§3) and revalidatable: keep it for conditional requests.
+        // No freshness, but storable (§3) and revalidatable: never fresh, see below.
         None if has_validator && (policy::heuristically_cacheable(status) || cc.public) => 0,
         None => return None,
     };
+    // A response that is never fresh is kept only where its stored copy is of use without a
+    // full fetch (see `policy::never_fresh`).
+    if let Err(reason) =
+        policy::worth_storing(&cc, lifetime_ms, fr.swr_ms, fr.sie_ms, has_validator)
+    {
+        tracing::trace!(target: "cache_axum", reason, "response not stored");
+        return None;
+    }
     let keep_ms = if has_validator {
         u64::try_from(cfg.keep_stale.as_millis()).unwrap_or(u64::MAX)
     } else {
@@ -140,7 +148,7 @@ pub(super) fn plan(
     if cc.forbids_stale() {
         flags |= FORBIDS_STALE;
     }
-    if cc.must_revalidate || cc.proxy_revalidate || cc.no_cache {
+    if policy::explicitly_revalidated(&cc) {
         flags |= EXPLICIT_REVALIDATE;
     }
     if policy::auth_ok(&cc) {

@@ -33,6 +33,50 @@ use super::service::ResponseCache;
 ///     );
 /// ```
 ///
+/// # What is stored
+///
+/// A `GET` response is stored when RFC 9111 §3 allows it (a final status other than 206, no
+/// `no-store` or `private`, no `Vary: *`, and the `Authorization` and `Set-Cookie` rules of the
+/// [module docs](crate::response_cache)), and when a stored copy can answer a later request
+/// without a full fetch from the inner service:
+///
+/// | The response has | Stored | Later requests |
+/// | --- | --- | --- |
+/// | a freshness lifetime: `s-maxage`, `max-age`, an `Expires` after its `Date`, the `Last-Modified` heuristic, [`default_ttl`](Self::default_ttl), a [`CacheOptions`](crate::CacheOptions) TTL | yes | `HIT` while fresh, then revalidated (with a validator, kept [`keep_stale`](Self::keep_stale) for that) |
+/// | no freshness (no `Cache-Control`, say: even with the `ETag` of an `EtagLayer`) or a lifetime of 0 (an `Expires` in the past) | no | `MISS`: the inner service answers each time, and the cache still answers the client's `If-None-Match` from that response |
+/// | a lifetime of 0 (or none, and a validator) with `stale-while-revalidate` or `stale-if-error`, not overridden by `must-revalidate`, `proxy-revalidate` or `no-cache` | yes | `STALE` while it is refreshed in the background, or when the inner service fails |
+/// | `no-cache`, or a governing `max-age=0` or `s-maxage=0`, and a validator (`ETag`, `Last-Modified`) | yes | `REVALIDATED`: a conditional request to the inner service, and its 304 answered with the stored body; written again only when the 304 changes a stored field other than `Date` |
+/// | `no-cache` without a validator | no | `MISS` |
+///
+/// Why: a response that is never fresh can only be used after a revalidation, and a
+/// revalidation calls the inner service (behind an [`EtagLayer`](crate::EtagLayer) that digests
+/// the body, it runs the handler) anyway. Storing it would cost a store write (a `SET` on Redis)
+/// on every request and gain nothing. Where the origin asks for revalidation with a validator,
+/// it opted in: a 304 saves sending the body again, and an inner service that answers
+/// conditional requests cheaply (an `EtagLayer` in validator mode) skips its handler. A stored
+/// copy a 304 leaves as it was is not written again; it expires `keep_stale` after its last
+/// write, and the next request stores it afresh. RFC 9111 never requires a cache to store a
+/// response, so this is conformant. To cache a route that sends no freshness, give it a
+/// lifetime: `Cache-Control: max-age=N` from the handler, a [`CacheOptions`](crate::CacheOptions)
+/// TTL, or a [`default_ttl`](Self::default_ttl) for every such route:
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{routing::get, Router};
+/// use cache_axum::{EtagLayer, ResponseCacheLayer};
+///
+/// let app: Router = Router::new()
+///     // No Cache-Control: without the default_ttl below, never stored (x-cache: MISS).
+///     .route("/report", get(|| async { "figures" }))
+///     // Revalidated on every request; stored once, written again only when it changes.
+///     .route("/live", get(|| async { ([("cache-control", "no-cache")], "now") }))
+///     .layer(EtagLayer::new())
+///     .layer(
+///         ResponseCacheLayer::new(cache_core::Cache::memory())
+///             .default_ttl(Duration::from_secs(10)),
+///     );
+/// ```
+///
 /// # Query strings and the cache's size
 ///
 /// The default key is the path and query, so every new query string is a new entry: a client
@@ -120,7 +164,8 @@ impl ResponseCacheLayer {
 
     /// The freshness lifetime of responses that carry no freshness information (no
     /// `s-maxage`, `max-age` or `Expires`), applied only where RFC 9111 §4.2.2 allows a
-    /// heuristic: heuristically cacheable status codes, or `public`. Off by default.
+    /// heuristic: heuristically cacheable status codes, or `public`. Off by default: such
+    /// responses are then not stored (see [what is stored](Self#what-is-stored)).
     ///
     /// ```
     /// # use std::time::Duration;

@@ -6,12 +6,14 @@
 //! - **Freshness** from `s-maxage`, `max-age`, `Expires` (a bad date is already expired), and a
 //!   heuristic only where RFC 9111 §4.2.2 allows one: `Last-Modified` (10 % of the age, at most
 //!   a day) or the optional [`default_ttl`](ResponseCacheLayer::default_ttl). Every served
-//!   response carries `Age`.
+//!   response carries `Age`. A response that is never fresh is stored only where the stored
+//!   copy is of use (see [what is stored](ResponseCacheLayer#what-is-stored)): a route without
+//!   `Cache-Control` costs no store write.
 //! - **Request directives** `no-store`, `no-cache` (and `Pragma: no-cache`), `max-age`,
 //!   `max-stale`, `min-fresh`, `only-if-cached` (504 when nothing usable is stored).
-//! - **Response directives** `no-store`, `private` (never stored here), `no-cache` (stored,
-//!   revalidated before every use), `must-revalidate`, `proxy-revalidate`, `public`, and
-//!   `stale-while-revalidate`/`stale-if-error` (RFC 5861). A targeted field (RFC 9213,
+//! - **Response directives** `no-store`, `private` (never stored here), `no-cache` (stored
+//!   when it has a validator, revalidated before every use), `must-revalidate`,
+//!   `proxy-revalidate`, `public`, and `stale-while-revalidate`/`stale-if-error` (RFC 5861). A targeted field (RFC 9213,
 //!   `CDN-Cache-Control` unless [`targeted_field`](ResponseCacheLayer::targeted_field) names
 //!   another) takes the place of `Cache-Control` and `Expires` for this cache, and is not passed
 //!   on unless [`forward_targeted_field`](ResponseCacheLayer::forward_targeted_field).
@@ -27,9 +29,10 @@
 //!   `s-maxage` or `must-revalidate`; responses with `Set-Cookie` are not stored unless
 //!   [`store_set_cookie`](ResponseCacheLayer::store_set_cookie).
 //! - **Validation**: a stale response is revalidated with `If-None-Match`/`If-Modified-Since`;
-//!   a 304 updates the stored fields and freshness. Clients' own `If-None-Match` and
-//!   `If-Modified-Since` are answered by the cache with a 304 (against `Last-Modified`, or the
-//!   stored response's `Date` when it has none).
+//!   a 304 updates the stored fields and freshness (one that leaves a never-fresh response as
+//!   it was is not written again). Clients' own `If-None-Match` and `If-Modified-Since` are
+//!   answered by the cache with a 304 (against `Last-Modified`, or the stored response's
+//!   `Date` when it has none).
 //! - **Invalidation**: a successful unsafe method drops every stored variant of its target and
 //!   of a same-origin `Location`/`Content-Location`; a response being fetched for one of those
 //!   is not stored after it, while fills of other resources go on

@@ -15,7 +15,7 @@ use super::context::{BoxError, Ctx};
 use super::control::CacheOptions;
 use super::decide::now_ms;
 use super::decide::{decide, stale_if_error_ok, Use};
-use super::entry::Entry;
+use super::entry::{Entry, EXPLICIT_REVALIDATE, NO_CACHE};
 use super::fill::{fetch, plan, store, take_response, take_tags, Job};
 use super::flight::{self, Join, Leader};
 use super::invalidate::drop_resources;
@@ -133,6 +133,15 @@ where
 
 /// Applies a 304 to a stored response: its fields replace the stored ones (RFC 9111 §3.2) and
 /// the freshness starts over. Stores the result and returns it.
+///
+/// A response that stays never fresh (see `policy::never_fresh`), without stale windows to
+/// restart, and whose fields the 304 leaves as they were (but `Date`), is not written again:
+/// the stored copy still holds all a later request can use, since that request revalidates it
+/// before use anyway. Only the copy returned, served to this request, has the new `Date` and
+/// the age the 304 gives (§4.2.3); a stored copy served stale later (to a client's `max-stale`)
+/// keeps the age of its last write, which only overstates it. The copy then expires
+/// [`keep_stale`](super::ResponseCacheLayer::keep_stale) after that write, and the next
+/// request stores the response afresh.
 pub(super) async fn refresh<B>(
     cfg: &Arc<Config>,
     job: &mut Job,
@@ -147,9 +156,20 @@ pub(super) async fn refresh<B>(
     let tags = take_tags(cfg, &mut head.headers, opts);
     let names: Vec<HeaderName> = head.headers.keys().cloned().collect();
     let listed = connection_listed(&head.headers);
+    // Whether the 304 changes a stored field other than `Date`.
+    let mut changed = false;
     for name in names {
         if name == header::CONTENT_LENGTH || !stored_field(cfg, &listed, &name) {
             continue;
+        }
+        if name != header::DATE
+            && !entry
+                .headers
+                .get_all(&name)
+                .iter()
+                .eq(head.headers.get_all(&name))
+        {
+            changed = true;
         }
         entry.headers.remove(&name);
         for v in head.headers.get_all(&name) {
@@ -171,12 +191,29 @@ pub(super) async fn refresh<B>(
         response_time,
     ) {
         Some(p) => {
+            // Never fresh before and after (a lifetime of 0, or `no-cache`), no stale window to
+            // restart, nothing else changed.
+            let never_fresh =
+                |lifetime_ms: u64, flags: u8| lifetime_ms == 0 || flags & NO_CACHE != 0;
+            let windows = (p.swr_ms > 0 || p.sie_ms > 0) && p.flags & EXPLICIT_REVALIDATE == 0;
+            let same = !changed
+                && tags.is_empty()
+                && never_fresh(entry.lifetime_ms, entry.flags)
+                && never_fresh(p.lifetime_ms, p.flags)
+                && !windows
+                && (entry.flags, entry.swr_ms, entry.sie_ms) == (p.flags, p.swr_ms, p.sie_ms);
             entry.lifetime_ms = p.lifetime_ms;
             entry.initial_age_ms = p.initial_age_ms;
             entry.swr_ms = p.swr_ms;
             entry.sie_ms = p.sie_ms;
             entry.flags = p.flags;
             let entry = Arc::new(entry);
+            if same {
+                tracing::trace!(target: "cache_axum", key = job.keys.base, "revalidated; stored response unchanged, not written again");
+                // Ends this request's flight: the requests waiting on it look up the stored copy.
+                drop(job.leader.take());
+                return entry;
+            }
             store(
                 cfg,
                 &job.keys,
