@@ -224,3 +224,33 @@ async fn behind_routing_a_precondition_passes_with_a_warning_once_per_route() {
     );
     assert_eq!(*writes.lock().unwrap(), 3);
 }
+
+#[tokio::test]
+async fn a_get_that_fails_for_want_of_a_later_layer_is_logged() {
+    let logs = Logs::default();
+    let _guard = logs.capture();
+    #[derive(Clone)]
+    struct Greeting(&'static str);
+    let routes = Router::new().route(
+        "/doc",
+        get(|axum::Extension(g): axum::Extension<Greeting>| async move { g.0 })
+            .put(|| async { "written" }),
+    );
+    // The Extension is added after `wrap`: the GET for the preconditions runs without it.
+    let app = EtagLayer::new()
+        .wrap(routes)
+        .layer(axum::Extension(Greeting("hello")));
+    let c = Client::new(serve(app).await);
+    assert_eq!(c.get("/doc").await.text(), "hello");
+    let r = c.send("PUT", "/doc", &[("if-match", "*")]).await;
+    assert_eq!(r.status, 412, "evaluated as if /doc had no representation");
+    let warning = logs
+        .text()
+        .lines()
+        .find(|l| l.contains("WARN cache_axum: the GET"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no warning in:\n{}", logs.text()));
+    for part in ["answered 500", "add that layer to the router before `wrap`"] {
+        assert!(warning.contains(part), "{part:?} not in {warning}");
+    }
+}

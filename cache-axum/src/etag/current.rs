@@ -28,6 +28,7 @@ use tower_service::Service;
 
 use super::precondition::{Current, Preconditions};
 use super::service::{etag_of, stamp, BoxError, Ctx};
+use super::unevaluated;
 use crate::extract::LayerCache;
 
 /// The request fields a `GET` of the target does not carry: its own preconditions and the
@@ -73,6 +74,9 @@ where
             extensions.insert(LayerCache(v.cache.clone()));
         }
         let res = call_router(router, probe(parts, extensions)).await;
+        if !is_answer(res.status()) {
+            unevaluated::probe_failed(&ctx.cfg.warned, parts, res.status());
+        }
         Some(read(res, max_size).await)
     } else if parts.extensions.get::<OriginalUri>().is_none() {
         let res = ctx.call(probe(parts, parts.extensions.clone())).await?;
@@ -134,6 +138,16 @@ fn routing_free(routed: &Extensions) -> Extensions {
         out.insert(v.clone());
     }
     out
+}
+
+/// A status a `GET` answers about the resource itself, rather than about the request.
+fn is_answer(status: StatusCode) -> bool {
+    status.is_success()
+        || status.is_redirection()
+        || matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::GONE
+        )
 }
 
 async fn call_router(mut router: Router, req: Request<Body>) -> Response<Body> {
