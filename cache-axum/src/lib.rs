@@ -2,7 +2,8 @@
 //!
 //! - [`ResponseCacheLayer`]: a shared HTTP cache (RFC 9111) for `GET`/`HEAD` responses, stored
 //!   in the `Cache`, so it is shared by every instance on one Redis;
-//! - [`EtagLayer`]: strong ETags, `304 Not Modified` and `412 Precondition Failed`;
+//! - [`EtagLayer`]: strong ETags, `304 Not Modified`, and `412 Precondition Failed` for
+//!   writes whose `If-Match` no longer holds (added with [`EtagLayer::wrap`]);
 //! - [`LayerCache`]: the layer's cache in handlers (`State<Cache>` works as usual);
 //! - [`observe`]: per-route stats, stats JSON and Prometheus text; [`Dashboard`]: a browser
 //!   dashboard to nest in your app.
@@ -25,11 +26,13 @@
 //! }
 //!
 //! let cache = Cache::memory();
-//! let app: Router = Router::new()
+//! let routes = Router::new()
 //!     .route("/posts", get(list).post(create))
-//!     .layer(EtagLayer::new())
-//!     .layer(ResponseCacheLayer::new(cache.clone()).default_ttl(Duration::from_secs(10)))
-//!     .with_state(cache);
+//!     .with_state(cache.clone());
+//! // `wrap` (not `.layer`) so that `If-Match` on a write is checked: see `cache_axum::etag`.
+//! let app: Router = EtagLayer::new()
+//!     .wrap(routes)
+//!     .layer(ResponseCacheLayer::new(cache).default_ttl(Duration::from_secs(10)));
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 

@@ -72,6 +72,13 @@ async fn start() -> (Client, Calls) {
     (Client::new(serve_service(svc).await), calls)
 }
 
+/// The EtagLayer added with `EtagLayer::wrap`, as the README shows.
+async fn start_wrapped() -> (Client, Calls) {
+    let calls = Calls::default();
+    let app = EtagLayer::new().max_size(1024).wrap(routes(calls.clone()));
+    (Client::new(serve(app).await), calls)
+}
+
 /// The EtagLayer added with `Router::layer`, behind routing.
 async fn start_routed() -> (Client, Calls) {
     let calls = Calls::default();
@@ -150,7 +157,15 @@ async fn weak_comparison_lists_and_star_match() {
 
 #[tokio::test]
 async fn failed_if_match_is_412_and_the_handler_does_not_run() {
-    let (c, calls) = start().await;
+    failed_if_match(start().await).await;
+}
+
+#[tokio::test]
+async fn wrapped_failed_if_match_is_412_and_the_handler_does_not_run() {
+    failed_if_match(start_wrapped().await).await;
+}
+
+async fn failed_if_match((c, calls): (Client, Calls)) {
     let r = c.send("PUT", "/doc", &[("if-match", "\"stale\"")]).await;
     assert_eq!(r.status, 412);
     // The precondition probe is a GET; the PUT handler never ran.
@@ -175,7 +190,15 @@ async fn failed_if_match_is_412_and_the_handler_does_not_run() {
 
 #[tokio::test]
 async fn if_match_star_needs_a_current_representation() {
-    let (c, _) = start().await;
+    if_match_star((start().await).0).await;
+}
+
+#[tokio::test]
+async fn wrapped_if_match_star_needs_a_current_representation() {
+    if_match_star((start_wrapped().await).0).await;
+}
+
+async fn if_match_star(c: Client) {
     assert_eq!(
         c.send("PUT", "/missing", &[("if-match", "*")]).await.status,
         412

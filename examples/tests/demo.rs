@@ -109,6 +109,18 @@ async fn walk_through(demo: &Demo) {
     assert_eq!(header(&h, "x-cache"), "MISS");
     assert!(body.contains("Ada King"), "{body}");
     assert_ne!(header(&h, "etag"), etag);
+    // A write based on what was read before that one would lose it: 412, and nothing changes
+    // (a 2xx would have dropped the cached response).
+    let (status, _, _) = call(
+        Method::PUT,
+        &user,
+        &[("content-type", "application/json"), ("if-match", &etag)],
+        r#"{"name":"Ada Byron"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (_, _, body) = call(Method::GET, &user, &[], "").await;
+    assert!(body.contains("Ada King"), "{body}");
     // An unknown user is a 404, not cached as a value.
     let (status, _, _) = call(Method::GET, &format!("{}/users/99", demo.base), &[], "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -3,7 +3,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::OriginalUri;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
@@ -12,12 +11,15 @@ use http_body::Body as _;
 use http_body_util::BodyExt as _;
 use tower_service::Service;
 
+use super::current::current;
 use super::layer::{EtagConfig, EtagLayer, Validator};
+use super::precondition::Preconditions;
+use super::unevaluated;
 use crate::conditional;
 use crate::extract::LayerCache;
 use crate::future::ResponseFuture;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Adds ETags and answers conditional requests; see [`EtagLayer`].
 ///
@@ -95,17 +97,20 @@ where
     }
 }
 
-struct Ctx<S> {
+pub(super) struct Ctx<S> {
     svc: S,
     ready: bool,
-    cfg: Arc<EtagConfig>,
+    pub(super) cfg: Arc<EtagConfig>,
 }
 
 impl<S, ResBody> Ctx<S>
 where
     S: Service<Request<Body>, Response = Response<ResBody>>,
 {
-    async fn call(&mut self, mut req: Request<Body>) -> Result<Response<ResBody>, S::Error> {
+    pub(super) async fn call(
+        &mut self,
+        mut req: Request<Body>,
+    ) -> Result<Response<ResBody>, S::Error> {
         if let Some(v) = &self.cfg.validator {
             req.extensions_mut().insert(LayerCache(v.cache.clone()));
         }
@@ -117,7 +122,7 @@ where
 }
 
 /// A strong ETag from a digest.
-fn etag_of(prefix: &str, data: &[u8]) -> HeaderValue {
+pub(super) fn etag_of(prefix: &str, data: &[u8]) -> HeaderValue {
     let hash = blake3::hash(data);
     // Hex digits and quotes are always a valid header value.
     HeaderValue::from_str(&format!("\"{prefix}{}\"", &hash.to_hex()[..32]))
@@ -125,7 +130,7 @@ fn etag_of(prefix: &str, data: &[u8]) -> HeaderValue {
 }
 
 /// Validator mode: the ETag of the value under the request's key, if there is one.
-async fn stamp(validator: &Validator, parts: &Parts) -> Option<HeaderValue> {
+pub(super) async fn stamp(validator: &Validator, parts: &Parts) -> Option<HeaderValue> {
     let key = (validator.key_fn)(parts)?;
     let cache = &validator.cache;
     let full = match cache.full_key(&key) {
@@ -168,84 +173,24 @@ where
     if method == Method::GET || method == Method::HEAD {
         return get(ctx, req).await;
     }
-    let if_match = conditional::parse_list(req.headers(), &header::IF_MATCH);
-    let if_none_match = conditional::parse_list(req.headers(), &header::IF_NONE_MATCH);
-    if is_unsafe(&method) && (if_match.is_some() || if_none_match.is_some()) {
-        let (parts, body) = req.into_parts();
-        let Some(current) = current_etag(&mut ctx, &parts).await? else {
-            tracing::debug!(target: "cache_axum", uri = %parts.uri, "precondition not evaluated: the layer sits behind routing and has no validator");
-            return Ok(ctx
-                .call(Request::from_parts(parts, body))
-                .await?
-                .map(Body::new));
-        };
-        let current = current.as_ref().and_then(|v| v.to_str().ok());
-        let failed = match (&if_match, &if_none_match) {
-            // A malformed If-Match cannot be shown to hold.
-            (Some(Err(())), _) => true,
-            (Some(Ok(list)), _) if !list.match_holds(current) => true,
-            (None, Some(Ok(list))) => list.none_match_hits(current),
-            _ => false,
-        };
-        if failed {
-            return Ok(status_only(StatusCode::PRECONDITION_FAILED));
+    let pre = Preconditions::of(req.headers());
+    if !is_unsafe(&method) || pre.is_empty() {
+        return Ok(ctx.call(req).await?.map(Body::new));
+    }
+    let (parts, body) = req.into_parts();
+    match current(&mut ctx, &parts, &pre).await? {
+        Some(cur) if pre.fail(&cur) => return Ok(status_only(StatusCode::PRECONDITION_FAILED)),
+        // A validator stamp tells the ETag but not the modification date.
+        Some(cur) if pre.needs_date() && !cur.dated => {
+            unevaluated::report(&ctx.cfg.warned, &parts, &["If-Unmodified-Since"]);
         }
-        return Ok(ctx
-            .call(Request::from_parts(parts, body))
-            .await?
-            .map(Body::new));
+        Some(_) => {}
+        None => unevaluated::report(&ctx.cfg.warned, &parts, &pre.fields()),
     }
-    Ok(ctx.call(req).await?.map(Body::new))
-}
-
-/// The ETag of the current representation of an unsafe request's target: the validator stamp,
-/// or a `GET` through the inner service (its own ETag or its body's digest); `Some(None)` when
-/// the resource has no current representation.
-///
-/// The `GET` is only sent when this layer wraps a whole `Router` (the request carries no
-/// `OriginalUri`, which axum sets while routing): behind routing, axum gives each method its own
-/// copy of the layer, and a "GET" sent inward would run the unsafe handler. Then, without a
-/// validator stamp, the preconditions cannot be evaluated: `None`.
-async fn current_etag<S, ResBody>(
-    ctx: &mut Ctx<S>,
-    parts: &Parts,
-) -> Result<Option<Option<HeaderValue>>, S::Error>
-where
-    S: Service<Request<Body>, Response = Response<ResBody>>,
-    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Into<BoxError>,
-{
-    if let Some(v) = &ctx.cfg.validator {
-        if let Some(tag) = stamp(v, parts).await {
-            return Ok(Some(Some(tag)));
-        }
-    }
-    if parts.extensions.get::<OriginalUri>().is_some() {
-        return Ok(None);
-    }
-    let mut probe = parts.clone();
-    probe.method = Method::GET;
-    for h in [
-        header::IF_MATCH,
-        header::IF_NONE_MATCH,
-        header::IF_MODIFIED_SINCE,
-        header::IF_UNMODIFIED_SINCE,
-        header::CONTENT_LENGTH,
-        header::CONTENT_TYPE,
-    ] {
-        probe.headers.remove(h);
-    }
-    let res = ctx.call(Request::from_parts(probe, Body::empty())).await?;
-    if !res.status().is_success() {
-        return Ok(Some(None));
-    }
-    if let Some(tag) = res.headers().get(header::ETAG) {
-        return Ok(Some(Some(tag.clone())));
-    }
-    match res.into_body().collect().await {
-        Ok(body) => Ok(Some(Some(etag_of("", &body.to_bytes())))),
-        Err(_) => Ok(Some(None)),
-    }
+    Ok(ctx
+        .call(Request::from_parts(parts, body))
+        .await?
+        .map(Body::new))
 }
 
 async fn get<S, ResBody>(mut ctx: Ctx<S>, req: Request<Body>) -> Result<Response<Body>, S::Error>

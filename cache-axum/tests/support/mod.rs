@@ -289,6 +289,16 @@ impl Client {
     }
 
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+        self.send_body(method, path, headers, "").await
+    }
+
+    pub async fn send_body(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Resp {
         let mut req = http::Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri(format!("{}{path}", self.base));
@@ -297,7 +307,10 @@ impl Client {
         }
         let res = self
             .inner
-            .request(req.body(Full::new(Bytes::new())).unwrap())
+            .request(
+                req.body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
+                    .unwrap(),
+            )
             .await
             .unwrap();
         let (parts, body) = res.into_parts();

@@ -342,12 +342,19 @@ async fn health(State(cache): State<Cache>) -> Response {
 }
 
 fn app(cache: Cache, db: AppDb) -> Router {
+    let state = AppState {
+        cache: cache.clone(),
+        db,
+    };
     let api = Router::new()
         .route("/users", get(list_users))
         .route("/users/{id}", get(get_user).put(put_user))
         .route("/users/{id}/posts", get(user_posts))
         .route("/fib/{n}", get(get_fib))
-        .layer(EtagLayer::new())
+        .with_state(state.clone());
+    // `wrap`, not `.layer`: a PUT whose If-Match is stale is answered 412 before it runs.
+    let api = EtagLayer::new()
+        .wrap(api)
         .layer(ResponseCacheLayer::new(cache.clone()))
         // Outside the response cache, so it sees each response's x-cache status.
         .layer(StatsLayer::new());
@@ -355,7 +362,6 @@ fn app(cache: Cache, db: AppDb) -> Router {
         .ok()
         .filter(|t| !t.is_empty());
     Router::new()
-        .merge(api)
         .route("/", get(index))
         // A nested router answers `/cache/dashboard` only; the slash form redirects to it.
         .route(
@@ -366,10 +372,8 @@ fn app(cache: Cache, db: AppDb) -> Router {
         .route("/admin/purge", post(purge))
         .route("/health", get(health))
         .route("/metrics", get(observe::metrics))
-        .with_state(AppState {
-            cache: cache.clone(),
-            db,
-        })
+        .with_state(state)
+        .merge(api)
         // `GET /cache/stats`, and `POST /cache/stats/reset` behind the dashboard token.
         .nest(
             "/cache/stats",
