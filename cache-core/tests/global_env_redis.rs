@@ -38,5 +38,9 @@ async fn without_set_global_the_macros_use_the_store_cache_url_names() {
     // … and purging the tag there reaches it: the next call runs the body again.
     handlers.invalidate_tags(&["users"]).await.expect("purge");
     assert_eq!(user_name(7).await, "user 7");
-    assert_eq!(LOADS.load(SeqCst), 2, "the purge through from_env reached the global cache");
+    assert_eq!(
+        LOADS.load(SeqCst),
+        2,
+        "the purge through from_env reached the global cache"
+    );
 }

@@ -257,7 +257,11 @@ where
         }
     }
     if conditional::is_not_modified(&method, &cond, &head.headers) {
-        return Ok(conditional::not_modified(&head.headers));
+        // The handler's extensions (its `CacheOptions`: tags, TTL) stay with the 304, so a
+        // cache that revalidates through this layer keeps them on the entry it refreshes.
+        let mut res = conditional::not_modified(&head.headers);
+        *res.extensions_mut() = head.extensions;
+        return Ok(res);
     }
     Ok(Response::from_parts(head, body))
 }

@@ -30,6 +30,7 @@ macro_rules! never_fresh_scenarios {
             max_age_zero_with_a_validator_is_stored_and_revalidated_without_rewrites,
             an_expires_in_the_past_is_not_stored_even_with_a_validator,
             a_skipped_rewrite_keeps_the_entrys_tags,
+            a_rewrite_after_revalidation_keeps_the_entrys_tags,
         );
     };
     (@ $make:path; $($name:ident),* $(,)?) => {
@@ -112,6 +113,24 @@ impl App {
     /// `only-if-cached` waits for the write its key's flight holds, then (nothing fresh being
     /// stored) is answered 504 without calling the handler. A network store writes behind the
     /// response; after this, every write of the requests before it is counted.
+    /// Waits until the store holds a fresh copy (written behind the response on some stores):
+    /// `only-if-cached` is answered from the cache, without the handler.
+    pub async fn until_fresh_in_store(&self) {
+        let calls = self.calls();
+        for _ in 0..100 {
+            let r = self
+                .client
+                .get_with("/page", &[("cache-control", "only-if-cached")])
+                .await;
+            if r.status == 200 {
+                assert_eq!(self.calls(), calls, "only-if-cached reached the handler");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no fresh copy reached the store within 2 s");
+    }
+
     pub async fn settle(&self) {
         let calls = self.calls();
         let r = self
@@ -356,5 +375,29 @@ pub async fn a_skipped_rewrite_keeps_the_entrys_tags(cache: Cache, _writes: Writ
         (r.x_cache(), r.text().as_str()),
         ("MISS", "version 1"),
         "the purge by tag missed the revalidated entry"
+    );
+}
+
+/// The contrast to [`a_skipped_rewrite_keeps_the_entrys_tags`]: a response with a lifetime is
+/// rewritten when a 304 revalidates it, and the rewrite keeps the tags the handler gave (the
+/// `EtagLayer`'s 304 carries the handler's `CacheOptions`), so a purge by tag still reaches it.
+pub async fn a_rewrite_after_revalidation_keeps_the_entrys_tags(cache: Cache, _writes: Writes) {
+    let app = App::tagged(
+        cache.clone(),
+        &[("cache-control", "max-age=1")],
+        Some("pages"),
+    )
+    .await;
+    assert_eq!(app.get().await.x_cache(), "MISS");
+    app.until_fresh_in_store().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.get().await.x_cache(), "REVALIDATED");
+    app.until_fresh_in_store().await;
+    cache.invalidate_tags(["pages"]).await.unwrap();
+    let r = app.get().await;
+    assert_eq!(
+        (r.x_cache(), r.text().as_str()),
+        ("MISS", "version 1"),
+        "the purge by tag missed the entry rewritten by the revalidation"
     );
 }

@@ -426,7 +426,9 @@ fn global_from_env(var: impl Fn(&str) -> Option<String>) -> Cache {
 /// Opens the environment's cache on the caller's multi-threaded runtime, blocking this worker
 /// (handed over to another thread meanwhile) until it is connected. `Err(None)` when there is no
 /// such runtime to open it on.
-fn connect_in_place(var: &impl Fn(&str) -> Option<String>) -> std::result::Result<Cache, Option<Error>> {
+fn connect_in_place(
+    var: &impl Fn(&str) -> Option<String>,
+) -> std::result::Result<Cache, Option<Error>> {
     use tokio::runtime::{Handle, RuntimeFlavor};
     let handle = Handle::try_current().map_err(|_| None)?;
     if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
