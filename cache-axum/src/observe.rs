@@ -37,9 +37,7 @@ use tower_service::Service;
 mod changes;
 mod headline;
 
-pub use changes::{
-    fold_invalidations, is_internal_target, response_resource, Change, FOLD_WINDOW_MS,
-};
+pub use changes::{fold_invalidations, Change, FOLD_WINDOW_MS};
 pub use headline::{Headline, HeadlineBasis, HttpRatio};
 
 /// The response header [`ResponseCacheLayer`](crate::ResponseCacheLayer) sets.

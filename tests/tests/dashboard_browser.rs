@@ -278,7 +278,7 @@ const ADMIN: [&str; 4] = [
 ];
 
 async fn serve(cache: &Cache, token: Option<&str>) -> SocketAddr {
-    let c = cache.clone();
+    let (c, w) = (cache.clone(), cache.clone());
     let http = HttpStats::new();
     let app = Router::new()
         .route(
@@ -286,6 +286,15 @@ async fn serve(cache: &Cache, token: Option<&str>) -> SocketAddr {
             get(move |Path(id): Path<u64>| {
                 let c = c.clone();
                 async move { ([("cache-control", "max-age=60")], item(&c, id).await) }
+            })
+            // A write invalidates the function's tag; the response cache then drops the URI's
+            // stored responses itself.
+            .put(move || {
+                let w = w.clone();
+                async move {
+                    w.invalidate_tags(["items"]).await.unwrap();
+                    "changed"
+                }
             }),
         )
         .layer(ResponseCacheLayer::new(cache.clone()))
@@ -304,9 +313,17 @@ async fn serve(cache: &Cache, token: Option<&str>) -> SocketAddr {
 }
 
 async fn fetch(addr: SocketAddr, path: &str) -> u16 {
+    send(addr, "GET", path).await
+}
+
+async fn send(addr: SocketAddr, method: &str, path: &str) -> u16 {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let uri: http::Uri = format!("http://{addr}{path}").parse().unwrap();
-    let res = client.get(uri).await.unwrap();
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let res = client.request(req).await.unwrap();
     let status = res.status().as_u16();
     let _ = res.into_body().collect().await.unwrap();
     status
@@ -532,6 +549,22 @@ async fn dashboard_draws_axes_updates_live_purges_resets_and_is_read_only_withou
     .await;
     wd.click("#reset-stats").await;
     assert_eq!(wd.text("#reset-result").await, "");
+
+    // A write lists as one change: the handler's tag, with the stored response of its URI that
+    // the response cache dropped folded in, not a row per internal rc:/rc-uri: key.
+    assert_eq!(fetch(read_only, "/items/3").await, 200);
+    assert_eq!(send(read_only, "PUT", "/items/3").await, 200);
+    let changes = wait_for(
+        "the write in the invalidation table",
+        || wd.text("#invalidations tbody"),
+        |t| t.contains("items (+1 cached response of /items/3)"),
+    )
+    .await;
+    assert_eq!(changes.lines().count(), 1, "{changes}");
+    assert!(
+        !changes.contains("rc:") && !changes.contains("rc-uri:"),
+        "{changes}"
+    );
     let png = wd.screenshot().await;
     std::fs::write(
         std::env::temp_dir().join("cache-dashboard-read-only.png"),

@@ -14,6 +14,10 @@ use serde::Serialize;
 
 /// How long after a change (ms) an internal invalidation still counts as caused by it: the
 /// response cache invalidates once the handler has answered, which is quick.
+///
+/// ```
+/// assert_eq!(cache_axum::observe::FOLD_WINDOW_MS, 2_000);
+/// ```
 pub const FOLD_WINDOW_MS: u64 = 2_000;
 
 /// How many resource paths a [`Change`] keeps.
@@ -68,16 +72,8 @@ pub struct Change {
     last_ms: u64,
 }
 
-/// Whether an invalidation is the response cache's own: every target it kept is an `rc:` key or
-/// an `rc-uri:` tag.
-///
-/// ```
-/// use cache_axum::observe::is_internal_target;
-/// assert!(is_internal_target("rc:/users/7"));
-/// assert!(is_internal_target("rc-uri:0123abcd"));
-/// assert!(!is_internal_target("users:7"));
-/// ```
-pub fn is_internal_target(target: &str) -> bool {
+/// Whether a key or tag is the response cache's own: an `rc:` key or an `rc-uri:` tag.
+fn is_internal_target(target: &str) -> bool {
     target.starts_with("rc:") || target.starts_with("rc-uri:")
 }
 
@@ -91,14 +87,7 @@ fn is_internal(e: &InvalidationEvent) -> bool {
 
 /// The resource an `rc:` key is for: its escaped identity (up to the next `:`, which names a
 /// variant), unescaped. `None` for `rc-uri:` tags and anything else.
-///
-/// ```
-/// use cache_axum::observe::response_resource;
-/// assert_eq!(response_resource("rc:/users/7%3Fx").as_deref(), Some("/users/7?x"));
-/// assert_eq!(response_resource("rc:/a:var:0123").as_deref(), Some("/a"));
-/// assert_eq!(response_resource("rc-uri:0123"), None);
-/// ```
-pub fn response_resource(key: &str) -> Option<String> {
+fn response_resource(key: &str) -> Option<String> {
     let escaped = key.strip_prefix("rc:")?;
     let escaped = escaped.split(':').next().unwrap_or_default();
     Some(unescape(escaped))
@@ -302,5 +291,13 @@ mod tests {
         }
         assert_eq!(response_resource("rc:%41%").as_deref(), Some("A%"));
         assert_eq!(response_resource("rc:%E2%82%AC").as_deref(), Some("€"));
+        assert_eq!(
+            response_resource("rc:/users/7%3Fx").as_deref(),
+            Some("/users/7?x")
+        );
+        assert_eq!(response_resource("rc:/a:var:0123").as_deref(), Some("/a"));
+        assert_eq!(response_resource("rc-uri:0123"), None);
+        assert!(is_internal_target("rc:/users/7") && is_internal_target("rc-uri:0123abcd"));
+        assert!(!is_internal_target("users:7") && !is_internal_target("rc"));
     }
 }
