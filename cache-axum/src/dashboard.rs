@@ -1,5 +1,9 @@
 //! The browser dashboard: a router to nest under a path of your app.
 
+mod history;
+
+use std::sync::{Arc, OnceLock};
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
@@ -7,18 +11,33 @@ use axum::routing::{get, post};
 use axum::Router;
 use cache_core::Cache;
 use http::{header, HeaderMap, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use self::history::{now_ms, History, Sample};
 use crate::observe::{json_response, render_metrics, reset_stats, HttpStats, StatsReport};
 
 const PAGE: &str = include_str!("dashboard.html");
 
-/// A browser dashboard for one [`Cache`]: live hit ratio, per-route and per-function tables,
-/// entries and bytes, recent invalidations, a purge-by-tag form and a "Reset stats" button.
-/// Nest its [`router`](Dashboard::router) under any path:
+/// The page's admin controls as written: disabled, with the notice saying how to enable them.
+const ADMIN_OFF: &str = " data-admin disabled";
+const NOTICE: (&str, &str) = ("<!--no-token-->", "<!--/no-token-->");
+
+/// A browser dashboard for one [`Cache`]: the hit ratio and its chart over the last five
+/// minutes, per-route and per-function tables, entries and bytes, recent invalidations (as
+/// [changes](crate::observe::Change): the response cache's own folded into the change that
+/// caused them), a purge-by-tag form and a "Reset stats" button. Nest its
+/// [`router`](Dashboard::router) under any path:
 ///
-/// - `GET /` the page (self-contained HTML, no external assets);
-/// - `GET /stats` the [`StatsReport`] JSON; `GET /metrics` Prometheus text;
+/// - `GET /` the page (self-contained HTML, no external assets). The big number is the
+///   [`Headline`](crate::observe::Headline) ratio: the share of HTTP requests the response
+///   cache answered (`HIT`, `STALE`) out of those it was asked about (`MISS` and `REVALIDATED`
+///   too; `BYPASS` reported apart), or the cache's lookup ratio, labelled so, until an HTTP
+///   request is counted. Without a token the purge form and the reset button are disabled and
+///   say "set `CACHE_DASHBOARD_TOKEN` to enable";
+/// - `GET /stats` the [`StatsReport`] JSON, with three more fields: `purge_enabled` (whether a
+///   token is set), `now_ms` (the server's clock, ms since the Unix epoch) and `history` (the
+///   headline ratio sampled every 2 s over the last 5 minutes, `[{"at_ms", "ratio"}]`, oldest
+///   first, ending with the value now); `GET /metrics` Prometheus text;
 /// - `POST /purge` purges one tag: a form or JSON body `{"tag": "..", "token": ".."}` (or an
 ///   `Authorization: Bearer ..` header);
 /// - `POST /stats/reset` sets the counts to zero ([`observe::reset_stats`]: the cache's
@@ -45,6 +64,7 @@ pub struct Dashboard {
     cache: Cache,
     token: Option<blake3::Hash>,
     http: HttpStats,
+    history: Arc<History>,
 }
 
 impl Dashboard {
@@ -60,6 +80,7 @@ impl Dashboard {
             cache,
             token: None,
             http: HttpStats::global(),
+            history: Arc::default(),
         }
     }
 
@@ -99,6 +120,8 @@ impl Dashboard {
     ///     axum::Router::new().nest("/cache", cache_axum::Dashboard::new(cache_core::Cache::memory()).router());
     /// ```
     pub fn router(self) -> Router {
+        // Sampling starts now when a runtime runs here, else at the first request.
+        self.history.start(&self.cache, &self.http);
         Router::new()
             .route("/", get(page))
             .route("/stats", get(stats))
@@ -138,12 +161,55 @@ pub fn dashboard(cache: Cache, token: Option<String>) -> Router {
     Dashboard::new(cache).token(token).router()
 }
 
-async fn page() -> Response {
-    ([(header::CACHE_CONTROL, "no-store")], Html(PAGE)).into_response()
+/// The page, with its admin controls enabled or not: rendered once per variant.
+fn page_html(purge_enabled: bool) -> &'static str {
+    static ON: OnceLock<String> = OnceLock::new();
+    if !purge_enabled {
+        return PAGE;
+    }
+    ON.get_or_init(|| {
+        let mut html = PAGE.replace(ADMIN_OFF, " data-admin");
+        if let (Some(start), Some(end)) = (html.find(NOTICE.0), html.find(NOTICE.1)) {
+            if start < end {
+                html.replace_range(start..end + NOTICE.1.len(), "");
+            }
+        }
+        html
+    })
+}
+
+async fn page(State(d): State<Dashboard>) -> Response {
+    d.history.start(&d.cache, &d.http);
+    let html = page_html(d.token.is_some());
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+/// What the dashboard's `GET /stats` serves: the report, and what the page needs besides.
+#[derive(Serialize)]
+struct DashboardReport {
+    #[serde(flatten)]
+    report: StatsReport,
+    purge_enabled: bool,
+    now_ms: u64,
+    history: Vec<Sample>,
 }
 
 async fn stats(State(d): State<Dashboard>) -> Response {
-    json_response(&StatsReport::collect(&d.cache, &d.http))
+    d.history.start(&d.cache, &d.http);
+    let report = StatsReport::collect(&d.cache, &d.http);
+    let now = now_ms();
+    let mut history = d.history.recent(now);
+    // The value now ends the line, so that the chart's last point is the number above it.
+    history.push(Sample {
+        at_ms: now,
+        ratio: report.headline.ratio,
+    });
+    json_response(&DashboardReport {
+        report,
+        purge_enabled: d.token.is_some(),
+        now_ms: now,
+        history,
+    })
 }
 
 async fn metrics(State(d): State<Dashboard>) -> Response {
@@ -218,7 +284,7 @@ fn authorize(
     let Some(expected) = d.token else {
         return Err((
             StatusCode::FORBIDDEN,
-            format!("{what} is disabled: configure a token with Dashboard::token(..) (or dashboard(cache, Some(token)))"),
+            format!("{what} is disabled: no token is configured; set CACHE_DASHBOARD_TOKEN to enable (the token the app gives Dashboard::token(..) or dashboard(cache, Some(token)))"),
         ));
     };
     let bearer = headers

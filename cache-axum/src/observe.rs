@@ -34,6 +34,12 @@ use serde::Serialize;
 use tower_layer::Layer;
 use tower_service::Service;
 
+mod changes;
+mod headline;
+
+pub use changes::{fold_invalidations, Change, FOLD_WINDOW_MS};
+pub use headline::{Headline, HeadlineBasis, HttpRatio};
+
 /// The response header [`ResponseCacheLayer`](crate::ResponseCacheLayer) sets.
 const X_CACHE: &str = "x-cache";
 
@@ -332,17 +338,30 @@ where
 
 /// Everything [`stats_json`] serves, for one cache.
 ///
+/// Two ratios: [`headline`](StatsReport::headline) is the one to show (the HTTP ratio once
+/// requests went through the response cache, with what it counts in words), and
+/// [`hit_ratio`](StatsReport::hit_ratio) the cache's lookup ratio, which also counts the
+/// lookups of responses that could not be served (a stored response that must be revalidated
+/// is found, yet the request is not answered from the cache).
+///
 /// ```
-/// use cache_axum::observe::{HttpStats, StatsReport};
+/// use cache_axum::observe::{HeadlineBasis, HttpStats, StatsReport};
 /// let report = StatsReport::collect(&cache_core::Cache::memory(), &HttpStats::new());
 /// assert_eq!(report.hit_ratio, 0.0);
+/// assert_eq!(report.headline.basis, HeadlineBasis::CacheLookups);
 /// ```
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct StatsReport {
+    /// The hit ratio to show first, what it counts and a label saying so.
+    pub headline: Headline,
+    /// HTTP requests through the response cache, summed over routes, and the share answered
+    /// from the cache.
+    pub http: HttpRatio,
     /// The cache's counters ([`Cache::stats`]).
     pub cache: cache_core::Stats,
-    /// `hits / (hits + misses)` of the cache.
+    /// `hits / (hits + misses)` of the cache's lookups (every `get`, the response cache's
+    /// included): not the share of HTTP requests answered, see [`http`](StatsReport::http).
     pub hit_ratio: f64,
     /// One row per tier, top first, when the store is tiered (empty otherwise).
     pub tiers: Vec<cache_core::store::TierStats>,
@@ -350,8 +369,12 @@ pub struct StatsReport {
     pub routes: Vec<RouteStats>,
     /// Hits and misses per `#[cached]` function (process-wide).
     pub functions: Vec<FunctionReport>,
-    /// The cache's most recent invalidations, newest first.
+    /// The cache's most recent invalidations, newest first, one per call (the response
+    /// cache's own `rc:`/`rc-uri:` ones included).
     pub invalidations: Vec<cache_core::stats::InvalidationEvent>,
+    /// The same as changes, newest first: the response cache's own invalidations folded into
+    /// the change they followed ([`fold_invalidations`]). What the dashboard lists.
+    pub changes: Vec<Change>,
 }
 
 /// One `#[cached]` function in a [`StatsReport`].
@@ -388,12 +411,17 @@ impl StatsReport {
     pub fn collect(cache: &Cache, http: &HttpStats) -> Self {
         let stats = cache.stats();
         let mut invalidations = cache.recent_invalidations();
+        let changes = fold_invalidations(&invalidations);
         invalidations.reverse();
+        let routes = http.routes();
+        let http = HttpRatio::from_routes(&routes);
         Self {
+            headline: Headline::new(&http, stats.hits, stats.misses),
+            http,
             cache: stats,
             hit_ratio: stats.hit_ratio(),
             tiers: cache.store().stats().tiers,
-            routes: http.routes(),
+            routes,
             functions: cache_core::stats::functions()
                 .into_iter()
                 .map(|f| FunctionReport {
@@ -404,6 +432,7 @@ impl StatsReport {
                 })
                 .collect(),
             invalidations,
+            changes,
         }
     }
 }

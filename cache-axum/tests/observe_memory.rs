@@ -251,3 +251,162 @@ async fn the_page_is_self_contained() {
     // No external assets.
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src="));
 }
+
+/// An app with a route that is never fresh (no `Cache-Control`, an ETag from `EtagLayer`), a
+/// fresh one, and a write that invalidates a tag of its own, as the README layers them.
+fn ratio_app(cache: &Cache, http: &HttpStats) -> Router {
+    let c = cache.clone();
+    Router::new()
+        .route("/never-fresh", get(|| async { "no freshness" }))
+        .route(
+            "/fresh",
+            get(|| async { ([("cache-control", "max-age=60")], "fresh") }),
+        )
+        .route(
+            "/users/{id}",
+            get(|| async { ([("cache-control", "max-age=60")], "a user") }).put(
+                move |axum::extract::Path(id): axum::extract::Path<u64>| {
+                    let c = c.clone();
+                    async move {
+                        c.invalidate_tags([format!("users:{id}")]).await.unwrap();
+                        "renamed"
+                    }
+                },
+            ),
+        )
+        .layer(cache_axum::EtagLayer::new())
+        .layer(ResponseCacheLayer::new(cache.clone()))
+        .layer(StatsLayer::with_stats(http.clone()))
+        .nest(
+            "/cache",
+            Dashboard::new(cache.clone())
+                .http_stats(http.clone())
+                .router(),
+        )
+}
+
+async fn stats_of(addr: SocketAddr) -> Value {
+    let (status, body) = get_text(addr, "/cache/stats").await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn the_headline_is_the_http_ratio_zero_for_a_never_fresh_route() {
+    let cache = Cache::memory();
+    let http = HttpStats::new();
+    let addr = serve(ratio_app(&cache, &http)).await;
+
+    let s = stats_of(addr).await;
+    assert_eq!(s["headline"]["basis"], "cache_lookups", "{s}");
+    assert_eq!(s["headline"]["label"], "no requests yet", "{s}");
+
+    for _ in 0..10 {
+        let (status, body) = get_text(addr, "/never-fresh").await;
+        assert_eq!((status, body.as_str()), (200, "no freshness"));
+    }
+    let s = stats_of(addr).await;
+    assert_eq!(s["http"]["requests"], 10, "{s}");
+    assert_eq!(s["http"]["answered"], 0, "{s}");
+    assert_eq!(s["http"]["ratio"], 0.0, "{s}");
+    assert_eq!(s["headline"]["basis"], "http", "{s}");
+    assert_eq!(s["headline"]["ratio"], 0.0, "{s}");
+    assert_eq!(
+        s["headline"]["label"], "HTTP: 0 of 10 requests answered from the cache",
+        "{s}"
+    );
+    // The lookup ratio stays in the JSON under its own name.
+    assert!(s["hit_ratio"].as_f64().is_some(), "{s}");
+}
+
+#[tokio::test]
+async fn the_headline_is_ninety_percent_for_a_fresh_route() {
+    let cache = Cache::memory();
+    let http = HttpStats::new();
+    let addr = serve(ratio_app(&cache, &http)).await;
+    for _ in 0..10 {
+        assert_eq!(get_text(addr, "/fresh").await.0, 200);
+    }
+    // A write passes by the cache: reported, not counted.
+    assert_eq!(send(addr, "PUT", "/users/1", &[], "").await.0, 200);
+    let s = stats_of(addr).await;
+    assert_eq!(
+        (s["http"]["hit"].as_u64(), s["http"]["miss"].as_u64()),
+        (Some(9), Some(1)),
+        "{s}"
+    );
+    assert_eq!(s["http"]["bypassed"], 1, "{s}");
+    assert_eq!(s["headline"]["ratio"], 0.9, "{s}");
+    assert_eq!(
+        s["headline"]["label"],
+        "HTTP: 9 of 10 requests answered from the cache (1 more bypassed it and are not counted)",
+        "{s}"
+    );
+    // The chart's line ends with the value now; the token is not set.
+    let history = s["history"].as_array().unwrap();
+    assert_eq!(history.last().unwrap()["ratio"], 0.9, "{s}");
+    assert_eq!(s["purge_enabled"], false, "{s}");
+    assert!(s["now_ms"].as_u64().unwrap() > 0, "{s}");
+}
+
+#[tokio::test]
+async fn a_write_lists_as_one_change_with_the_cached_responses_it_dropped() {
+    let cache = Cache::memory();
+    let http = HttpStats::new();
+    let addr = serve(ratio_app(&cache, &http)).await;
+    assert_eq!(get_text(addr, "/users/7").await.0, 200); // stored
+    assert_eq!(send(addr, "PUT", "/users/7", &[], "").await.0, 200);
+
+    let s = stats_of(addr).await;
+    // One invalidation per call: the handler's tag, then the response cache's key and tag.
+    let raw = s["invalidations"].as_array().unwrap();
+    assert!(raw.len() >= 3, "{s}");
+    assert!(raw.iter().any(|e| e["targets"][0] == "rc:/users/7"), "{s}");
+    // One change: the handler's, with the response cache's folded in.
+    let changes = s["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{s}");
+    let c = &changes[0];
+    assert_eq!(c["kind"], "tags", "{s}");
+    assert_eq!(c["targets"], serde_json::json!(["users:7"]), "{s}");
+    assert_eq!(c["folded"], 2, "{s}");
+    assert_eq!(c["resources"], serde_json::json!(["/users/7"]), "{s}");
+    assert_eq!(c["responses_deleted"], 1, "{s}");
+    // The stored response went.
+    let (_, _) = get_text(addr, "/users/7").await;
+    let s = stats_of(addr).await;
+    let users = s["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["route"] == "/users/{id}")
+        .unwrap()
+        .clone();
+    assert_eq!(users["miss"], 2, "{s}");
+}
+
+#[tokio::test]
+async fn without_a_token_the_page_disables_purge_and_reset_and_says_how_to_enable_them() {
+    let cache = Cache::memory();
+    let addr = serve(app(&cache, &HttpStats::new(), None)).await;
+    let (_, html) = get_text(addr, "/cache").await;
+    for id in ["purge-tag", "purge-token", "purge-submit", "reset-stats"] {
+        let at = html.find(&format!("id=\"{id}\"")).unwrap();
+        let tag_end = at + html[at..].find('>').unwrap();
+        assert!(
+            html[at..tag_end].contains(" disabled"),
+            "#{id} is not disabled: {}",
+            &html[at..tag_end]
+        );
+    }
+    assert!(html.contains("set <code>CACHE_DASHBOARD_TOKEN</code> to enable"));
+
+    let addr = serve(app(&cache, &HttpStats::new(), Some("s3cret"))).await;
+    let (_, html) = get_text(addr, "/cache").await;
+    assert!(
+        !html.contains(" disabled"),
+        "enabled page has disabled controls"
+    );
+    assert!(!html.contains("CACHE_DASHBOARD_TOKEN"));
+    let s = stats_of(addr).await;
+    assert_eq!(s["purge_enabled"], true, "{s}");
+}

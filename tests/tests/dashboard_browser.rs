@@ -168,6 +168,48 @@ impl WebDriver {
         v.as_str().unwrap_or_default().to_owned()
     }
 
+    /// Whether the element is enabled (a `disabled` form control is not).
+    async fn enabled(&self, css: &str) -> bool {
+        let id = self.find(css).await;
+        let v = self
+            .cmd("GET", &format!("/element/{id}/enabled"), None)
+            .await;
+        v.as_bool().expect("a boolean")
+    }
+
+    /// How many elements match.
+    async fn count(&self, css: &str) -> usize {
+        self.cmd(
+            "POST",
+            "/elements",
+            Some(json!({ "using": "css selector", "value": css })),
+        )
+        .await
+        .as_array()
+        .map_or(0, Vec::len)
+    }
+
+    /// The texts of every matching element, in document order.
+    async fn texts(&self, css: &str) -> Vec<String> {
+        let found = self
+            .cmd(
+                "POST",
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        let mut out = Vec::new();
+        for e in found.as_array().cloned().unwrap_or_default() {
+            let id = e[ELEMENT]
+                .as_str()
+                .expect("an element reference")
+                .to_owned();
+            let v = self.cmd("GET", &format!("/element/{id}/text"), None).await;
+            out.push(v.as_str().unwrap_or_default().to_owned());
+        }
+        out
+    }
+
     async fn fill(&self, css: &str, text: &str) {
         let id = self.find(css).await;
         self.cmd("POST", &format!("/element/{id}/clear"), Some(json!({})))
@@ -227,8 +269,16 @@ async fn item(cache: &Cache, id: u64) -> String {
     format!("item {id}")
 }
 
-async fn serve(cache: &Cache) -> SocketAddr {
-    let c = cache.clone();
+/// The dashboard's admin controls, disabled without a token.
+const ADMIN: [&str; 4] = [
+    "#purge-tag",
+    "#purge-token",
+    "#purge-submit",
+    "#reset-stats",
+];
+
+async fn serve(cache: &Cache, token: Option<&str>) -> SocketAddr {
+    let (c, w) = (cache.clone(), cache.clone());
     let http = HttpStats::new();
     let app = Router::new()
         .route(
@@ -236,6 +286,15 @@ async fn serve(cache: &Cache) -> SocketAddr {
             get(move |Path(id): Path<u64>| {
                 let c = c.clone();
                 async move { ([("cache-control", "max-age=60")], item(&c, id).await) }
+            })
+            // A write invalidates the function's tag; the response cache then drops the URI's
+            // stored responses itself.
+            .put(move || {
+                let w = w.clone();
+                async move {
+                    w.invalidate_tags(["items"]).await.unwrap();
+                    "changed"
+                }
             }),
         )
         .layer(ResponseCacheLayer::new(cache.clone()))
@@ -243,7 +302,7 @@ async fn serve(cache: &Cache) -> SocketAddr {
         .nest(
             "/cache",
             Dashboard::new(cache.clone())
-                .token(Some(TOKEN))
+                .token(token)
                 .http_stats(http)
                 .router(),
         );
@@ -254,16 +313,24 @@ async fn serve(cache: &Cache) -> SocketAddr {
 }
 
 async fn fetch(addr: SocketAddr, path: &str) -> u16 {
+    send(addr, "GET", path).await
+}
+
+async fn send(addr: SocketAddr, method: &str, path: &str) -> u16 {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let uri: http::Uri = format!("http://{addr}{path}").parse().unwrap();
-    let res = client.get(uri).await.unwrap();
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let res = client.request(req).await.unwrap();
     let status = res.status().as_u16();
     let _ = res.into_body().collect().await.unwrap();
     status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_renders_updates_live_purges_by_tag_and_resets_stats() {
+async fn dashboard_draws_axes_updates_live_purges_resets_and_is_read_only_without_a_token() {
     let hint = "install them with scripts/ensure-chromium.sh (Debian packages chromium and chromium-driver)";
     let chromium = which(&["chromium", "chromium-browser"])
         .unwrap_or_else(|| panic!("chromium is not installed: {hint}"));
@@ -271,7 +338,7 @@ async fn dashboard_renders_updates_live_purges_by_tag_and_resets_stats() {
         which(&["chromedriver"]).unwrap_or_else(|| panic!("chromedriver is not installed: {hint}"));
 
     let cache = Cache::memory();
-    let addr = serve(&cache).await;
+    let addr = serve(&cache, Some(TOKEN)).await;
 
     let port = free_port();
     let child = Command::new(&chromedriver)
@@ -289,14 +356,39 @@ async fn dashboard_renders_updates_live_purges_by_tag_and_resets_stats() {
     assert_eq!(wd.title().await, "Cache dashboard");
     assert_eq!(wd.text("h1").await, "Cache dashboard");
 
-    // The page polls /stats every second and appends a point each time.
+    // The chart has its axes: 0 to 100 % up, time along, the last five minutes to now.
+    let y: Vec<String> = wd.texts("#chart .y-label").await;
+    assert_eq!(y, ["100 %", "50 %", "0 %"]);
+    assert_eq!(wd.text("#y-0").await, "0 %");
+    assert_eq!(wd.text("#y-100").await, "100 %");
+    let x: Vec<String> = wd.texts("#chart .x-label").await;
+    assert_eq!(x.first().map(String::as_str), Some("-5 min"), "{x:?}");
+    assert_eq!(wd.text("#x-now").await, "now");
+    assert_eq!(wd.count("#chart #x-axis").await, 1);
+    assert_eq!(wd.count("#chart #y-axis").await, 1);
+
+    // Not empty on first load: the first /stats answer draws a point, at "now" and at 0 %
+    // (nothing counted yet), inside the axes.
     let first = wait_for(
         "a first chart point",
         || wd.attr("#chart", "data-points"),
         |p| p.parse::<u32>().is_ok_and(|n| n >= 1),
     )
     .await;
+    let cx: f64 = wd.attr("#chart-now", "cx").await.parse().unwrap();
+    let cy: f64 = wd.attr("#chart-now", "cy").await.parse().unwrap();
+    assert!(
+        (48.0..=590.0).contains(&cx) && cx > 500.0,
+        "point at x {cx}"
+    );
+    assert_eq!(cy, 160.0, "a 0 % point sits on the x axis");
     assert_eq!(wd.text("#hit-ratio").await, "0.0%");
+    assert_eq!(wd.text("#ratio-label").await, "no requests yet");
+    // With a token the admin controls are enabled and no notice says otherwise.
+    for css in ADMIN {
+        assert!(wd.enabled(css).await, "{css} is disabled with a token");
+    }
+    assert_eq!(wd.count("#admin-disabled").await, 0);
 
     // Traffic: one miss, then hits (the response cache answers; the function ran once).
     for _ in 0..5 {
@@ -316,6 +408,14 @@ async fn dashboard_renders_updates_live_purges_by_tag_and_resets_stats() {
     )
     .await;
     assert!(ratio.ends_with('%'), "{ratio}");
+    // The headline counts HTTP requests, and says so: one miss, then four hits.
+    wait_for(
+        "the HTTP headline",
+        || wd.text("#ratio-label"),
+        |t| t == "HTTP: 4 of 5 requests answered from the cache",
+    )
+    .await;
+    assert_eq!(wd.text("#hit-ratio").await, "80.0%");
     // A poll may land while the five requests are still being made: wait for one after them.
     wait_for(
         "the route table with 4 hits and 1 miss",
@@ -427,6 +527,50 @@ async fn dashboard_renders_updates_live_purges_by_tag_and_resets_stats() {
         |t| t.contains("/items/{id} 0 1 0 0 0 0"),
     )
     .await;
+
+    // Without a token: the same page, read-only, saying how to enable purging and resetting.
+    let read_only = serve(&Cache::memory(), None).await;
+    wd.goto(&format!("http://{read_only}/cache")).await;
+    assert_eq!(wd.title().await, "Cache dashboard");
+    for css in ADMIN {
+        assert!(!wd.enabled(css).await, "{css} is enabled without a token");
+    }
+    let notice = wd.text("#admin-disabled").await;
+    assert!(
+        notice.contains("set CACHE_DASHBOARD_TOKEN to enable"),
+        "{notice}"
+    );
+    // Its chart is drawn too, and clicking the disabled button sends nothing.
+    wait_for(
+        "a first chart point",
+        || wd.attr("#chart", "data-points"),
+        |p| p.parse::<u32>().is_ok_and(|n| n >= 1),
+    )
+    .await;
+    wd.click("#reset-stats").await;
+    assert_eq!(wd.text("#reset-result").await, "");
+
+    // A write lists as one change: the handler's tag, with the stored response of its URI that
+    // the response cache dropped folded in, not a row per internal rc:/rc-uri: key.
+    assert_eq!(fetch(read_only, "/items/3").await, 200);
+    assert_eq!(send(read_only, "PUT", "/items/3").await, 200);
+    let changes = wait_for(
+        "the write in the invalidation table",
+        || wd.text("#invalidations tbody"),
+        |t| t.contains("items (+1 cached response of /items/3)"),
+    )
+    .await;
+    assert_eq!(changes.lines().count(), 1, "{changes}");
+    assert!(
+        !changes.contains("rc:") && !changes.contains("rc-uri:"),
+        "{changes}"
+    );
+    let png = wd.screenshot().await;
+    std::fs::write(
+        std::env::temp_dir().join("cache-dashboard-read-only.png"),
+        &png,
+    )
+    .unwrap();
 
     wd.quit().await;
     driver
