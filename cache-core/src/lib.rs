@@ -36,6 +36,7 @@ mod recache;
 pub mod stats;
 pub mod store;
 pub mod ttl;
+mod value_check;
 pub mod warm;
 
 #[cfg(feature = "testing")]
@@ -73,6 +74,7 @@ pub mod __private {
     pub use crate::put::*;
     pub use crate::recache::*;
     pub use crate::stats::FnSite;
+    pub use crate::value_check::*;
     pub use crate::warm::registration::{warm_slot, WarmShape, WarmSlot};
     pub use crate::{Cache, SetOptions};
     pub use ::core::time::Duration;

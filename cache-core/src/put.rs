@@ -1,9 +1,8 @@
 //! Runtime support for `#[cache_put]` (write-through): stores a function's successful result
 //! with [`Cache::set_with`], the encoding a `#[cached]` reader of the same key decodes.
 
-use serde::Serialize;
-
 use crate::private::{OptionShape, PlainShape, ResultShape};
+use crate::value_check::PutValue;
 use crate::{Cache, Error, SetOptions};
 
 /// The part of a return value that `#[cache_put]` stores, by reference: the `Ok` of a
@@ -36,8 +35,9 @@ impl<T> Stored<T> for PlainShape {
     }
 }
 
-/// Stores `value` under `key`. A failure is logged and counted, never returned.
-pub async fn put<T: Serialize + ?Sized>(cache: &Cache, key: &str, value: &T, opts: SetOptions) {
+/// Stores `value` under `key`. A failure is logged and counted, never returned. The bound is
+/// [`PutValue`] (`Serialize`), so a value that is not serializable reads as `#[cache_put]`'s error.
+pub async fn put<T: PutValue + ?Sized>(cache: &Cache, key: &str, value: &T, opts: SetOptions) {
     if let Err(e) = cache.set_with(key, value, opts).await {
         if !matches!(e, Error::Backend(_) | Error::Timeout(_)) {
             // Backend errors are counted by the cache itself.

@@ -207,7 +207,11 @@ impl Parse for CachedArgs {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)
             } else {
-                Err(la.error())
+                Err(crate::unknown::error(
+                    input,
+                    "cached",
+                    crate::unknown::CACHED,
+                ))
             }
         })?;
         crate::lock::check(a.lock.as_ref(), lease_span)?;
@@ -297,7 +301,11 @@ impl Parse for InvalidateArgs {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)
             } else {
-                Err(la.error())
+                Err(crate::unknown::error(
+                    input,
+                    "cache_invalidate",
+                    crate::unknown::INVALIDATE,
+                ))
             }
         })?;
         a.empty =
@@ -336,7 +344,11 @@ impl Parse for MemoizeArgs {
                 input.parse::<Token![crate]>()?;
                 once(&mut a.krate, span, input, "crate", krate)
             } else {
-                Err(la.error())
+                Err(crate::unknown::error(
+                    input,
+                    "memoize",
+                    crate::unknown::MEMOIZE,
+                ))
             }
         })?;
         Ok(a)

@@ -143,14 +143,14 @@ fn bound_names(pat: &Pat, out: &mut Vec<Ident>) {
 }
 
 /// A typed parameter: its type and the names it binds (one for `id: u64`, several for patterns).
-struct Param<'a> {
-    ty: &'a Type,
-    names: Vec<Ident>,
+pub(crate) struct Param<'a> {
+    pub(crate) ty: &'a Type,
+    pub(crate) names: Vec<Ident>,
     /// Written as a plain identifier (`id: u64`), not a pattern.
-    simple: bool,
+    pub(crate) simple: bool,
 }
 
-fn params(sig: &Signature) -> Vec<Param<'_>> {
+pub(crate) fn params(sig: &Signature) -> Vec<Param<'_>> {
     sig.inputs
         .iter()
         .filter_map(|arg| match arg {
@@ -168,7 +168,7 @@ fn params(sig: &Signature) -> Vec<Param<'_>> {
         .collect()
 }
 
-fn receiver(sig: &Signature) -> Option<&syn::Receiver> {
+pub(crate) fn receiver(sig: &Signature) -> Option<&syn::Receiver> {
     sig.inputs.iter().find_map(|a| match a {
         FnArg::Receiver(r) => Some(r),
         FnArg::Typed(_) => None,
@@ -187,7 +187,7 @@ pub(crate) fn scope(sig: &Signature) -> Scope {
 }
 
 /// The last path segment of a type, if it is a path.
-fn last_segment(ty: &Type) -> Option<&Ident> {
+pub(crate) fn last_segment(ty: &Type) -> Option<&Ident> {
     match ty {
         Type::Path(tp) => tp.path.segments.last().map(|s| &s.ident),
         Type::Reference(r) => last_segment(&r.elem),
@@ -219,31 +219,8 @@ pub(crate) fn cache_handle(cache: Option<&Expr>, krate: &Path) -> TokenStream {
     }
 }
 
-/// The key when none is given: the function's path and a digest of its serialized arguments.
-/// `State<_>` extractors and `Cache` parameters are shared state, not input, and are left out; so
-/// is the receiver (name it in a `key` template when it matters).
-fn default_key(f: &ItemFn, krate: &Path) -> TokenStream {
-    let sig = &f.sig;
-    let name = sig.ident.to_string();
-    let start = if receiver(sig).is_some() || mentions_self(sig) {
-        quote!(#krate::__private::ArgsDigest::for_method::<Self>(#name))
-    } else {
-        quote!(#krate::__private::ArgsDigest::new(::core::concat!(::core::module_path!(), "::", #name)))
-    };
-    let args = params(sig)
-        .into_iter()
-        .filter(|p| last_segment(p.ty).is_none_or(|s| s != "State" && s != "Cache"))
-        .flat_map(|p| p.names)
-        .map(|n| quote_spanned!(n.span()=> __cache_d.arg(&#n);));
-    quote! {{
-        let mut __cache_d = #start;
-        #(#args)*
-        __cache_d.finish()
-    }}
-}
-
 /// Whether the signature names `Self` (an associated function of an impl).
-fn mentions_self(sig: &Signature) -> bool {
+pub(crate) fn mentions_self(sig: &Signature) -> bool {
     fn walk(ts: TokenStream) -> bool {
         ts.into_iter().any(|tt| match tt {
             proc_macro2::TokenTree::Ident(i) => i == "Self",
@@ -342,7 +319,7 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
             let k = template::expand(lit, &scope, &krate)?;
             quote!(::core::option::Option::Some(#k))
         }
-        None => default_key(f, &krate),
+        None => crate::default_key::default_key(f, &krate),
     };
     let mut opts = quote!(#krate::__private::SetOptions::new());
     if let Some(ttl) = &args.ttl {
@@ -405,11 +382,10 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
         Some(w) if w.value => crate::warm::registration(f, &krate, &marker, &ret, &unless)?,
         _ => quote!(),
     };
-    // Spanned at the return type, so "the trait `Serialize` is not implemented" points there.
-    let call = respan(
-        quote!(#krate::__private::#helper::<#marker, _, _, _>),
-        ret.span(),
-    );
+    // The value's bounds are checked once, by the verdict; other errors of the call (a body
+    // that is not `Send` with `background`) point at the return type.
+    let verdict = crate::value_check::verdict(&krate, &marker, &ret);
+    let call = respan(quote!(#helper::<#marker, _, _, _>), ret.span());
     let block = &f.block;
     let allows = allows();
     let (attrs, vis) = (&f.attrs, &f.vis);
@@ -421,6 +397,7 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
             static __CACHE_SITE: #krate::__private::FnSite =
                 #krate::__private::FnSite::new(::core::concat!(::core::module_path!(), "::", #fn_name));
             #handle_let
+            #verdict
             let __cache_key: ::core::option::Option<::std::string::String> = #key;
             let __cache_opts = #opts;
             #warm
@@ -430,7 +407,7 @@ fn cached_inner(args: CachedArgs, f: &ItemFn) -> syn::Result<TokenStream> {
                 __cache_ret
             };
             #condition
-            #call(&__CACHE_SITE, #handle_arg, __cache_key, __cache_opts, __cache_body, #unless).await
+            __cache_verdict.#call(&__CACHE_SITE, #handle_arg, __cache_key, __cache_opts, __cache_body, #unless).await
         }
     })
 }
@@ -507,6 +484,13 @@ pub(crate) fn memoize(args: MemoizeArgs, f: ItemFn) -> TokenStream {
     let accessor = accessor(&args, &f);
     let out = or_original(memoize_inner(args, &f), &f);
     quote!(#out #accessor)
+}
+
+/// The error, the function as written and its accessor (with the default capacity).
+pub(crate) fn memoize_unchanged(e: syn::Error, f: &ItemFn) -> TokenStream {
+    let accessor = accessor(&MemoizeArgs::default(), f);
+    let err = e.to_compile_error();
+    quote!(#err #f #accessor)
 }
 
 fn accessor_name(f: &ItemFn) -> Ident {

@@ -18,12 +18,15 @@
 //! can never forge another key or widen a pattern.
 
 mod attr;
+mod default_key;
 mod expand;
 mod lock;
 mod put;
 mod recache;
 mod resource;
 mod template;
+mod unknown;
+mod value_check;
 mod warm;
 
 use proc_macro::TokenStream;
@@ -76,8 +79,8 @@ use syn::parse_macro_input;
 /// - `Option<T>`: only `Some(T)` is stored.
 /// - Anything else: every value.
 ///
-/// The stored type needs `Serialize + DeserializeOwned`. A function without `key` also needs
-/// `Serialize` arguments; `State<_>` extractors and the receiver are left out of that digest, so
+/// The stored type needs `Clone + Serialize + DeserializeOwned + Send + Sync + 'static`. A
+/// function without `key` also needs `Serialize` arguments; `State<_>` extractors and the receiver are left out of that digest, so
 /// a method whose result depends on `self` names it in the key (`"{self.tenant}:{id}"`).
 ///
 /// # Stale values
@@ -144,18 +147,29 @@ use syn::parse_macro_input;
 ///
 /// # Errors at compile time
 ///
-/// An unknown placeholder, a malformed TTL, a repeated or unknown option, a `const fn`, or a
-/// synchronous `fn` (use [`memoize`](macro@memoize) there) are errors pointing at the tokens
-/// at fault.
+/// An unknown placeholder, a malformed TTL, a repeated or unknown option (named, with the option
+/// meant when it is a near miss: `expire` → `ttl`), a `const fn`, or a synchronous `fn` (use
+/// [`memoize`](macro@memoize) there) are errors pointing at the tokens at fault. The function
+/// is still emitted as written, so its callers add no errors of their own.
+///
+/// A return value that cannot be cached is one error at its type, naming the bound it misses
+/// (`Serialize`, `Deserialize`, `Clone`, `Send`, `Sync`). Without `key`, an argument that is not
+/// `Serialize`, such as a handle (`db: &Db`), is one error at that argument, suggesting a key
+/// template over the other arguments (`key = "count:{table}"`).
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     let raw = proc_macro2::TokenStream::from(args.clone());
-    let args = parse_macro_input!(args as attr::CachedArgs);
+    let args = match syn::parse::<attr::CachedArgs>(args) {
+        Ok(args) => args,
+        Err(e) => return unchanged(e, item),
+    };
     if let Some(r) = &args.resource {
         return resource::forward("cached", r, raw, item.into()).into();
     }
-    let item = parse_macro_input!(item as syn::ItemFn);
-    expand::cached(args, item).into()
+    match syn::parse::<syn::ItemFn>(item.clone()) {
+        Ok(f) => expand::cached(args, f).into(),
+        Err(e) => unchanged(e, item),
+    }
 }
 
 /// Deletes cache entries after an `async fn` succeeds: keys, tags and patterns, each a template
@@ -243,12 +257,17 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn cache_invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
     let raw = proc_macro2::TokenStream::from(args.clone());
-    let args = parse_macro_input!(args as attr::InvalidateArgs);
+    let args = match syn::parse::<attr::InvalidateArgs>(args) {
+        Ok(args) => args,
+        Err(e) => return unchanged(e, item),
+    };
     if let Some(r) = &args.resource {
         return resource::forward("cache_invalidate", r, raw, item.into()).into();
     }
-    let item = parse_macro_input!(item as syn::ItemFn);
-    expand::cache_invalidate(args, item).into()
+    match syn::parse::<syn::ItemFn>(item.clone()) {
+        Ok(f) => expand::cache_invalidate(args, f).into(),
+        Err(e) => unchanged(e, item),
+    }
 }
 
 /// Write-through, as Spring's `@CachePut`: after an `async fn` succeeds, its result is stored
@@ -320,9 +339,14 @@ pub fn cache_invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
-    let args = parse_macro_input!(args as put::PutArgs);
-    let item = parse_macro_input!(item as syn::ItemFn);
-    put::cache_put(args, item).into()
+    let args = match syn::parse::<put::PutArgs>(args) {
+        Ok(args) => args,
+        Err(e) => return unchanged(e, item),
+    };
+    match syn::parse::<syn::ItemFn>(item.clone()) {
+        Ok(f) => put::cache_put(args, f).into(),
+        Err(e) => unchanged(e, item),
+    }
 }
 
 /// Memoizes a function in process: a bounded table per function, keyed by the arguments, with
@@ -398,9 +422,15 @@ pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
-    let args = parse_macro_input!(args as attr::MemoizeArgs);
-    let item = parse_macro_input!(item as syn::ItemFn);
-    expand::memoize(args, item).into()
+    let f = match syn::parse::<syn::ItemFn>(item.clone()) {
+        Ok(f) => f,
+        Err(e) => return unchanged(e, item),
+    };
+    match syn::parse::<attr::MemoizeArgs>(args) {
+        Ok(args) => expand::memoize(args, f).into(),
+        // The function and its `_memo` accessor, so calls of either add no errors.
+        Err(e) => expand::memoize_unchanged(e, &f).into(),
+    }
 }
 
 /// Declares a resource: an entity whose cached functions share a key scheme and one tag.
@@ -463,4 +493,12 @@ pub fn resource(input: TokenStream) -> TokenStream {
 pub fn __resource_apply(input: TokenStream) -> TokenStream {
     let apply = parse_macro_input!(input as resource::Apply);
     resource::apply(apply).into()
+}
+
+/// The error, then the item as written: a rejected attribute leaves the function in place, so
+/// its callers and the items it uses add no errors or warnings of their own.
+fn unchanged(e: syn::Error, item: TokenStream) -> TokenStream {
+    let mut out = TokenStream::from(e.to_compile_error());
+    out.extend(item);
+    out
 }

@@ -57,7 +57,11 @@ impl Parse for PutArgs {
                 input.parse::<syn::Token![crate]>()?;
                 attr::once(&mut a.krate, span, input, "crate", attr::krate)
             } else {
-                Err(la.error())
+                Err(crate::unknown::error(
+                    input,
+                    "cache_put",
+                    crate::unknown::PUT,
+                ))
             }
         })?;
         Ok(a)
@@ -154,6 +158,17 @@ fn put_inner(args: PutArgs, f: &ItemFn) -> syn::Result<TokenStream> {
         quote!(<#marker as #krate::__private::Stored<_>>::stored),
         ret.span(),
     );
+    // The value's span, so "cannot be stored: not `Serialize`" points at it.
+    let (_, inner) = Shape::of(&ret);
+    let at = match shape {
+        Shape::Plain => ret.span(),
+        Shape::Result | Shape::Option => inner.span(),
+    };
+    // The whole call and its `.await` there, so its two uses of the bound are one error.
+    let put_call = expand::respan(
+        quote!(#krate::__private::put(__cache_handle, &__cache_key, __cache_value, __cache_opts).await),
+        at,
+    );
     let allows = expand::allows();
     let (attrs, vis) = (&f.attrs, &f.vis);
     Ok(quote! {
@@ -171,7 +186,7 @@ fn put_inner(args: PutArgs, f: &ItemFn) -> syn::Result<TokenStream> {
                 #bind_result
                 #(#later)*
                 let __cache_opts = #opts;
-                #krate::__private::put(__cache_handle, &__cache_key, __cache_value, __cache_opts).await;
+                #put_call;
             }
             __cache_ret
         }

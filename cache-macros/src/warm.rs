@@ -11,8 +11,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Pat, Path, Type};
 
-/// The statement registering the refresh, placed after `__cache_handle`, `__cache_key` and
-/// `__cache_opts` are bound and before the body's future is built.
+/// The statement registering the refresh, placed after `__cache_handle`, `__cache_verdict`,
+/// `__cache_key` and `__cache_opts` are bound and before the body's future is built.
 pub(crate) fn registration(
     f: &ItemFn,
     krate: &Path,
@@ -52,7 +52,8 @@ pub(crate) fn registration(
             #krate::__private::warm_slot(__cache_handle, ::core::option::Option::as_deref(&__cache_key))
         {
             #(#clones)*
-            __cache_w.register::<#marker, #ret, _, _, _>(
+            __cache_verdict.register::<#marker, #ret, _, _, _>(
+                __cache_w,
                 move || {
                     #(#clones2)*
                     async move {
