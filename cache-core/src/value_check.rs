@@ -180,28 +180,31 @@ impl Storable {
     pub fn check<V: ?Sized>(&self, _value: PhantomData<V>) {}
 
     /// [`cached`](crate::private::cached).
+    ///
+    /// Returns the call's own future, not one wrapping it: the hit path pays for no extra state
+    /// machine.
     #[inline]
-    pub async fn cached<S, R, Fut, U>(
+    pub fn cached<'a, S, R, Fut, U>(
         self,
         site: &'static FnSite,
-        cache: &Cache,
+        cache: &'a Cache,
         key: Option<String>,
         opts: SetOptions,
         body: Fut,
         unless: U,
-    ) -> R
+    ) -> impl Future<Output = R> + use<'a, S, R, Fut, U>
     where
         S: Shape<R>,
         S::Value: Serialize + CacheValue,
         Fut: Future<Output = R>,
         U: FnOnce(&S::Value) -> bool,
     {
-        crate::private::cached::<S, R, Fut, U>(site, cache, key, opts, body, unless).await
+        crate::private::cached::<S, R, Fut, U>(site, cache, key, opts, body, unless)
     }
 
     /// [`cached_background`](crate::private::cached_background).
     #[inline]
-    pub async fn cached_background<S, R, Fut, U>(
+    pub fn cached_background<S, R, Fut, U>(
         self,
         site: &'static FnSite,
         cache: Cache,
@@ -209,7 +212,7 @@ impl Storable {
         opts: SetOptions,
         body: Fut,
         unless: U,
-    ) -> R
+    ) -> impl Future<Output = R> + use<S, R, Fut, U>
     where
         S: Shape<R> + 'static,
         R: Send + 'static,
@@ -218,7 +221,6 @@ impl Storable {
         U: FnOnce(&S::Value) -> bool + Send + 'static,
     {
         crate::private::cached_background::<S, R, Fut, U>(site, cache, key, opts, body, unless)
-            .await
     }
 
     /// [`WarmSlot::register`].
