@@ -39,12 +39,17 @@ impl Warned {
     }
 }
 
-/// Logs that `fields` of this request were not evaluated and the request ran anyway.
-pub(super) fn report(warned: &Warned, parts: &Parts, fields: &[&'static str]) {
-    let route = parts
+/// The route template axum matched for the request, for the logs.
+fn route_of(parts: &Parts) -> &str {
+    parts
         .extensions
         .get::<MatchedPath>()
-        .map_or("<unmatched>", MatchedPath::as_str);
+        .map_or("<unmatched>", MatchedPath::as_str)
+}
+
+/// Logs that `fields` of this request were not evaluated and the request ran anyway.
+pub(super) fn report(warned: &Warned, parts: &Parts, fields: &[&'static str]) {
+    let route = route_of(parts);
     let method = parts.method.as_str();
     let path = parts.uri.path();
     let fields = fields.join(", ");
@@ -76,10 +81,7 @@ pub(super) fn report(warned: &Warned, parts: &Parts, fields: &[&'static str]) {
 /// Logs that the `GET` for the current representation answered `status`, an error that says
 /// nothing about the resource.
 pub(super) fn probe_failed(warned: &Warned, parts: &Parts, status: StatusCode) {
-    let route = parts
-        .extensions
-        .get::<MatchedPath>()
-        .map_or("<unmatched>", MatchedPath::as_str);
+    let route = route_of(parts);
     let method = parts.method.as_str();
     let path = parts.uri.path();
     let status = status.as_u16();
